@@ -1,0 +1,295 @@
+// Package sqlite is Sextant's embedded store: documents, chunks and the
+// corpus change log in one SQLite database file (through the pure-Go
+// modernc.org/sqlite driver), the source of truth every derived structure is
+// rebuilt from. Later capabilities add their tables as new migrations.
+//
+// Durability and concurrency: the database runs in WAL mode with
+// synchronous=NORMAL, so an acknowledged write survives a process crash
+// (kill -9) and a crash never leaves half a transaction. Several processes
+// may open the same file at once (a server and a CLI ingest): readers never
+// block writers, writers queue behind one another up to the busy timeout,
+// and every write transaction takes the write lock up front (BEGIN
+// IMMEDIATE) so two writers never deadlock on a lock upgrade.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// FileName is the database file's name inside the data directory.
+const FileName = "sextant.db"
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// BusyTimeout is how long a statement waits for another connection or
+	// process holding the write lock. 0 means 30 seconds.
+	BusyTimeout time.Duration
+	// CacheMiB is the page cache of the write connection in MiB; bulk
+	// ingestion wants it large enough for the chunk-id index. 0 means 64.
+	CacheMiB int
+	// MaxReaders bounds the read connections. 0 means max(4, GOMAXPROCS).
+	MaxReaders int
+	// Now is the clock used to stamp applied migrations. nil means time.Now.
+	Now func() time.Time
+}
+
+// DB is an open store. It is safe for concurrent use.
+type DB struct {
+	path    string
+	write   *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
+	read    *sql.DB // query-only connections
+	storeID string
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Open opens (creating when needed) the store in directory dir, applying any
+// pending migrations. A database written by a newer Sextant, with migrations
+// this binary does not know, is refused with an ECONFLICT error.
+func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
+	if dir == "" {
+		return nil, sextant.Errorf(sextant.EINVALID, "sqlite: no data directory given")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "sqlite: create data directory %s: %w", dir, err)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 30 * time.Second
+	}
+	if opts.CacheMiB <= 0 {
+		opts.CacheMiB = 64
+	}
+	if opts.MaxReaders <= 0 {
+		opts.MaxReaders = max(4, runtime.GOMAXPROCS(0))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	path := filepath.Join(dir, FileName)
+	migs, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return nil, err
+	}
+
+	common := url.Values{}
+	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous(NORMAL)")
+	common.Add("_pragma", "temp_store(MEMORY)")
+
+	wq := cloneValues(common)
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", fmt.Sprintf("cache_size(%d)", -opts.CacheMiB*1024))
+	// Fewer, larger checkpoints during bulk writes (default is 1000 pages).
+	wq.Add("_pragma", "wal_autocheckpoint(4000)")
+	wq.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", dsn(path, wq))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	db := &DB{path: path, write: write}
+	if err := db.migrate(ctx, migs, opts.Now); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	rq := cloneValues(common)
+	rq.Add("_pragma", "cache_size(-16384)")
+	rq.Add("_pragma", "query_only(1)")
+	read, err := sql.Open("sqlite", dsn(path, rq))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(opts.MaxReaders)
+	read.SetMaxIdleConns(opts.MaxReaders)
+	db.read = read
+
+	if err := read.QueryRowContext(ctx, `SELECT store_id FROM corpus`).Scan(&db.storeID); err != nil {
+		db.Close()
+		return nil, db.errorf("open", err)
+	}
+	return db, nil
+}
+
+func dsn(path string, q url.Values) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// Close closes the store. Pending transactions are rolled back.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	return errors.Join(errs...)
+}
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// ID is the random identity this database was created with. Derived
+// structures record it beside the generation they were built at, so a
+// snapshot is never applied to a different (for example recreated) store.
+func (db *DB) ID() string { return db.storeID }
+
+// migration is one numbered schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads migrations/NNNN_name.sql and checks the numbering is
+// 1, 2, 3, ... without gaps or duplicates.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read embedded migrations: %w", err)
+	}
+	var migs []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 || rest == "" {
+			return nil, fmt.Errorf("sqlite: migration file %q: want NNNN_name.sql", name)
+		}
+		b, err := fs.ReadFile(fsys, "migrations/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read migration %s: %w", name, err)
+		}
+		migs = append(migs, migration{version: v, name: rest, sql: string(b)})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i, m := range migs {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("sqlite: migrations must be numbered 1, 2, 3, ...: found %04d_%s at position %d", m.version, m.name, i+1)
+		}
+	}
+	return migs, nil
+}
+
+// migrate applies pending migrations, each in its own transaction with its
+// version recorded in that transaction. Concurrent openers serialise on the
+// write lock and re-read the version inside it, so a migration runs once.
+func (db *DB) migrate(ctx context.Context, migs []migration, now func() time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return db.errorf("migrate", err)
+	}
+	for {
+		done, err := db.migrateOne(ctx, migs, now)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (db *DB) migrateOne(ctx context.Context, migs []migration, now func() time.Time) (done bool, err error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, db.errorf("migrate", err)
+	}
+	defer tx.Rollback()
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return false, db.errorf("migrate", err)
+	}
+	if current > len(migs) {
+		return false, sextant.Errorf(sextant.ECONFLICT,
+			"sqlite: database %s has schema version %d but this sextant knows versions up to %d: it was written by a newer sextant; upgrade the binary",
+			db.path, current, len(migs))
+	}
+	if current == len(migs) {
+		return true, nil
+	}
+	m := migs[current]
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, db.errorf(fmt.Sprintf("migration %04d_%s", m.version, m.name), err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, now().UnixNano()); err != nil {
+		return false, db.errorf("migrate", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, db.errorf("migrate", err)
+	}
+	return false, nil
+}
+
+// SchemaVersion is the number of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, db.errorf("schema version", err)
+	}
+	return v, nil
+}
+
+// errorf wraps a driver error once with the operation and database path,
+// mapping lock timeouts to EUNAVAILABLE (another process holds the write
+// lock; retry later) and cancellations to the context error.
+func (db *DB) errorf(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sextant.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sqlite %s: %w", op, err)
+	}
+	var de *sqlitedrv.Error
+	if errors.As(err, &de) {
+		switch de.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return &sextant.Error{Code: sextant.EUNAVAILABLE, Op: "sqlite " + op,
+				Message: fmt.Sprintf("database %s is busy (another process holds the write lock)", db.path), Err: err}
+		case sqlite3.SQLITE_FULL:
+			return &sextant.Error{Code: sextant.EUNAVAILABLE, Op: "sqlite " + op,
+				Message: fmt.Sprintf("disk full writing %s", db.path), Err: err}
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return &sextant.Error{Code: sextant.EINTERNAL, Op: "sqlite " + op,
+				Message: fmt.Sprintf("database %s is corrupt or not a Sextant database", db.path), Err: err}
+		}
+	}
+	return fmt.Errorf("sqlite %s (%s): %w", op, db.path, err)
+}
