@@ -166,12 +166,12 @@ type storage struct {
 
 // Index is an HNSW graph. Create it with New, Build or Decode.
 type Index struct {
-	opt    Options
-	dim    int
-	m, m0  int
-	stride int // 1+m0
+	opt     Options
+	dim     int
+	m, m0   int
+	stride  int // 1+m0
 	ustride int // 1+m
-	ml     float64
+	ml      float64
 
 	quant *quantizer // Int8 only; immutable once set
 
@@ -195,12 +195,12 @@ func New(opt Options) (*Index, error) {
 		return nil, err
 	}
 	x := &Index{
-		opt:     opt,
-		dim:     opt.Dim,
-		m:       opt.M,
-		m0:      2 * opt.M,
-		ml:      1 / math.Log(float64(opt.M)),
-		rng:     opt.Seed ^ 0x9e3779b97f4a7c15,
+		opt: opt,
+		dim: opt.Dim,
+		m:   opt.M,
+		m0:  2 * opt.M,
+		ml:  1 / math.Log(float64(opt.M)),
+		rng: opt.Seed ^ 0x9e3779b97f4a7c15,
 	}
 	x.stride = 1 + x.m0
 	x.ustride = 1 + x.m

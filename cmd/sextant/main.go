@@ -47,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 	}
 }
 

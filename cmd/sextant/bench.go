@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// benchKinds lists the `sextant bench KIND` benchmarks. Add a benchmark with
+// one line here and its own cmd/sextant/bench_<kind>.go file.
+func benchKinds() []command {
+	return []command{
+		{"ann", "vector index: recall, QPS, latency, memory (and hnswlib side by side)", runBenchANN},
+	}
+}
+
+func runBench(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printBenchUsage(e.stdout)
+		if len(args) == 0 {
+			return usageErrorf("bench: name a benchmark")
+		}
+		return nil
+	}
+	for _, k := range benchKinds() {
+		if k.name == args[0] {
+			return k.run(ctx, e, args[1:])
+		}
+	}
+	printBenchUsage(e.stderr)
+	return usageErrorf("bench: unknown benchmark %q", args[0])
+}
+
+func printBenchUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: sextant bench KIND [FLAGS]   (sextant bench KIND -h for its flags)")
+	fmt.Fprintln(w, "\nBenchmarks:")
+	for _, k := range benchKinds() {
+		fmt.Fprintf(w, "  %-10s %s\n", k.name, k.summary)
+	}
+}
