@@ -1,0 +1,404 @@
+// Package search retrieves chunks for queries: the text analyzer, the
+// lexical (BM25F) index over the store's chunks with metadata and access
+// filters applied inside the traversal, hit hydration with marked snippets,
+// and the index snapshot that makes start-up fast.
+//
+// The store is the source of truth; the index is derived from it. Open
+// loads the snapshot when it is valid and current, catches up from the
+// store's change log when it is older, and rebuilds from a full scan when
+// it is missing, damaged or built with other settings. A bad snapshot never
+// makes Open fail.
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/bm25"
+)
+
+// Store is the part of the corpus store the index reads.
+type Store interface {
+	// Generation returns the current corpus generation.
+	Generation(ctx context.Context) (int64, error)
+	// Changes returns changes with Generation > since, ascending.
+	Changes(ctx context.Context, since int64) ([]sextant.Change, error)
+	// Document returns a document (ENOTFOUND when absent).
+	Document(ctx context.Context, id string) (*sextant.Document, error)
+	// DocumentChunks returns a document's chunks in order.
+	DocumentChunks(ctx context.Context, id string) ([]sextant.Chunk, error)
+	// ChunksByID returns the chunks named, in the order of ids; unknown ids
+	// are skipped.
+	ChunksByID(ctx context.Context, ids []string) ([]sextant.Chunk, error)
+	// Scan calls fn with every document (Text may be empty) and its chunks.
+	Scan(ctx context.Context, fn func(doc *sextant.Document, chunks []sextant.Chunk) error) error
+}
+
+// Options configures an Index. The zero value is the tuned default.
+type Options struct {
+	// Dir is where the snapshot file lives (normally the data directory).
+	// "" disables snapshots: every Open rebuilds from the store.
+	Dir string
+	// Analyzer overrides the analyzer options (zero = the default analyzer).
+	Analyzer AnalyzerOptions
+	// K1 and B are the BM25 parameters; 0 means the tuned defaults
+	// (DefaultK1, DefaultB).
+	K1, B float64
+	// TitleWeight is the weight of the title field (document title and
+	// section path) relative to the chunk body; 0 means DefaultTitleWeight.
+	TitleWeight float64
+	// Now is the clock for TTL (stale) filtering; nil means time.Now.
+	Now func() time.Time
+	// Logger receives notes about snapshot use and rebuilds; nil discards.
+	Logger *slog.Logger
+}
+
+// Tuned defaults, chosen on the BEIR SciFact train queries (see
+// docs/search.md for the sweep).
+const (
+	DefaultK1          = 0.9
+	DefaultB           = 0.4
+	DefaultTitleWeight = 1.0
+)
+
+func (o *Options) bm25() bm25.Options {
+	k1, b, tw := o.K1, o.B, o.TitleWeight
+	if k1 == 0 {
+		k1 = DefaultK1
+	}
+	if b == 0 {
+		b = DefaultB
+	}
+	if tw == 0 {
+		tw = DefaultTitleWeight
+	}
+	return bm25.Options{K1: k1, B: b, Fields: []float64{tw, 1}}
+}
+
+// fingerprint identifies everything that shapes the index contents, so a
+// snapshot built with other settings is rebuilt rather than trusted.
+func (o *Options) fingerprint() string {
+	a := o.Analyzer
+	return fmt.Sprintf("fields=title+section,body;analyzer=v1,stop=%q,nostem=%v,noparts=%v,max=%d;bm25=%+v",
+		a.StopWords, a.NoStem, a.NoParts, a.MaxTermBytes, o.bm25())
+}
+
+// docEntry is the in-memory record of one indexed document: its metadata
+// (for filters and hits) and the index numbers of its chunks. Entries are
+// immutable once published; a changed document gets a new entry.
+type docEntry struct {
+	doc    sextant.Document // without Text
+	chunks []uint32
+}
+
+// Index is the lexical index over a store's chunks. It is safe for
+// concurrent use: searches run in parallel with each other and are
+// serialised against updates (Apply, Refresh) by a read-write lock.
+type Index struct {
+	store    Store
+	opts     Options
+	analyzer *Analyzer
+	now      func() time.Time
+	log      *slog.Logger
+
+	// save serialises snapshot writers.
+	save sync.Mutex
+
+	mu        sync.RWMutex
+	lex       *bm25.Index
+	gen       int64                // store generation the index reflects
+	docs      map[string]*docEntry // by document id
+	chunkDoc  []*docEntry          // by index number; nil when deleted
+	chunkID   []string             // by index number
+	otherTen  int                  // documents outside the default tenant
+	dirty     bool                 // changed since the last snapshot
+	openNotes string
+}
+
+// Open builds the index over store: from the snapshot in o.Dir when it is
+// valid (catching up from the change log when it is older than the store),
+// otherwise from a full scan. It fails only when the store itself fails.
+func Open(ctx context.Context, store Store, o Options) (*Index, error) {
+	ix := &Index{store: store, opts: o, analyzer: NewAnalyzer(o.Analyzer), now: o.Now, log: o.Logger}
+	if ix.now == nil {
+		ix.now = time.Now
+	}
+	if ix.log == nil {
+		ix.log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := bm25.New(o.bm25()); err != nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "search: %v", err)
+	}
+	storeGen, err := store.Generation(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("search: open: %w", err)
+	}
+	if o.Dir != "" {
+		switch err := ix.loadSnapshot(storeGen); {
+		case err == nil:
+			if ix.gen == storeGen {
+				ix.openNotes = "snapshot loaded"
+				return ix, nil
+			}
+			from := ix.gen
+			if err := ix.Refresh(ctx); err == nil {
+				ix.openNotes = fmt.Sprintf("snapshot loaded and caught up from generation %d to %d", from, ix.gen)
+				return ix, nil
+			} else if ctx.Err() != nil {
+				return nil, err
+			} else {
+				ix.log.Warn("search: catching up from the snapshot failed; rebuilding", "err", err)
+				ix.openNotes = "rebuilt (catch-up failed: " + err.Error() + ")"
+			}
+		case errors.Is(err, errNoSnapshot):
+			ix.openNotes = "rebuilt (no snapshot)"
+		default:
+			ix.log.Warn("search: snapshot unusable; rebuilding from the store", "err", err)
+			ix.openNotes = "rebuilt (" + err.Error() + ")"
+		}
+	} else {
+		ix.openNotes = "rebuilt (snapshots disabled)"
+	}
+	if err := ix.Rebuild(ctx); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// OpenNotes says how Open obtained the index (snapshot, catch-up, rebuild
+// and why), for logs and status output.
+func (ix *Index) OpenNotes() string { return ix.openNotes }
+
+// Analyzer returns the analyzer the index was built with.
+func (ix *Index) Analyzer() *Analyzer { return ix.analyzer }
+
+// Generation returns the store generation the index reflects.
+func (ix *Index) Generation() int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.gen
+}
+
+// Stats describes the index.
+type Stats struct {
+	Documents  int   // indexed documents
+	Chunks     int   // indexed (live) chunks
+	Terms      int   // distinct terms
+	IndexBytes int64 // estimated memory of the inverted index
+	Generation int64
+}
+
+// Stats returns counts and sizes of the index.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return Stats{Documents: len(ix.docs), Chunks: ix.lex.Len(), Terms: ix.lex.Terms(),
+		IndexBytes: ix.lex.SizeBytes(), Generation: ix.gen}
+}
+
+// analyzed is one document ready to add: its entry and per-chunk fields.
+type analyzed struct {
+	entry  *docEntry
+	ids    []string
+	fields [][2][]string
+}
+
+func (ix *Index) analyze(doc *sextant.Document, chunks []sextant.Chunk) analyzed {
+	d := *doc
+	d.Text = ""
+	if d.Collection == "" {
+		d.Collection = sextant.DefaultCollection
+	}
+	a := analyzed{entry: &docEntry{doc: d}, ids: make([]string, len(chunks)), fields: make([][2][]string, len(chunks))}
+	title := ix.analyzer.Terms(d.Title)
+	for i := range chunks {
+		c := &chunks[i]
+		a.ids[i] = c.ID
+		t := title
+		if len(c.Section) > 0 {
+			t = ix.analyzer.AppendTerms(append([]string(nil), title...), strings.Join(c.Section, " \n "))
+		}
+		a.fields[i] = [2][]string{t, ix.analyzer.Terms(c.Text)}
+	}
+	return a
+}
+
+// add indexes an analyzed document; the caller holds the write lock.
+func (ix *Index) add(a analyzed) error {
+	for i := range a.ids {
+		n, err := ix.lex.Add(a.fields[i][0], a.fields[i][1])
+		if err != nil {
+			return sextant.Errorf(sextant.EINTERNAL, "search: index chunk %q: %w", a.ids[i], err)
+		}
+		a.entry.chunks = append(a.entry.chunks, n)
+		ix.chunkDoc = append(ix.chunkDoc, a.entry)
+		ix.chunkID = append(ix.chunkID, a.ids[i])
+	}
+	ix.docs[a.entry.doc.ID] = a.entry
+	if a.entry.doc.Tenant != "" {
+		ix.otherTen++
+	}
+	ix.dirty = true
+	return nil
+}
+
+// remove unindexes a document; the caller holds the write lock.
+func (ix *Index) remove(id string) {
+	e, ok := ix.docs[id]
+	if !ok {
+		return
+	}
+	for _, n := range e.chunks {
+		ix.lex.Delete(n)
+		ix.chunkDoc[n] = nil
+		ix.chunkID[n] = ""
+	}
+	delete(ix.docs, id)
+	if e.doc.Tenant != "" {
+		ix.otherTen--
+	}
+	ix.dirty = true
+}
+
+// Rebuild replaces the index with one built from a full scan of the store.
+// Searches keep using the old index until the new one is complete.
+func (ix *Index) Rebuild(ctx context.Context) error {
+	gen, err := ix.store.Generation(ctx)
+	if err != nil {
+		return fmt.Errorf("search: rebuild: %w", err)
+	}
+	lex, err := bm25.New(ix.opts.bm25())
+	if err != nil {
+		return sextant.Errorf(sextant.EINVALID, "search: %v", err)
+	}
+	next := &Index{lex: lex, docs: make(map[string]*docEntry), analyzer: ix.analyzer}
+	// Analysis dominates indexing time and is independent per document:
+	// analyze batches in parallel, then add them in scan order so document
+	// numbers (and so tie-breaking) are deterministic.
+	const batch = 256
+	workers := max(1, runtime.GOMAXPROCS(0))
+	type item struct {
+		doc    *sextant.Document
+		chunks []sextant.Chunk
+	}
+	var pending []item
+	out := make([]analyzed, batch)
+	flush := func() error {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(pending); i += workers {
+					out[i] = ix.analyze(pending[i].doc, pending[i].chunks)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range pending {
+			if err := next.add(out[i]); err != nil {
+				return err
+			}
+			out[i] = analyzed{}
+		}
+		pending = pending[:0]
+		return ctx.Err()
+	}
+	err = ix.store.Scan(ctx, func(doc *sextant.Document, chunks []sextant.Chunk) error {
+		pending = append(pending, item{doc, chunks})
+		if len(pending) == batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("search: rebuild: %w", err)
+	}
+	ix.mu.Lock()
+	ix.lex, ix.docs, ix.chunkDoc, ix.chunkID, ix.otherTen = next.lex, next.docs, next.chunkDoc, next.chunkID, next.otherTen
+	ix.gen = gen
+	ix.dirty = true
+	ix.mu.Unlock()
+	return nil
+}
+
+// Refresh catches the index up with the store's change log.
+func (ix *Index) Refresh(ctx context.Context) error {
+	ix.mu.RLock()
+	since := ix.gen
+	ix.mu.RUnlock()
+	changes, err := ix.store.Changes(ctx, since)
+	if err != nil {
+		return fmt.Errorf("search: refresh: %w", err)
+	}
+	return ix.Apply(ctx, changes)
+}
+
+// Apply brings the documents named by changes up to date with the store:
+// a deleted document is removed, any other is re-read and re-indexed (so
+// applying a change twice, or applying an old change after a newer one, is
+// harmless). The index generation advances to the highest change applied.
+func (ix *Index) Apply(ctx context.Context, changes []sextant.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	// Last change of each document wins; read documents outside the lock.
+	last := make(map[string]sextant.Change, len(changes))
+	var order []string
+	var maxGen int64
+	for _, c := range changes {
+		if _, seen := last[c.DocumentID]; !seen {
+			order = append(order, c.DocumentID)
+		}
+		last[c.DocumentID] = c
+		maxGen = max(maxGen, c.Generation)
+	}
+	type update struct {
+		id string
+		a  *analyzed
+	}
+	updates := make([]update, 0, len(order))
+	for _, id := range order {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		u := update{id: id}
+		if !last[id].Deleted {
+			doc, err := ix.store.Document(ctx, id)
+			switch {
+			case sextant.ErrorCode(err) == sextant.ENOTFOUND:
+				// Deleted since: treat as a deletion.
+			case err != nil:
+				return fmt.Errorf("search: apply change of %q: %w", id, err)
+			default:
+				chunks, err := ix.store.DocumentChunks(ctx, id)
+				if err != nil {
+					return fmt.Errorf("search: apply change of %q: %w", id, err)
+				}
+				a := ix.analyze(doc, chunks)
+				u.a = &a
+			}
+		}
+		updates = append(updates, u)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, u := range updates {
+		ix.remove(u.id)
+		if u.a != nil {
+			if err := ix.add(*u.a); err != nil {
+				return err
+			}
+		}
+	}
+	ix.gen = max(ix.gen, maxGen)
+	return nil
+}
