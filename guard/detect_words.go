@@ -1,0 +1,705 @@
+package guard
+
+import (
+	"strings"
+)
+
+// Word-level detectors: person names, postal addresses and dates of birth.
+// They share one tokenization of the text (scan.words).
+
+func (sc *scan) tokens() []word {
+	if sc.wordsDone {
+		return sc.words
+	}
+	sc.words = tokenize(sc.words[:0], sc.text)
+	sc.wordsDone = true
+	return sc.words
+}
+
+// lowerWord returns the ASCII-lower-cased bytes of w (same offsets as text).
+func (sc *scan) lowerWord(w word) string { return string(sc.lower[w.start:w.end]) }
+
+// endsWithCue reports whether window, with trailing blanks removed, ends
+// with one of cues, the cue starting at a word boundary.
+func endsWithCue(window []byte, cues []string) bool {
+	e := len(window)
+	for e > 0 && isBlank(window[e-1]) {
+		e--
+	}
+	w := window[:e]
+	for _, c := range cues {
+		if len(c) <= len(w) && string(w[len(w)-len(c):]) == c {
+			i := len(w) - len(c)
+			if i == 0 || !isWordByte(w[i-1]) || !isWordByte(c[0]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ---- person names ------------------------------------------------------
+
+var (
+	strongNameCues = []string{"my name is", "name is", "name:", "name :", "name?", "named", "mr", "mr.", "mrs", "mrs.",
+		"ms", "ms.", "miss", "dr", "dr.", "prof", "prof.", "herr", "frau", "mein name ist", "ich heiße",
+		"ich heisse", "me llamo", "je m'appelle", "mi nombre es", "full name", "name", "surname", "first name",
+		"last name", "maiden name is", "called me", "signed,", "signed", "from:", "patient:", "customer:", "employee:"}
+	weakNameCues = []string{"i am", "i'm", "this is", "dear", "hi", "hello", "hey", "thanks", "thank you", "regards,",
+		"sincerely,", "cheers,", "contact", "ask for", "speak to", "speak with", "talk to", "said", "told", "asked",
+		"met", "patient", "customer", "client", "employee", "author", "directed by:", "written by", "starring",
+		"under", "commenter", "founders:", "cc:", "to:", "attn:", "attention:", "married", "son", "daughter", "wife",
+		"husband", "mother", "father", "brother", "sister", "friend", "colleague", "manager", "boss", "kid"}
+	// orgWords after a capitalized sequence make it an organization.
+	orgWords = map[string]bool{"inc": true, "ltd": true, "llc": true, "plc": true, "group": true, "associates": true,
+		"solutions": true, "technologies": true, "technology": true, "orchestra": true, "investments": true, "corp": true,
+		"corporation": true, "company": true, "co": true, "gmbh": true, "ag": true, "partners": true, "systems": true,
+		"labs": true, "bank": true, "university": true, "foundation": true, "institute": true, "agency": true,
+		"consulting": true, "services": true, "holdings": true, "media": true, "capital": true, "insurance": true,
+		"industries": true, "international": true, "enterprises": true, "ventures": true, "incorporated": true,
+		"tv": true, "weekly": true, "times": true, "news": true, "records": true, "band": true, "club": true,
+		"pleasures": true, "republic": true, "day": true, "village": true, "city": true, "county": true}
+	nameParticles = map[string]bool{"van": true, "de": true, "von": true, "der": true, "da": true, "di": true, "del": true,
+		"la": true, "le": true, "du": true, "dos": true, "das": true, "bin": true, "al": true, "ibn": true, "ter": true,
+		"ten": true, "den": true, "y": true, "zu": true}
+)
+
+// notNames are capitalized words that start sentences or name things
+// other than people; they never begin or extend a name.
+var notNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`the a an i we you he she it they this that these those my your his her our their
+		its is are was were be been do does did what who whom whose when where why how which please thanks thank hello
+		hi hey dear yes no not and or but if in on at to for from with by of as so then than there here also all any
+		some many much more most very just only can could would should will shall may might must have has had get got
+		let make made new old good great best first last next other another each every both few such same own one two
+		three four five six seven eight nine ten once after before while since until because although though however
+		today tomorrow yesterday now monday tuesday wednesday thursday friday saturday sunday january february march
+		april june july august september october november december mr mrs ms dr prof sir madam street road avenue
+		lane drive apt suite unit box phone email fax mobile desk office address name date when where who user
+		customer client company inc ltd llc gmbh corp co bank university college school hospital church city county
+		state country north south east west central united kingdom states america europe asia africa american english
+		german french spanish italian chinese russian der die das ich du sie wir ihr er es ein eine und oder aber wie
+		was wer wo warum bitte danke ja nein nicht mit von zu auf für fur mein dein sein unser herr frau le la les un
+		une et ou de des du el los las y o en con por para god lord jesus christ ok okay hmm note question answer
+		context order system assistant human ai gpt chatgpt claude translate write tell show ignore forget stop act
+		pretend imagine say print give find look looking help need want like love hate know think`) {
+		m[w] = true
+	}
+	return m
+}()
+
+func detectNames(sc *scan) {
+	t := sc.text
+	ws := sc.tokens()
+	names := sc.s.names
+	skipTo := -1 // words before this index belong to a firm name
+	for k := 0; k < len(ws); k++ {
+		w := ws[k]
+		if w.kind != wLetters || k < skipTo {
+			continue
+		}
+		// "Marshall, Hernandez and Simpson" names a firm, not three people.
+		if e := firmList(sc, ws, k); e > k {
+			skipTo = e
+			continue
+		}
+		lw := sc.lowerWord(w)
+		if notNames[lw] {
+			continue
+		}
+		before := sc.before(w.start, 28)
+		cue := 0
+		switch {
+		case endsWithCue(before, strongNameCues):
+			cue = 2
+		case endsWithCue(before, weakNameCues):
+			cue = 1
+		}
+		f0 := names.lookup(w.text(t))
+		lowerPair := false
+		if !w.upper && f0&nFirst != 0 && f0&nAmbiguous == 0 && k+1 < len(ws) && ws[k+1].kind == wLetters &&
+			names.lookup(ws[k+1].text(t))&nLast != 0 && !ws[k+1].upper {
+			// "patricia desrosiers": lower-case text, both parts known.
+			lowerPair = true
+		}
+		if !w.upper && !lowerPair && !(cue == 2 && f0&(nFirst|nLast) != 0) {
+			continue
+		}
+		if cue == 0 && f0&(nFirst|nLast) != 0 && sentenceStart(t, ws, k) && k+1 < len(ws) && ws[k+1].kind == wPunct &&
+			t[ws[k+1].start] == ':' && ws[k+1].start == w.end {
+			cue = 1 // a speaker label: "Maria: ..."
+		}
+		// Extend over capitalized words, initials and particles.
+		parts, j, end := 0, k, w.end
+		var flags []uint8
+		var fl [6]uint8
+		flags = fl[:0]
+		allUpper := true
+		for j < len(ws) && parts < 5 {
+			x := ws[j]
+			if x.kind != wLetters {
+				break
+			}
+			lx := sc.lowerWord(x)
+			if j > k && lowerPair && j == k+1 {
+				// accepted above
+			} else if j > k {
+				if nameParticles[lx] && !x.upper && j+1 < len(ws) && ws[j+1].kind == wLetters && ws[j+1].upper {
+					j++
+					continue
+				}
+				if !x.upper || notNames[lx] || x.start-ws[j-1].end > 2 {
+					break
+				}
+				if between := t[ws[j-1].end:x.start]; strings.ContainsAny(between, "\n,;") {
+					break
+				}
+			}
+			fx := names.lookup(x.text(t))
+			flags = append(flags, fx)
+			allUpper = allUpper && x.allUpper
+			parts++
+			end = x.end
+			j++
+			// An initial: one letter, optionally followed by '.'.
+			if x.end-x.start == 1 && j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == '.' && ws[j].start == x.end {
+				end = ws[j].end
+				j++
+			}
+		}
+		if !sc.final && sc.open(w.start, end) {
+			k = j - 1
+			continue
+		}
+		// Drop a possessive ending.
+		if strings.HasSuffix(t[w.start:end], "'s") || strings.HasSuffix(t[w.start:end], "’s") {
+			end -= len("'s")
+			if strings.HasSuffix(t[w.start:end+2], "’s") {
+				end -= len("’s") - len("'s")
+			}
+		}
+		conf := nameConfidence(cue, flags, allUpper, sentenceStart(t, ws, k))
+		if lowerPair {
+			conf = 0.75
+		}
+		// A following organization or street word, or one inside the span,
+		// means this is not a person.
+		if j < len(ws) && ws[j].kind == wLetters && ws[j].upper && (orgWords[sc.lowerWord(ws[j])] || uspsSuffixes[sc.lowerWord(ws[j])]) {
+			conf = 0
+		}
+		if j-1 > k && (orgWords[sc.lowerWord(ws[j-1])] || uspsSuffixes[sc.lowerWord(ws[j-1])]) {
+			conf = 0
+		}
+		if k > 0 && ws[k-1].kind == wLetters && sc.lowerWord(ws[k-1]) == "the" && cue == 0 {
+			conf = 0
+		}
+		if conf > 0 {
+			sc.add(Person, w.start, end, conf, "name")
+		}
+		k = j - 1
+	}
+}
+
+// firmList matches "Cap, Cap and Cap" (three single capitalized words) at
+// k and returns the index past it, or k.
+func firmList(sc *scan, ws []word, k int) int {
+	t := sc.text
+	capWord := func(j int) bool { return j < len(ws) && ws[j].kind == wLetters && ws[j].upper }
+	punct := func(j int, c byte) bool { return j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == c }
+	if capWord(k) && punct(k+1, ',') && capWord(k+2) && k+4 < len(ws) && sc.lowerWord(ws[k+3]) == "and" && capWord(k+4) &&
+		!(k+5 < len(ws) && ws[k+5].kind == wPunct && t[ws[k+5].start] == ',') {
+		return k + 5
+	}
+	return k
+}
+
+// sentenceStart reports whether word k begins a sentence or line, where
+// capitalization says nothing.
+func sentenceStart(t string, ws []word, k int) bool {
+	if k == 0 {
+		return true
+	}
+	p := ws[k-1]
+	if p.kind == wNewline {
+		return true
+	}
+	if p.kind == wPunct {
+		switch t[p.start] {
+		case '.', '!', '?', ':', '"', '>', '(', '-', '*':
+			return true
+		}
+	}
+	return false
+}
+
+func nameConfidence(cue int, flags []uint8, allUpper, start bool) float64 {
+	if len(flags) == 0 {
+		return 0
+	}
+	first, amb := flags[0]&nFirst != 0, flags[0]&nAmbiguous != 0
+	lastKnown := false
+	for _, f := range flags[1:] {
+		if f&nLast != 0 {
+			lastKnown = true
+		}
+	}
+	anyKnown := first || lastKnown || flags[0]&nLast != 0
+	n := len(flags)
+	var conf float64
+	switch {
+	case cue == 2:
+		conf = 0.9
+	case n >= 2 && first && !amb:
+		conf = 0.88
+		if lastKnown {
+			conf = 0.92
+		}
+	case n >= 2 && first && lastKnown:
+		conf = 0.8
+	case n >= 2 && lastKnown && flags[n-1]&nLast != 0:
+		conf = 0.75
+	case cue == 1 && anyKnown && !amb:
+		conf = 0.8
+	case cue == 1 && n >= 2:
+		conf = 0.65
+	case n == 1 && first && !amb:
+		conf = 0.65
+		if start {
+			conf = 0.55
+		}
+	case n == 1 && flags[0]&nLast != 0 && !amb && !start:
+		conf = 0.55
+	default:
+		return 0
+	}
+	if allUpper && cue == 0 && !(first && lastKnown) {
+		return 0
+	}
+	return conf
+}
+
+// ---- postal addresses --------------------------------------------------
+
+var (
+	streetSuffixes = map[string]bool{"street": true, "st": true, "avenue": true, "ave": true, "road": true, "rd": true,
+		"boulevard": true, "blvd": true, "lane": true, "ln": true, "drive": true, "dr": true, "court": true, "ct": true,
+		"way": true, "place": true, "pl": true, "square": true, "sq": true, "terrace": true, "parkway": true,
+		"pkwy": true, "highway": true, "hwy": true, "circle": true, "cir": true, "trail": true, "crescent": true,
+		"close": true, "row": true, "alley": true, "plaza": true, "loop": true, "pike": true, "walk": true,
+		"grove": true, "gardens": true, "mews": true, "heights": true, "expressway": true, "freeway": true,
+		"forges": true, "passage": true, "quay": true, "wharf": true}
+	// Endings of one-word street names (German, Dutch, Nordic, Finnish...).
+	streetEndings = []string{"straße", "strasse", "str.", "gasse", "weg", "allee", "platz", "ring", "damm", "ufer",
+		"chaussee", "laan", "straat", "gracht", "plein", "steeg", "gade", "vej", "gatan", "vägen", "väg", "veien",
+		"vei", "gata", "katu", "kuja", "polku", "tie", "tee", "utca", "körút", "braut", "vegur", "stræde", "torget", "torg"}
+	// Words that start a street name (Romance and Slavic languages).
+	streetPrefixes = map[string]bool{"rue": true, "via": true, "viale": true, "rua": true, "calle": true, "avenida": true,
+		"avda": true, "piazza": true, "piazzetta": true, "vicolo": true, "corso": true, "largo": true, "strada": true,
+		"paseo": true, "camino": true, "carrer": true, "rambla": true, "ul": true, "ulica": true, "aleja": true,
+		"travessa": true, "praça": true, "praca": true, "boulevard": true, "chemin": true, "allée": true, "impasse": true,
+		"quai": true, "plac": true, "ulitsa": true, "avenue": true, "route": true, "carretera": true}
+	unitWords = map[string]bool{"apt": true, "apartment": true, "suite": true, "ste": true, "unit": true, "flat": true,
+		"floor": true, "fl": true, "room": true, "wohnung": true, "#": true, "no": true, "bldg": true, "building": true}
+	addressCues = []string{"address", "addresses", "live at", "lives at", "lived at", "live on", "lives on", "live in",
+		"lives in", "located at", "sent to", "send to", "ship to", "shipped to", "deliver to", "delivered to",
+		"meet me at", "is at", "arrived at", "moved to", "adresse", "anschrift", "wohne in", "wohnt in", "wohnhaft",
+		"billing address:", "mailing address:", "address:"}
+)
+
+func hasStreetEnding(lw string) bool {
+	for _, e := range streetEndings {
+		if len(lw) > len(e)+2 && strings.HasSuffix(lw, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func detectAddresses(sc *scan) {
+	t := sc.text
+	ws := sc.tokens()
+	for k := 0; k < len(ws); k++ {
+		end, conf := sc.addressCore(ws, k)
+		if end <= k {
+			continue
+		}
+		j := sc.addressTail(ws, end)
+		s, e := ws[k].start, ws[j-1].end
+		if e < len(t) && t[e] == '.' && e-1 >= 0 && isAlpha(t[e-1]) && ws[j-1].end-ws[j-1].start <= 4 {
+			e++ // abbreviation dot: "St."
+		}
+		if sc.open(s, e) {
+			k = j - 1
+			continue
+		}
+		if hasCue(sc.before(s, 40), addressCues) {
+			conf += 0.1
+		}
+		sc.add(StreetAddress, s, e, conf, "address")
+		k = j - 1
+	}
+}
+
+// addressCore matches the street part of an address starting at word k and
+// returns the index one past its last word (k when there is none).
+func (sc *scan) addressCore(ws []word, k int) (int, float64) {
+	t := sc.text
+	w := ws[k]
+	lw := sc.lowerWord(w)
+	next := func(j int) bool { return j < len(ws) && ws[j].kind != wNewline }
+	switch {
+	case w.kind == wDigits && w.end-w.start <= 6:
+		// Number first: "221B Baker Street", "9448 175 Iroon Avenue",
+		// "6750 Koskikatu 25", "90 Whitchurch Road".
+		j := k + 1
+		if next(j) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == w.end {
+			j++ // 221B
+		}
+		words := 0
+		for j < len(ws) && words < 6 {
+			x := ws[j]
+			if x.kind == wDigits && words == 0 && x.end-x.start <= 4 {
+				j++
+				continue
+			}
+			if x.kind == wDigits && words > 0 && x.end-x.start <= 4 && x.start-ws[j-1].end <= 2 {
+				// Words then a house number: "Koskikatu 25", "ul. Narewska 94".
+				if e := j + 1; e >= len(ws) || ws[e].kind != wLetters || ws[e].upper || unitWords[sc.lowerWord(ws[e])] {
+					return e, 0.8
+				}
+				break
+			}
+			if x.kind == wPunct && t[x.start] == '.' && j > k+1 && ws[j-1].kind == wLetters && ws[j-1].end-ws[j-1].start <= 3 {
+				j++ // "ul.", "u.", "Str."
+				continue
+			}
+			if x.kind == wPunct && t[x.start] == '/' && words == 0 {
+				j++ // "C/ Mayor 5"
+				continue
+			}
+			if x.kind != wLetters || x.start-ws[j-1].end > 2 {
+				break
+			}
+			lx := sc.lowerWord(x)
+			if words > 0 && x.upper && (streetSuffixes[lx] || uspsSuffixes[lx]) {
+				return j + 1, 0.85
+			}
+			if !x.upper && !nameParticles[lx] && !streetPrefixes[lx] && !hasStreetEnding(lx) && lx != "u" && lx != "str" {
+				break
+			}
+			words++
+			j++
+		}
+	case w.kind == wLetters && w.upper && (streetPrefixes[lw] || (lw == "avda" || lw == "ul")):
+		// Street first: "Rua Diadema 1903", "Via Roma 131", "Rue de Virton 38".
+		j := k + 1
+		if next(j) && ws[j].kind == wPunct && t[ws[j].start] == '.' {
+			j++
+		}
+		words := 0
+		for j < len(ws) && words < 5 {
+			x := ws[j]
+			if x.kind == wDigits && words > 0 && x.end-x.start <= 5 {
+				return j + 1, 0.8
+			}
+			if x.kind != wLetters || x.start-ws[j-1].end > 2 {
+				break
+			}
+			words++
+			j++
+		}
+	case w.kind == wLetters && w.upper && hasStreetEnding(lw):
+		// "Hauptstraße 5", "Friedhofstrasse 33".
+		j := k + 1
+		if next(j) && ws[j].kind == wPunct && t[ws[j].start] == '.' {
+			j++
+		}
+		if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 4 && ws[j].start-ws[j-1].end <= 2 {
+			j++
+			if j < len(ws) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == ws[j-1].end {
+				j++ // 12a
+			}
+			return j, 0.8
+		}
+	case w.kind == wLetters && (lw == "psc" || lw == "unit" || lw == "cmr"):
+		// Military: "PSC 3294, Box 9168\nAPO AA 61487".
+		j := k + 1
+		if j+3 < len(ws) && ws[j].kind == wDigits && ws[j+1].kind == wPunct && t[ws[j+1].start] == ',' &&
+			ws[j+2].kind == wLetters && sc.lowerWord(ws[j+2]) == "box" && ws[j+3].kind == wDigits {
+			return sc.militaryPost(ws, j+4), 0.85
+		}
+		if j+2 < len(ws) && ws[j].kind == wDigits && ws[j+1].kind == wLetters && sc.lowerWord(ws[j+1]) == "box" && ws[j+2].kind == wDigits {
+			return sc.militaryPost(ws, j+3), 0.85
+		}
+	case w.kind == wLetters && (lw == "usns" || lw == "uss" || lw == "usnv"):
+		if k+1 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper {
+			if e := sc.militaryPost(ws, k+2); e > k+2 {
+				return e, 0.85
+			}
+		}
+	case w.kind == wLetters && (lw == "po" || lw == "p" || lw == "postfach"):
+		// "P.O. Box 123", "PO Box 123", "Postfach 123".
+		j := k
+		if lw == "p" {
+			if j+3 < len(ws) && t[ws[j+1].start] == '.' && sc.lowerWord(ws[j+2]) == "o" && t[ws[j+3].start] == '.' {
+				j += 4
+			} else {
+				return k, 0
+			}
+		} else {
+			j++
+		}
+		if lw != "postfach" {
+			if j < len(ws) && sc.lowerWord(ws[j]) == "box" {
+				j++
+			} else {
+				return k, 0
+			}
+		}
+		if j < len(ws) && ws[j].kind == wDigits {
+			return j + 1, 0.85
+		}
+	}
+	// "the corner of X and Y"
+	if w.kind == wLetters && lw == "the" && k+3 < len(ws) && sc.lowerWord(ws[k+1]) == "corner" && sc.lowerWord(ws[k+2]) == "of" {
+		j, and := k+3, false
+		for j < len(ws) && j-k < 16 && ws[j].kind != wNewline && !(ws[j].kind == wPunct && strings.IndexByte("?!,;:", t[ws[j].start]) >= 0) {
+			if ws[j].kind == wLetters && sc.lowerWord(ws[j]) == "and" {
+				and = true
+			} else if and && ws[j].kind == wLetters && !ws[j].upper && !nameParticles[sc.lowerWord(ws[j])] {
+				break
+			}
+			j++
+		}
+		for j > k+3 && ws[j-1].kind == wPunct {
+			j--
+		}
+		if and && j > k+5 {
+			return j, 0.75
+		}
+	}
+	// With an address cue right before it, a number followed by a
+	// capitalized word and another number is an address ("5049 Harjukuja 54").
+	if w.kind == wDigits && k+2 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper &&
+		endsWithCue(sc.before(w.start, 24), addressCues) {
+		if ws[k+2].kind == wDigits {
+			return k + 3, 0.7
+		}
+		return k + 2, 0.65
+	}
+	return k, 0
+}
+
+// addressish reports whether word j starts address-like material: a unit
+// word, a line break, or a comma.
+func (sc *scan) addressish(ws []word, j int) bool {
+	if j >= len(ws) {
+		return false
+	}
+	x := ws[j]
+	switch x.kind {
+	case wNewline:
+		return true
+	case wPunct:
+		return sc.text[x.start] == ','
+	case wLetters:
+		return unitWords[sc.lowerWord(x)]
+	}
+	return false
+}
+
+// militaryPost matches "\nAPO AA 61487" (APO/FPO/DPO, AA/AE/AP, ZIP).
+func (sc *scan) militaryPost(ws []word, j int) int {
+	k := j
+	for k < len(ws) && (ws[k].kind == wNewline || (ws[k].kind == wPunct && sc.text[ws[k].start] == ',')) {
+		k++
+	}
+	if k+2 < len(ws) {
+		a, b := sc.lowerWord(ws[k]), sc.lowerWord(ws[k+1])
+		if (a == "apo" || a == "fpo" || a == "dpo") && (b == "aa" || b == "ae" || b == "ap") && ws[k+2].kind == wDigits {
+			return k + 3
+		}
+	}
+	return j
+}
+
+// addressTail extends an address core over a unit ("Apt. 5", "Suite 12")
+// and up to four locality segments (city, region, postcode, country) on
+// the following lines or after commas. It returns one past the last word.
+func (sc *scan) addressTail(ws []word, j int) int {
+	t := sc.text
+	end := j
+	// Unit.
+	k := j
+	if k < len(ws) && ws[k].kind == wPunct && (t[ws[k].start] == ',' || t[ws[k].start] == '.') {
+		k++
+	}
+	for k < len(ws) && (ws[k].kind == wNewline || (ws[k].kind == wPunct && t[ws[k].start] == '>')) && k-j < 3 {
+		k++
+	}
+	for k < len(ws) && (ws[k].kind == wLetters || (ws[k].kind == wPunct && t[ws[k].start] == '#')) && unitWords[sc.lowerWord(ws[k])] {
+		m := k + 1
+		if m < len(ws) && ws[m].kind == wPunct && t[ws[m].start] == '.' {
+			m++
+		}
+		if m < len(ws) && ws[m].kind == wDigits {
+			end = m + 1
+			k = m + 1
+			if k < len(ws) && ws[k].kind == wPunct && t[ws[k].start] == ',' {
+				k++
+			}
+			if k < len(ws) && ws[k].kind == wNewline {
+				k++
+			}
+			continue
+		}
+		break
+	}
+	// Locality segments.
+	for seg := 0; seg < 4; seg++ {
+		k = end
+		breaks := 0
+		for k < len(ws) && (ws[k].kind == wNewline || (ws[k].kind == wPunct && strings.IndexByte(",>", t[ws[k].start]) >= 0)) {
+			if ws[k].kind == wNewline {
+				breaks++
+			}
+			k++
+		}
+		if k == end || breaks > 1 || k >= len(ws) {
+			break
+		}
+		m, words := k, 0
+		for m < len(ws) && words < 6 {
+			x := ws[m]
+			ok := false
+			switch {
+			case x.kind == wLetters && (x.upper || nameParticles[sc.lowerWord(x)]):
+				ok = true
+			case x.kind == wDigits && x.end-x.start >= 3 && x.end-x.start <= 6:
+				ok = true
+			case x.kind == wPunct && strings.IndexByte(".()-'", t[x.start]) >= 0 && m > k:
+				ok = true
+			}
+			if !ok {
+				break
+			}
+			if x.kind != wPunct {
+				words++
+			}
+			m++
+		}
+		if m == k || words == 0 {
+			break
+		}
+		// A label ("Phone:") or an e-mail ends the address.
+		if m < len(ws) && ws[m].kind == wPunct && (t[ws[m].start] == ':' || t[ws[m].start] == '@') {
+			break
+		}
+		if m < len(ws) && ws[m].kind != wNewline && !(ws[m].kind == wPunct && strings.IndexByte(",.", t[ws[m].start]) >= 0) {
+			break // the segment continues as ordinary prose
+		}
+		end = m
+		for end > k && ws[end-1].kind == wPunct {
+			end--
+		}
+	}
+	return end
+}
+
+// ---- dates of birth ----------------------------------------------------
+
+var months = map[string]int{"january": 1, "jan": 1, "januar": 1, "february": 2, "feb": 2, "februar": 2,
+	"march": 3, "mar": 3, "märz": 3, "maerz": 3, "april": 4, "apr": 4, "may": 5, "mai": 5, "june": 6, "jun": 6,
+	"juni": 6, "july": 7, "jul": 7, "juli": 7, "august": 8, "aug": 8, "september": 9, "sep": 9, "sept": 9,
+	"october": 10, "oct": 10, "oktober": 10, "okt": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+	"dezember": 12, "dez": 12}
+
+func atoiWord(t string, w word) int {
+	n := 0
+	for i := w.start; i < w.end && i-w.start < 5; i++ {
+		n = n*10 + int(t[i]-'0')
+	}
+	return n
+}
+
+func detectDOBs(sc *scan) {
+	t := sc.text
+	ws := sc.tokens()
+	isP := func(j int, seps string) bool {
+		return j < len(ws) && ws[j].kind == wPunct && strings.IndexByte(seps, t[ws[j].start]) >= 0 && ws[j].start == ws[j-1].end
+	}
+	dig := func(j, lo, hi int) bool {
+		return j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start >= lo && ws[j].end-ws[j].start <= hi && ws[j].start == ws[j-1].end
+	}
+	for k := 0; k < len(ws); k++ {
+		w := ws[k]
+		end := -1
+		switch {
+		case w.kind == wDigits && w.end-w.start == 4 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 1, 2):
+			if m, d := atoiWord(t, ws[k+2]), atoiWord(t, ws[k+4]); m >= 1 && m <= 12 && d >= 1 && d <= 31 {
+				end = k + 5
+			}
+		case w.kind == wDigits && w.end-w.start <= 2 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 2, 4):
+			a, b := atoiWord(t, w), atoiWord(t, ws[k+2])
+			if a >= 1 && b >= 1 && ((a <= 12 && b <= 31) || (b <= 12 && a <= 31)) {
+				end = k + 5
+			}
+		case w.kind == wDigits && w.end-w.start <= 2:
+			// "12 March 1985", "12. März 1985"
+			j := k + 1
+			if j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == '.' {
+				j++
+			}
+			if j+1 < len(ws) && ws[j].kind == wLetters && months[strings.ToLower(ws[j].text(t))] > 0 &&
+				ws[j+1].kind == wDigits && ws[j+1].end-ws[j+1].start == 4 && atoiWord(t, w) >= 1 && atoiWord(t, w) <= 31 {
+				end = j + 2
+			}
+		case w.kind == wLetters && months[sc.lowerWord(w)] > 0 && w.upper:
+			// "March 12, 1985"
+			j := k + 1
+			if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 2 {
+				j++
+				if j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == ',' {
+					j++
+				}
+				if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start == 4 {
+					end = j + 1
+				}
+			}
+		}
+		if end < 0 {
+			continue
+		}
+		s, e := w.start, ws[end-1].end
+		if sc.open(s, e) || (e < len(t) && isAlnum(t[e])) {
+			continue
+		}
+		if hasCue(sc.before(s, 48), dobCues) {
+			sc.add(DateOfBirth, s, e, 0.9, "dob")
+		}
+		k = end - 1
+	}
+}
+
+// uspsSuffixes are street-type words (the USPS list, abridged): a
+// capitalized sequence ending in one is a street, not a person.
+var uspsSuffixes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`alley anex arcade avenue ave bayou beach bend bluff bluffs bottom boulevard blvd
+		branch bridge brook brooks burg burgs bypass camp canyon cape causeway center centers circle circles cliffs club
+		common commons corner corners course court courts cove coves creek crescent crest crossing crossroad curve
+		divide drive drives estate estates expressway extension extensions falls ferry field fields flat flats ford
+		fords forest forge forges fork forks fort freeway garden gardens gateway glen glens greens grove groves harbor
+		harbors haven heights highway hills hollow inlet island islands isle junction junctions keys knoll knolls
+		lake lakes landing lane ln lights loaf lock locks lodge loop mall manor manors meadow meadows mews mill mills
+		mission motorway mount mountain mountains neck orchard oval overpass parks parkway parkways pass passage
+		path pike pines place plain plains plaza points port ports prairie radial ramp ranch rapid rapids ridge
+		ridges river road roads route shoal shoals shore shores skyway spring springs spur spurs square squares
+		station stravenue stream street streets st rd dr summit terrace throughway trace track trafficway trail
+		trailer tunnel turnpike underpass union unions valley valleys viaduct views villages ville vista walks
+		wall ways wells`) {
+		m[w] = true
+	}
+	return m
+}()

@@ -1,0 +1,203 @@
+package guard
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"unicode/utf8"
+)
+
+// Labelled-data scoring for the PII detectors and the injection scorer,
+// used by `sextant bench guard` and the tests.
+
+// Span is a labelled entity: byte offsets into its text and a type.
+type Span struct {
+	Type       Type
+	Start, End int
+}
+
+// Example is a text with its labelled spans.
+type Example struct {
+	Text  string
+	Spans []Span
+}
+
+// CharToByte converts character (rune) offsets into byte offsets of text,
+// for datasets that count characters. Offsets past the end map to len(text).
+func CharToByte(text string, charOffsets ...int) []int {
+	out := make([]int, len(charOffsets))
+	order := make([]int, len(charOffsets))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return charOffsets[order[a]] < charOffsets[order[b]] })
+	char, b := 0, 0
+	for _, i := range order {
+		for char < charOffsets[i] && b < len(text) {
+			_, n := utf8.DecodeRuneInString(text[b:])
+			b += n
+			char++
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// PRF is precision, recall and F1 with the counts behind them.
+type PRF struct {
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"` // labelled spans
+	TP        int     `json:"-"`
+	FP        int     `json:"-"`
+	FN        int     `json:"-"`
+}
+
+func (p *PRF) finish() {
+	p.Precision, p.Recall, p.F1 = 0, 0, 0
+	if p.TP+p.FP > 0 {
+		p.Precision = float64(p.TP) / float64(p.TP+p.FP)
+	}
+	if p.TP+p.FN > 0 {
+		p.Recall = float64(p.TP) / float64(p.TP+p.FN)
+	}
+	if p.Precision+p.Recall > 0 {
+		p.F1 = 2 * p.Precision * p.Recall / (p.Precision + p.Recall)
+	}
+}
+
+// PIIScore is the result of ScorePII.
+type PIIScore struct {
+	Micro   PRF
+	PerType map[Type]*PRF
+}
+
+// Matching rules for ScorePII.
+const (
+	MatchOverlap = "overlap" // same type and overlapping spans
+	MatchExact   = "exact"   // same type and identical spans
+)
+
+// ScorePII compares the scanner's findings with labelled spans. Only types
+// in types are scored (labelled spans and findings of other types are
+// ignored). Each labelled span matches at most one finding and vice versa;
+// a finding that matches nothing is a false positive, a labelled span that
+// nothing matches a false negative. match is MatchOverlap or MatchExact.
+func ScorePII(s *Scanner, examples []Example, types []Type, match string) PIIScore {
+	res := PIIScore{PerType: map[Type]*PRF{}}
+	for _, t := range types {
+		res.PerType[t] = &PRF{}
+	}
+	var fs []Finding
+	for _, ex := range examples {
+		fs = s.AppendScan(fs[:0], ex.Text)
+		used := make([]bool, len(fs))
+		for _, g := range ex.Spans {
+			p, ok := res.PerType[g.Type]
+			if !ok {
+				continue
+			}
+			p.Support++
+			hit := -1
+			for i, f := range fs {
+				if used[i] || f.Type != g.Type {
+					continue
+				}
+				if (match == MatchExact && f.Start == g.Start && f.End == g.End) ||
+					(match != MatchExact && f.Start < g.End && g.Start < f.End) {
+					hit = i
+					break
+				}
+			}
+			if hit >= 0 {
+				used[hit] = true
+				p.TP++
+			} else {
+				p.FN++
+			}
+		}
+		for i, f := range fs {
+			if p, ok := res.PerType[f.Type]; ok && !used[i] {
+				// Under overlap matching, a second finding inside an
+				// already-matched span of the same type (a labelled
+				// address split in two) is not a false positive.
+				if match != MatchExact && coveredBySameType(f, ex.Spans) {
+					continue
+				}
+				p.FP++
+			}
+		}
+	}
+	for _, t := range types {
+		p := res.PerType[t]
+		p.finish()
+		res.Micro.TP += p.TP
+		res.Micro.FP += p.FP
+		res.Micro.FN += p.FN
+		res.Micro.Support += p.Support
+	}
+	res.Micro.finish()
+	return res
+}
+
+func coveredBySameType(f Finding, spans []Span) bool {
+	return slices.ContainsFunc(spans, func(g Span) bool {
+		return g.Type == f.Type && f.Start < g.End && g.Start < f.End
+	})
+}
+
+// PresidioTypes maps the entity types of the Presidio research synthetic
+// data set to ours. DATE_TIME there labels every date and time; only those
+// said to be a birth date are personal data here, so its recall is low by
+// design.
+func PresidioTypes() map[string]Type {
+	return map[string]Type{
+		"EMAIL_ADDRESS":  Email,
+		"PHONE_NUMBER":   Phone,
+		"CREDIT_CARD":    CreditCard,
+		"IBAN_CODE":      IBAN,
+		"US_SSN":         SSN,
+		"IP_ADDRESS":     IPAddress,
+		"PERSON":         Person,
+		"STREET_ADDRESS": StreetAddress,
+		"DATE_TIME":      DateOfBirth,
+	}
+}
+
+// ParsePresidio reads the Presidio synthetic data set (a JSON array of
+// {"full_text", "spans": [{"entity_type", "start_position",
+// "end_position"}]}) and converts its character offsets to byte offsets.
+// Entity types without a counterpart here are dropped.
+func ParsePresidio(data []byte) ([]Example, error) {
+	var raw []struct {
+		FullText string `json:"full_text"`
+		Spans    []struct {
+			Type  string `json:"entity_type"`
+			Start int    `json:"start_position"`
+			End   int    `json:"end_position"`
+		} `json:"spans"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("presidio data: %w", err)
+	}
+	types := PresidioTypes()
+	out := make([]Example, 0, len(raw))
+	for i, r := range raw {
+		ex := Example{Text: r.FullText}
+		for _, sp := range r.Spans {
+			ty, ok := types[sp.Type]
+			if !ok {
+				continue
+			}
+			if sp.Start < 0 || sp.End < sp.Start {
+				return nil, fmt.Errorf("presidio data: sample %d: bad span [%d,%d)", i, sp.Start, sp.End)
+			}
+			b := CharToByte(r.FullText, sp.Start, sp.End)
+			ex.Spans = append(ex.Spans, Span{Type: ty, Start: b[0], End: b[1]})
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}
