@@ -11,6 +11,7 @@ import (
 func benchKinds() []command {
 	return []command{
 		{"ann", "vector index: recall, QPS, latency, memory (and hnswlib side by side)", runBenchANN},
+		{"churn", "churn model: cross-validated AUC, log-loss, calibration, training time, scoring rows/s", runBenchChurn},
 	}
 }
 
