@@ -47,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"search", "search the indexed documents", runSearch},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 	}
 }
