@@ -1,0 +1,45 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+func TestFTS5(t *testing.T) {
+	ctx := context.Background()
+	f, err := OpenFTS5(ctx, filepath.Join(t.TempDir(), "fts.db"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = f.Add(ctx, []FTS5Row{
+		{"a#0", "a", "Rotating keys", "How to rotate signing keys safely."},
+		{"b#0", "b", "Backups", "Back up the data directory nightly."},
+		{"c#0", "c", "Misc", "Nothing about that here; OR NOT NEAR are just words."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := FTS5Query("How do I rotate the keys?", map[string]bool{"how": true, "do": true, "i": true, "the": true})
+	if q != `"rotate" OR "keys"` {
+		t.Errorf("FTS5Query = %q", q)
+	}
+	hits, err := f.Search(ctx, q, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 1 || hits[0].ChunkID != "a#0" || hits[0].Score <= 0 {
+		t.Errorf("hits = %+v", hits)
+	}
+	// Operator words are quoted, not interpreted.
+	if _, err := f.Search(ctx, FTS5Query(`OR NOT "NEAR(`, nil), 5); err != nil {
+		t.Errorf("operator words: %v", err)
+	}
+	if hits, err := f.Search(ctx, FTS5Query("?!", nil), 5); err != nil || hits != nil {
+		t.Errorf("empty query: %v %v", hits, err)
+	}
+}
