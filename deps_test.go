@@ -65,11 +65,11 @@ var leafPackages = []string{".", "bm25", "hnsw", "gbdt"}
 // externalOwners names, for an external module, the only packages that may
 // import it directly: each package owns one external dependency.
 var externalOwners = map[string][]string{
-	"modernc.org/sqlite":                     {"sqlite"},
-	"github.com/jackc/pgx/v5":                {"postgres"},
-	"github.com/openai/openai-go/v3":         {"llm/openai"},
-	"github.com/anthropics/anthropic-sdk-go": {"llm/anthropic"},
-	"github.com/prometheus/client_golang":    {"telemetry"},
+	"modernc.org/sqlite":                        {"sqlite"},
+	"github.com/jackc/pgx/v5":                   {"postgres"},
+	"github.com/openai/openai-go/v3":            {"llm/openai"},
+	"github.com/anthropics/anthropic-sdk-go/v2": {"llm/anthropic"},
+	"github.com/prometheus/client_golang":       {"telemetry"},
 }
 
 func TestImportRules(t *testing.T) {
