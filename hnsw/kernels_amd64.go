@@ -48,3 +48,6 @@ func detectAVX2FMA() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0
 }
+
+//go:noescape
+func prefetchRow(p *uint32)

@@ -151,7 +151,7 @@ ldone:
 // func dotBatchAVX2(q, base *float32, ids *uint32, nids, dim int, out *float32)
 //
 // out[i] = dot(q, base[ids[i]*dim:]) for i < nids. While computing vector i
-// it prefetches every cache line of vector i+1, so the graph walk's random
+// it prefetches every cache line of vector i+2, so the graph walk's random
 // reads overlap with arithmetic.
 TEXT ·dotBatchAVX2(SB), NOSPLIT, $0-48
 	MOVQ q+0(FP), R8
@@ -165,7 +165,7 @@ TEXT ·dotBatchAVX2(SB), NOSPLIT, $0-48
 	TESTQ R11, R11
 	JZ    bdone
 
-	// Prefetch vector ids[0].
+	// Prefetch vectors ids[0] and ids[1].
 	MOVL (R10), AX
 	IMULQ R14, AX
 	LEAQ (R9)(AX*1), BX
@@ -175,6 +175,17 @@ bpre0:
 	ADDQ $64, DX
 	CMPQ DX, R14
 	JL   bpre0
+	CMPQ R11, $1
+	JLE  bnext
+	MOVL 4(R10), AX
+	IMULQ R14, AX
+	LEAQ (R9)(AX*1), BX
+	XORQ DX, DX
+bpre1:
+	PREFETCHT0 (BX)(DX*1)
+	ADDQ $64, DX
+	CMPQ DX, R14
+	JL   bpre1
 
 bnext:
 	// SI = current vector.
@@ -182,10 +193,10 @@ bnext:
 	IMULQ R14, AX
 	LEAQ (R9)(AX*1), SI
 
-	// Prefetch the next vector, if any.
-	CMPQ R11, $1
+	// Prefetch the vector two ahead, if any.
+	CMPQ R11, $2
 	JLE  bnopre
-	MOVL 4(R10), AX
+	MOVL 8(R10), AX
 	IMULQ R14, AX
 	LEAQ (R9)(AX*1), BX
 	XORQ DX, DX
@@ -446,4 +457,13 @@ qnopre:
 
 qdone:
 	VZEROUPPER
+	RET
+
+// func prefetchRow(p *uint32)
+// Prefetches the 192 bytes at p: a level-0 link row for M up to 23.
+TEXT ·prefetchRow(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
 	RET

@@ -40,8 +40,10 @@ type SearchOptions struct {
 	Filter Filter // nil: every live id
 
 	// ExactBelow is the allowed fraction of live vectors under which a
-	// filtered search scans the allowed vectors exactly instead of walking
-	// the graph. Default 0.03; negative never switches.
+	// filtered search always scans the allowed vectors exactly instead of
+	// walking the graph (default 0.03). Above it, Search still scans when
+	// its cost model says the scan is cheaper. Negative: always walk the
+	// graph (for benchmarks).
 	ExactBelow float64
 }
 
@@ -194,6 +196,11 @@ func (x *Index) searchLayer(st *storage, q *prepared, s *scratch, ep uint32, epd
 			break
 		}
 		cand = popMin(cand)
+		if l == 0 && len(cand) > 0 {
+			// The next candidate's row is likely expanded next: start
+			// fetching it while this one's distances are computed.
+			prefetchRow(&arr[int(cand[0].id)*stride])
+		}
 		var base int
 		if l == 0 {
 			base = int(c.id) * stride
@@ -382,19 +389,20 @@ func (x *Index) SearchInto(dst []Result, q []float32, opt SearchOptions) ([]Resu
 		return dst, nil
 	}
 	f := opt.Filter
-	if f != nil {
+	if f != nil && opt.ExactBelow >= 0 {
 		exactBelow := opt.ExactBelow
 		if exactBelow == 0 {
 			exactBelow = 0.03
 		}
 		sel := x.selectivity(f, live)
-		if sel*float64(live) <= float64(k) || sel < exactBelow {
+		allowed := sel * float64(live)
+		// A filtered walk keeps going until ef allowed nodes are found, so
+		// it visits about ef/sel nodes at random; a scan reads the allowed
+		// vectors in id order. Measured on 100k×384 clustered vectors, a
+		// visited node costs about 19 scanned ones (random access plus
+		// heap work): scan when sel·live < 19·ef/sel.
+		if allowed <= float64(k) || sel < exactBelow || allowed*sel < exactCostRatio*float64(ef) {
 			return x.exact(dst, q, k, f)
-		}
-		// Fewer allowed ids need a longer list for the same recall: the
-		// walk must pass over 1/sel nodes per allowed one it keeps.
-		if sel < 0.5 {
-			ef = int(float64(ef) / math.Sqrt(sel/0.5))
 		}
 	}
 	skipDeleted := x.ndel.Load() > 0
@@ -496,6 +504,10 @@ func (x *Index) Exact(q []float32, opt SearchOptions) ([]Result, error) {
 }
 
 const scanBlock = 256
+
+// exactCostRatio is the measured cost of visiting one node in a filtered
+// graph walk, in units of scanning one allowed vector.
+const exactCostRatio = 19
 
 func (x *Index) exact(dst []Result, q []float32, k int, f Filter) ([]Result, error) {
 	n := int(x.count.Load())

@@ -50,6 +50,7 @@ type annConfig struct {
 	seed                                   uint64
 	dist, base, queries, efs, quant        string
 	metric, peer, python, peerScript       string
+	filters                                string
 	json, exact                            bool
 }
 
@@ -76,6 +77,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&c.peer, "peer", "", "run a peer on the same vectors in the same run: hnswlib")
 	fs.StringVar(&c.python, "python", "", "Python interpreter for the peer (default /usr/bin/python3, else python3)")
 	fs.StringVar(&c.peerScript, "peer-script", "bench/ann_peer.py", "the peer script, relative to the repository root")
+	fs.StringVar(&c.filters, "filter", "", "comma-separated filter selectivities to sweep too, e.g. 0.01,0.1,0.5 (random allowed sets)")
 	fs.IntVar(&c.repeat, "repeat", 1, "query sweeps per engine, interleaved with the peer's")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -83,6 +85,16 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	efs, err := parseInts(c.efs)
 	if err != nil {
 		return usageErrorf("--ef %q: %v", c.efs, err)
+	}
+	var sels []float64
+	if c.filters != "" {
+		for _, f := range strings.Split(c.filters, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || v <= 0 || v > 1 {
+				return usageErrorf("--filter %q: want fractions in (0, 1]", c.filters)
+			}
+			sels = append(sels, v)
+		}
 	}
 	metric, err := hnsw.ParseMetric(c.metric)
 	if err != nil {
@@ -232,6 +244,34 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 		reportRatios(out, c.json, ours, theirs, emit)
 	}
 
+	for _, sel := range sels {
+		// A random allowed set of the given size, fixed by the seed; the
+		// ground truth is exact filtered search.
+		r := rand.New(rand.NewPCG(c.seed, uint64(sel*1e6)))
+		allow := hnsw.NewBitset(len(base))
+		for i := range base {
+			if r.Float64() < sel {
+				allow.Set(uint32(i))
+			}
+		}
+		fgt := make([][]int32, len(queries))
+		for i, q := range queries {
+			res, err := idx.Exact(q, hnsw.SearchOptions{K: 10, Filter: allow})
+			if err != nil {
+				return err
+			}
+			for _, h := range res {
+				fgt[i] = append(fgt[i], int32(h.ID))
+			}
+		}
+		for _, ef := range efs {
+			res := measureANNFiltered(idx, queries, fgt, c.k, ef, allow)
+			res.Engine, res.BuildSeconds, res.MemoryBytes = "sextant", buildSec, mem
+			res.Param = fmt.Sprintf("%s,filter=%g", param, sel)
+			emit(res)
+		}
+	}
+
 	if c.exact {
 		r, err := measureExact(idx, queries, rawBytes)
 		if err != nil {
@@ -299,7 +339,11 @@ func mixture(seed uint64, n, nq, dim, centres int, sigma float64) (base, queries
 // measureANN runs every query once, single-threaded, after a warm-up, and
 // returns recall@10 (against gt), QPS and latency percentiles.
 func measureANN(idx *hnsw.Index, queries [][]float32, gt [][]int32, k, ef int) annResult {
-	opt := hnsw.SearchOptions{K: k, Ef: ef}
+	return measureANNFiltered(idx, queries, gt, k, ef, nil)
+}
+
+func measureANNFiltered(idx *hnsw.Index, queries [][]float32, gt [][]int32, k, ef int, f hnsw.Filter) annResult {
+	opt := hnsw.SearchOptions{K: k, Ef: ef, Filter: f}
 	var buf []hnsw.Result
 	for i := range min(len(queries), 200) {
 		buf, _ = idx.SearchInto(buf, queries[i], opt)
