@@ -63,9 +63,9 @@ type Options struct {
 // Tuned defaults, chosen on the BEIR SciFact train queries (see
 // docs/search.md for the sweep).
 const (
-	DefaultK1          = 0.9
-	DefaultB           = 0.4
-	DefaultTitleWeight = 1.0
+	DefaultK1          = 1.2
+	DefaultB           = 0.55
+	DefaultTitleWeight = 2.0
 )
 
 func (o *Options) bm25() bm25.Options {
