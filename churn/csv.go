@@ -130,3 +130,15 @@ func ReadTable(r io.Reader, name string) (*Table, error) {
 func ParseTable(data []byte, name string) (*Table, error) {
 	return ReadTable(bytes.NewReader(data), name)
 }
+
+// WriteCSV writes the table with its header.
+func (t *Table) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Header); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(t.Rows); err != nil {
+		return err
+	}
+	return cw.Error()
+}

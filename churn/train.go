@@ -248,6 +248,7 @@ func splitmix64(x uint64) uint64 {
 // CVResult is the outcome of k-fold cross-validation.
 type CVResult struct {
 	Folds      int       `json:"folds"`
+	Labels     []float64 `json:"-"` // the rows' labels
 	Raw        []float64 `json:"-"` // out-of-fold model probabilities
 	Calibrated []float64 `json:"-"` // out-of-fold probabilities after cross-fitted calibration
 	// Pooled are the metrics of Calibrated over all rows; PerFold those of
@@ -273,7 +274,7 @@ func CrossValidate(ctx context.Context, d *gbdt.Data, o TrainOptions) (*CVResult
 		return nil, sextant.Errorf(sextant.EINVALID, "folds %d: want between 2 and the row count %d", o.Folds, n)
 	}
 	fold := Folds(d.Label, o.Folds, o.Seed)
-	res := &CVResult{Folds: o.Folds, Raw: make([]float64, n), Calibrated: make([]float64, n)}
+	res := &CVResult{Folds: o.Folds, Labels: d.Label, Raw: make([]float64, n), Calibrated: make([]float64, n)}
 	for k := range o.Folds {
 		var tr, te []int
 		for i, f := range fold {
@@ -470,7 +471,8 @@ func Train(ctx context.Context, d *Dataset, dataHash string, o TrainOptions) (*M
 	if err != nil {
 		return nil, err
 	}
-	booster, err := gbdt.Train(ctx, d.Data, nil, o.Params)
+	train, valid := innerSplit(d.Data, o.Params, o.Seed)
+	booster, err := gbdt.Train(ctx, train, valid, o.Params)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func Uplift(ctx context.Context, d *Dataset, o TrainOptions, ks []float64) (*Upl
 		if p.Treated > 0 && p.Control > 0 {
 			p.Uplift = cc/float64(p.Control) - ct/float64(p.Treated)
 		} else {
-			p.Uplift = math.NaN()
+			p.Uplift = 0 // one group absent: no estimate
 		}
 		if kk > 0 {
 			p.Expected = sum / float64(kk)

@@ -49,6 +49,7 @@ func commands() []command {
 		{"version", "print the version", runVersion},
 		{"search", "search the indexed documents", runSearch},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
+		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
 	}
 }
 
