@@ -458,3 +458,19 @@ func uvarint(b []byte) (uint64, int) {
 	}
 	return 0, len(b)
 }
+
+// Shrink releases the spare capacity postings accumulate while growing
+// (appends double their buffers); call it after a bulk build.
+func (ix *Index) Shrink() {
+	for i := range ix.lists {
+		l := &ix.lists[i]
+		if cap(l.data) > len(l.data) {
+			l.data = append(make([]byte, 0, len(l.data)), l.data...)
+		}
+		if cap(l.blocks) > len(l.blocks) {
+			l.blocks = append(make([]blockMeta, 0, len(l.blocks)), l.blocks...)
+		}
+	}
+	ix.lists = append(make([]postings, 0, len(ix.lists)), ix.lists...)
+	ix.terms = append(make([]string, 0, len(ix.terms)), ix.terms...)
+}

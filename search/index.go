@@ -322,6 +322,7 @@ func (ix *Index) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("search: rebuild: %w", err)
 	}
+	next.lex.Shrink()
 	ix.mu.Lock()
 	ix.lex, ix.docs, ix.chunkDoc, ix.chunkID, ix.otherTen = next.lex, next.docs, next.chunkDoc, next.chunkID, next.otherTen
 	ix.gen = gen
