@@ -150,7 +150,10 @@ func Infer(t *Table, o InferOptions) (*Schema, error) {
 		}
 		s.Positive = p
 	}
-	return s, s.Validate()
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return s, nil
 }
 
 func inferColumn(t *Table, j int) Column {
