@@ -115,4 +115,3 @@ func pdfTitle(r *pdf.Reader) (title string) {
 	}
 	return cleanHeading(t)
 }
-
