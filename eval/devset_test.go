@@ -268,7 +268,37 @@ var (
 	parenRE   = regexp.MustCompile(`\s*\([^()]*\)`)
 )
 
-var genStop = set(stopWords + " " + commonWords + " results study studies patients")
+// genStop is the generator's own stop list, frozen so that tuning the
+// scorer's word lists never changes the data it is measured on.
+var genStop = set(`a an the and or but if then else of in on at to for from by with as into onto
+upon about above below over under between among through during before after since until
+within without against toward towards across along around behind beyond near off out up down
+is are was were be been being am do does did doing done have has had having will would shall
+should can could may might must ought it its itself they them their theirs themselves he him
+his himself she her hers herself we us our ours ourselves you your yours yourself yourselves
+i me my mine myself this that these those there here which who whom whose what when where why
+how whether than so such too very also just only even still yet both either each every any
+all some many much more most few fewer less least several other others another same own
+one ones thing things something anything everything nothing else etc e g ie eg vs per via
+while whereas although though because however thus therefore hence moreover furthermore
+indeed further again once already ever quite rather really approximately about around roughly
+nearly almost respectively overall generally usually often sometimes well like unlike
+mostly largely mainly primarily especially particularly relatively including include includes
+included according whose wherein whereby thereby herein thereof upon onto s t
+make made makes making get gets got take takes took taken give gives given gave go goes
+went gone come comes came see seen saw say says said know known knew think thought use used
+uses using find found finds show shows showed shown new old good bad high low large small big
+great first last long little right left next early late important different same able time
+times year years day days way ways part parts case cases number numbers group groups level
+levels point points fact area areas place world life people person man men woman women work
+works worked result results effect effects study studies studied data report reported
+patient patients increase increased decrease decreased change changes changed associated
+associate association compared compare comparison control controls include significant
+significantly observed observe present presented suggest suggests suggested indicate
+indicates indicated analysis analyzed method methods role factor factors type types form
+forms process total rate rates value values model models system systems related based
+higher lower greater potential possible similar specific including following several
+various major common previous recent current main general known particular specific`)
 
 func newGenerator(docs map[string]*sfDoc, order []string) *generator {
 	g := &generator{docs: docs, order: order, words: map[string][]string{}, postings: map[string][]string{}}

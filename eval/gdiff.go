@@ -1,6 +1,9 @@
 package eval
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // The aligned diff: the claim and its best-aligned passage sentences are
 // aligned word by word (longest common subsequence of content words,
@@ -60,6 +63,12 @@ func (tb *tables) diff(claim, passage []gtok, inQuestion func(*gtok) bool) edits
 		return edits{}
 	}
 	var e edits
+	for _, pr := range pairs {
+		a, b := c[pr[0]], p[pr[1]]
+		if a.neg != b.neg && (a.negForm || b.negForm) {
+			e.negation++ // "dependent" against "independent"
+		}
+	}
 	for k := 0; k <= len(pairs); k++ {
 		cLo, pLo := 0, 0
 		if k > 0 {
@@ -78,7 +87,7 @@ func (tb *tables) diff(claim, passage []gtok, inQuestion func(*gtok) bool) edits
 			pHi = min(pHi, pLo+maxGap)
 		}
 		cg, pg := c[cLo:cHi], p[pLo:pHi]
-		if len(cg) == 0 && len(pg) == 0 || len(cg) > maxGap || len(pg) > maxGap+1 {
+		if len(cg) == 0 && len(pg) == 0 || len(cg) > maxGap || len(pg) > 2*maxGap {
 			continue
 		}
 		tb.readGap(cg, pg, k == 0 || k == len(pairs), inQuestion, &e)
@@ -153,29 +162,41 @@ func (tb *tables) readGap(cg, pg []*gtok, edge bool, inQuestion func(*gtok) bool
 	}
 }
 
-// lcsPairs aligns c and p by a longest common subsequence of sameWord
-// tokens and returns the aligned index pairs in order.
+// lcsPairs aligns c and p: the most sameWord pairs in order, and among
+// alignments with as many pairs the most compact one in the passage (each
+// passage word skipped inside the alignment costs a little), so that a
+// claim aligns with one clause rather than with words scattered over two
+// sentences.
 func lcsPairs(c, p []*gtok) [][2]int {
+	const skip = 1e-3
 	n, m := len(c), len(p)
-	t := make([]int32, (n+1)*(m+1))
-	at := func(i, j int) *int32 { return &t[i*(m+1)+j] }
+	f := make([]float64, (n+1)*(m+1))
+	at := func(i, j int) *float64 { return &f[i*(m+1)+j] }
 	for i := n - 1; i >= 0; i-- {
 		for j := m - 1; j >= 0; j-- {
+			best := math.Max(*at(i+1, j), *at(i, j+1)-skip)
 			if sameWord(c[i], p[j]) {
-				*at(i, j) = *at(i+1, j+1) + 1
-			} else {
-				*at(i, j) = max(*at(i+1, j), *at(i, j+1))
+				best = math.Max(best, 1+*at(i+1, j+1))
 			}
+			*at(i, j) = best
+		}
+	}
+	// Leading passage words are free: start where the alignment is best.
+	start, bestStart := 0, math.Inf(-1)
+	for j := 0; j < m; j++ {
+		if v := *at(0, j); v > bestStart+1e-12 {
+			start, bestStart = j, v
 		}
 	}
 	var pairs [][2]int
-	for i, j := 0, 0; i < n && j < m; {
+	for i, j := 0, start; i < n && j < m; {
+		v := *at(i, j)
 		switch {
-		case sameWord(c[i], p[j]) && *at(i, j) == *at(i+1, j+1)+1:
+		case sameWord(c[i], p[j]) && math.Abs(v-(1+*at(i+1, j+1))) < 1e-9:
 			pairs = append(pairs, [2]int{i, j})
 			i++
 			j++
-		case *at(i+1, j) >= *at(i, j+1):
+		case math.Abs(v-*at(i+1, j)) < 1e-9:
 			i++
 		default:
 			j++

@@ -261,7 +261,23 @@ func (s *Scorer) Support(claim, question string, ev *Evidence) Support {
 		}
 		res.Negation = s.negationPenalty(cts, credit, p.toks, bestP, bestLo, bestHi)
 		res.Antonym = s.antonymPenalty(cts, credit, directional, p.toks, bestLo, bestHi, total)
-		ed = s.tb.diff(claimToks, p.toks[bestLo:bestHi], func(t *gtok) bool { return numberIn(*t, qnums) })
+		// The diff reads the single best-covered sentence of the window: a
+		// claim's words can also occur in the neighbouring sentence, and
+		// aligning across both would hide a substitution.
+		dLo, dHi, dBest := bestLo, bestHi, -1.0
+		for _, sr := range p.sents {
+			if sr[0] < bestLo || sr[1] > bestHi {
+				continue
+			}
+			var cov float64
+			for i := range cts {
+				cov += cts[i].w * windowCredit(&cts[i], bestP, sr[0], sr[1])
+			}
+			if cov > dBest+1e-12 {
+				dLo, dHi, dBest = sr[0], sr[1], cov
+			}
+		}
+		ed = s.tb.diff(claimToks, p.toks[dLo:dHi], func(t *gtok) bool { return numberIn(*t, qnums) })
 		if ed.negation > 0 {
 			res.Negation = math.Max(res.Negation, editPenalty)
 		}
@@ -437,6 +453,18 @@ func windowCredit(c *claimTok, p, lo, hi int) float64 {
 // share of matched claim words whose every occurrence in the window has
 // the opposite polarity.
 func (s *Scorer) negationPenalty(cts []claimTok, credit []float64, toks []gtok, p, lo, hi int) float64 {
+	// A negated claim word whose antonym stands un-negated in the window
+	// ("did not increase" against "lowered") agrees with it.
+	for i := range cts {
+		c := &cts[i]
+		for _, a := range s.tb.antonyms[c.key] {
+			for t := lo; t < hi; t++ {
+				if toks[t].key == a && toks[t].neg != c.neg {
+					return 0
+				}
+			}
+		}
+	}
 	var matched, flipped float64
 	for i := range cts {
 		c := &cts[i]

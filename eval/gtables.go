@@ -110,7 +110,8 @@ while whereas although though because however thus therefore hence moreover furt
 indeed further again once already ever quite rather really approximately about around roughly
 nearly almost respectively overall generally usually often sometimes well like unlike
 mostly largely mainly primarily especially particularly relatively including include includes
-included according whose wherein whereby thereby herein thereof upon onto s t`
+included according whose wherein whereby thereby herein thereof upon onto s t
+yes ok okay sure hello hi thanks thank please`
 
 // commonWords are frequent content words: they count, at half weight.
 const commonWords = `make made makes making get gets got take takes took taken give gives given gave go goes
@@ -266,8 +267,15 @@ positive | negative
 positively | negatively
 strong strengthen | weak weaken
 long | short
+longer | shorter
 fast rapid quick | slow
+faster quicker | slower
 early | late
+earlier | later
+stronger | weaker
+wider broader | narrower
+older | younger
+heavier | lighter
 first | last
 wide broad | narrow
 heavy | light

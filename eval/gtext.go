@@ -33,6 +33,7 @@ type gtok struct {
 	common     bool // very frequent content word: low weight
 	entity     bool // capitalised name, acronym or letter-digit identifier
 	neg        bool // inside a negation's scope (or a negated form like "unchanged")
+	negForm    bool // a negated form ("unchanged" read as negated "changed")
 	cue        bool // the negation cue itself
 	sent       int  // sentence index within the text
 	joined     bool // written joined to the previous token by a hyphen or slash
@@ -257,6 +258,7 @@ func (tb *tables) words(w string, start int, sc *stemCache) []gtok {
 		// "unchanged" is "changed" under negation.
 		n = base
 		t.neg = true
+		t.negForm = true
 	}
 	t.norm = n
 	if tb.cues[n] {
