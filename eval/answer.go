@@ -77,7 +77,9 @@ type AnswerGrounding struct {
 func (a *AnswerGrounding) Groundedness() float64 { return ratio(a.SupportSum, a.Checkable, 1) }
 
 // HallucinationRate is the share of checkable claims that are unsupported.
-func (a *AnswerGrounding) HallucinationRate() float64 { return ratio(float64(a.Unsupported), a.Checkable, 0) }
+func (a *AnswerGrounding) HallucinationRate() float64 {
+	return ratio(float64(a.Unsupported), a.Checkable, 0)
+}
 
 // CitationCoverage is the share of sentences that cite a source.
 func (a *AnswerGrounding) CitationCoverage() float64 {
