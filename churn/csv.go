@@ -88,11 +88,11 @@ func (c *CSVReader) Next() ([]string, error) {
 	if err == io.EOF {
 		return nil, io.EOF
 	}
-	line, _ := c.r.FieldPos(0)
-	c.line = line
 	if err != nil {
 		return nil, sextant.Errorf(sextant.EINVALID, "%s: %v", c.name, csvMessage(err))
 	}
+	// FieldPos is only defined after a successful read.
+	c.line, _ = c.r.FieldPos(0)
 	return rec, nil
 }
 
