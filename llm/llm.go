@@ -130,9 +130,9 @@ type Options struct {
 	Breaker BreakerPolicy
 	Hooks   Hooks
 
-	Now   func() time.Time                             // clock for the breaker and events; nil = time.Now
+	Now   func() time.Time                                 // clock for the breaker and events; nil = time.Now
 	Sleep func(ctx context.Context, d time.Duration) error // backoff waits; nil = a timer that ctx interrupts
-	Rand  func() float64                               // jitter in [0,1); nil = math/rand/v2
+	Rand  func() float64                                   // jitter in [0,1); nil = math/rand/v2
 }
 
 // Hooks receive events for metrics and logs. Each may be nil. They are

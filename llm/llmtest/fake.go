@@ -18,6 +18,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,7 @@ type Reply struct {
 type Call struct {
 	Method string
 	Path   string
+	Query  url.Values
 	Header http.Header
 	Body   []byte
 
@@ -196,7 +198,7 @@ func readCall(r *http.Request) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
-	return Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}, nil
+	return Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}, nil
 }
 
 // stream writes events with flushes and watches for the client going away.
