@@ -131,14 +131,14 @@ func TestEmbedderBatchesInOrder(t *testing.T) {
 
 func TestEmbedderTokenBudget(t *testing.T) {
 	e := &embedder{}
-	long := strings.Repeat("word ", 60) // 60 tokens
-	emb := newEmbedder(t, e, llm.EmbedderOptions{MaxBatch: 100, MaxBatchTokens: 150})
+	long := strings.Repeat("word ", 60) // 301 bytes with its suffix: estimated 101 tokens
+	emb := newEmbedder(t, e, llm.EmbedderOptions{MaxBatch: 100, MaxBatchTokens: 250})
 	if _, err := emb.Embed(t.Context(), []string{long + "a", long + "b", long + "c", long + "d", long + "e"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range e.batches {
 		if len(b) > 2 {
-			t.Errorf("batch of %d texts of ~61 tokens exceeds the 150-token budget", len(b))
+			t.Errorf("batch of %d texts of ~101 estimated tokens exceeds the 250-token budget", len(b))
 		}
 	}
 	if len(e.batches) != 3 {
