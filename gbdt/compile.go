@@ -3,6 +3,7 @@ package gbdt
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -30,6 +31,7 @@ type Scorer struct {
 	nf    int
 	trees int
 	virt  []virtualSlot
+	cats  []catTable
 
 	// Perfect layout (depth > 0).
 	depth  int
@@ -46,6 +48,52 @@ type Scorer struct {
 }
 
 type pnode struct{ slot, k uint16 }
+
+// catTable holds, for one categorical feature, the values of all its
+// categorical slots (which are contiguous from base) for every code below
+// codes, then for unseen codes, then for missing values.
+type catTable struct {
+	feature, base, k, codes int
+	tab                     []uint16
+}
+
+func buildCatTables(virt []virtualSlot, base int) []catTable {
+	var out []catTable
+	for lo := 0; lo < len(virt); {
+		hi := lo
+		for hi < len(virt) && virt[hi].feature == virt[lo].feature {
+			hi++
+		}
+		codes := 0
+		for _, v := range virt[lo:hi] {
+			for w := 3; w >= 0; w-- {
+				if v.left[w] != 0 {
+					codes = max(codes, 64*w+64-bits.LeadingZeros64(v.left[w]))
+					break
+				}
+			}
+		}
+		ct := catTable{feature: virt[lo].feature, base: base + lo, k: hi - lo, codes: codes}
+		ct.tab = make([]uint16, (codes+2)*ct.k)
+		for c := 0; c < codes+2; c++ {
+			val := float64(c)
+			switch c {
+			case codes:
+				val = 256 // unseen
+			case codes + 1:
+				val = math.NaN()
+			}
+			for j, v := range virt[lo:hi] {
+				if v.right(val) {
+					ct.tab[c*ct.k+j] = 1
+				}
+			}
+		}
+		out = append(out, ct)
+		lo = hi
+	}
+	return out
+}
 
 // gnode is a general-layout node: a leaf has slot -1 and its value in thr;
 // the right child follows the left one. Values are float64 with missing as
@@ -117,6 +165,14 @@ func Compile(m *Model) *Scorer {
 			}
 		}
 	}
+	// Group each feature's categorical slots so one table lookup per
+	// feature fills them all.
+	slices.SortStableFunc(s.virt, func(a, b virtualSlot) int { return a.feature - b.feature })
+	clear(virtIndex)
+	for i, v := range s.virt {
+		virtIndex[key{f: v.feature, left: v.left, dl: v.defaultLeft}] = i
+	}
+	s.cats = buildCatTables(s.virt, 2*s.nf)
 	s.width = 2*s.nf + len(s.virt) + 1
 	depth := m.MaxDepth()
 	if depth > perfectDepth || s.width > math.MaxUint16 || !fits {
@@ -233,12 +289,19 @@ func (s *Scorer) encode(x []float64, e []uint16) {
 		}
 		e[j], e[nf+j] = uint16(lo), uint16(lo)
 	}
-	for k := range s.virt {
-		var b uint16
-		if s.virt[k].right(x[s.virt[k].feature]) {
-			b = 1
+	for i := range s.cats {
+		ct := &s.cats[i]
+		v := x[ct.feature]
+		var c int
+		switch {
+		case v != v || v < 0:
+			c = ct.codes + 1
+		case v >= float64(ct.codes) || v != math.Trunc(v):
+			c = ct.codes
+		default:
+			c = int(v)
 		}
-		e[2*nf+k] = b
+		copy(e[ct.base:ct.base+ct.k], ct.tab[c*ct.k:(c+1)*ct.k])
 	}
 	e[len(e)-1] = 0
 }
