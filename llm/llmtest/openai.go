@@ -27,7 +27,8 @@ import (
 //   - POST /v1/embeddings (float or base64 encoding, dimensions, batches up
 //     to 2048 inputs);
 //   - GET /v1/models;
-//   - POST /v1/rerank in the Cohere/Jina shape.
+//   - POST /v1/rerank in the Cohere/Jina shape, and POST /rerank in
+//     Hugging Face TEI's native shape ({query, texts} → [{index, score}]).
 //
 // Errors use OpenAI's {"error": {message, type, param, code}} body; 429s
 // carry Retry-After and the x-ratelimit-* headers. Unknown request fields are
@@ -43,6 +44,7 @@ func openaiHandler(s *Server) http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", s.openaiChat)
 	mux.HandleFunc("POST /v1/embeddings", s.openaiEmbeddings)
 	mux.HandleFunc("POST /v1/rerank", s.openaiRerank)
+	mux.HandleFunc("POST /rerank", s.teiRerank)
 	mux.HandleFunc("GET /v1/models", s.openaiModels)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		openaiError(w, http.StatusNotFound, "invalid_request_error", "", fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), nil)
@@ -578,13 +580,29 @@ func (s *Server) openaiRerank(w http.ResponseWriter, r *http.Request) {
 		openaiReplyError(w, &rep)
 		return
 	}
-	q := strings.Fields(strings.ToLower(req.Query))
-	type result struct {
-		Index          int     `json:"index"`
-		RelevanceScore float64 `json:"relevance_score"`
+	res := overlapScores(req.Query, req.Documents)
+	if req.TopN != nil && *req.TopN < len(res) {
+		res = res[:*req.TopN]
 	}
-	res := make([]result, len(req.Documents))
-	for i, d := range req.Documents {
+	w.Header().Set("Content-Type", "application/json")
+	results := make([]map[string]any, len(res))
+	for i, r := range res {
+		results[i] = map[string]any{"index": r.index, "relevance_score": r.score}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": s.id("rr-"), "model": req.Model, "results": results, "usage": map[string]int{"total_tokens": len(strings.Fields(req.Query))}})
+}
+
+type scored struct {
+	index int
+	score float64
+}
+
+// overlapScores scores each document by the fraction of query words it
+// contains, best first.
+func overlapScores(query string, docs []string) []scored {
+	q := strings.Fields(strings.ToLower(query))
+	res := make([]scored, len(docs))
+	for i, d := range docs {
 		words := strings.Fields(strings.ToLower(d))
 		hit := 0
 		for _, t := range q {
@@ -592,22 +610,50 @@ func (s *Server) openaiRerank(w http.ResponseWriter, r *http.Request) {
 				hit++
 			}
 		}
-		res[i] = result{i, float64(hit) / float64(len(q))}
+		res[i] = scored{i, float64(hit) / float64(max(len(q), 1))}
 	}
-	slices.SortStableFunc(res, func(a, b result) int {
+	slices.SortStableFunc(res, func(a, b scored) int {
 		switch {
-		case a.RelevanceScore > b.RelevanceScore:
+		case a.score > b.score:
 			return -1
-		case a.RelevanceScore < b.RelevanceScore:
+		case a.score < b.score:
 			return 1
 		}
 		return 0
 	})
-	if req.TopN != nil && *req.TopN < len(res) {
-		res = res[:*req.TopN]
+	return res
+}
+
+// teiRerank answers POST /rerank as Hugging Face TEI does.
+func (s *Server) teiRerank(w http.ResponseWriter, r *http.Request) {
+	call, err := readCall(r)
+	if err != nil {
+		return
+	}
+	var req struct {
+		Query     string   `json:"query"`
+		Texts     []string `json:"texts"`
+		Truncate  bool     `json:"truncate"`
+		RawScores bool     `json:"raw_scores"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(call.Body)))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(&req)
+	call.Inputs = req.Texts
+	s.record(call)
+	if err != nil || req.Query == "" || len(req.Texts) == 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(422)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": "Input validation error: `query` and `texts` are required", "error_type": "Validation"})
+		return
+	}
+	res := overlapScores(req.Query, req.Texts)
+	out := make([]map[string]any, len(res))
+	for i, r := range res {
+		out[i] = map[string]any{"index": r.index, "score": r.score}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"id": s.id("rr-"), "model": req.Model, "results": res, "usage": map[string]int{"total_tokens": len(q)}})
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,7 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +81,13 @@ type Options struct {
 	// NoStreamUsage omits stream_options.include_usage, for servers that
 	// refuse the field; usage is then counted locally by llm.Model.
 	NoStreamUsage bool
+
+	// RerankURL is the full URL Rerank posts to; "" = BaseURL + "/rerank".
+	// TEI serves rerank at the host root (http://tei:8080/rerank), outside
+	// its /v1 OpenAI-compatible API.
+	RerankURL string
+	// RerankTEI selects TEI's native rerank shape instead of Cohere/Jina's.
+	RerankTEI bool
 
 	// EmbedBase64 asks /embeddings for base64-encoded float32 vectors: a
 	// quarter fewer bytes than decimal JSON and no float parsing. Not every
@@ -527,23 +536,34 @@ func (p *Provider) Embed(ctx context.Context, req *driver.EmbedRequest) (*driver
 	return out, nil
 }
 
-// Rerank implements driver.Reranker with POST /rerank in the Cohere/Jina
+// Rerank implements driver.Reranker. By default it posts the Cohere/Jina
 // shape ({model, query, documents, top_n} → {results: [{index,
-// relevance_score}]}), which the SDK does not cover.
+// relevance_score}]}) to BaseURL + "/rerank", as Cohere, Jina, vLLM and
+// LocalAI serve it; with RerankTEI it posts Hugging Face TEI's native shape
+// ({query, texts} → [{index, score}]) and applies top_n locally. The SDK
+// covers neither, so this is plain HTTP with the provider's credentials.
 func (p *Provider) Rerank(ctx context.Context, req *driver.RerankRequest) ([]driver.RerankResult, error) {
 	if req.Query == "" || len(req.Documents) == 0 {
 		return nil, sextant.Errorf(sextant.EINVALID, "rerank: query and documents are required")
 	}
-	body := map[string]any{"model": req.Model, "query": req.Query, "documents": req.Documents, "return_documents": false}
-	if req.TopN > 0 {
-		body["top_n"] = req.TopN
+	var body map[string]any
+	if p.opts.RerankTEI {
+		body = map[string]any{"query": req.Query, "texts": req.Documents, "truncate": true}
+	} else {
+		body = map[string]any{"model": req.Model, "query": req.Query, "documents": req.Documents, "return_documents": false}
+		if req.TopN > 0 {
+			body["top_n"] = req.TopN
+		}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, sextant.Errorf(sextant.EINTERNAL, "rerank: %w", err)
 	}
-	res, err := p.Forward(ctx, &driver.ForwardRequest{Method: http.MethodPost, Path: "rerank", Body: b,
-		Header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}})
+	u := p.opts.RerankURL
+	if u == "" {
+		u = p.base + "rerank"
+	}
+	res, err := p.send(ctx, http.MethodPost, u, b, http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}})
 	if err != nil {
 		return nil, err
 	}
@@ -551,15 +571,22 @@ func (p *Provider) Rerank(ctx context.Context, req *driver.RerankRequest) ([]dri
 	if err := p.statusError(res); err != nil {
 		return nil, err
 	}
-	var out struct {
-		Results []struct {
-			Index          int      `json:"index"`
-			RelevanceScore *float64 `json:"relevance_score"`
-			Score          *float64 `json:"score"`
-		} `json:"results"`
+	type result struct {
+		Index          int      `json:"index"`
+		RelevanceScore *float64 `json:"relevance_score"`
+		Score          *float64 `json:"score"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return nil, driver.Transport(ctx, p.opts.Name, fmt.Errorf("decoding rerank response: %w", err))
+	var out struct {
+		Results []result `json:"results"`
+	}
+	dec := json.NewDecoder(io.LimitReader(res.Body, 64<<20))
+	if p.opts.RerankTEI {
+		err = dec.Decode(&out.Results)
+	} else {
+		err = dec.Decode(&out)
+	}
+	if err != nil {
+		return nil, driver.Classify(&driver.UpstreamError{Provider: p.opts.Name, Status: 502, Message: "undecodable rerank response", Err: err})
 	}
 	results := make([]driver.RerankResult, 0, len(out.Results))
 	for _, r := range out.Results {
@@ -574,6 +601,10 @@ func (p *Provider) Rerank(ctx context.Context, req *driver.RerankRequest) ([]dri
 			score = *r.Score
 		}
 		results = append(results, driver.RerankResult{Index: r.Index, Score: score})
+	}
+	slices.SortStableFunc(results, func(a, b driver.RerankResult) int { return cmp.Compare(b.Score, a.Score) })
+	if req.TopN > 0 && len(results) > req.TopN {
+		results = results[:req.TopN]
 	}
 	return results, nil
 }
@@ -635,15 +666,22 @@ func (p *Provider) Forward(ctx context.Context, req *driver.ForwardRequest) (*ht
 	if method == "" {
 		method = http.MethodPost
 	}
+	return p.send(ctx, method, u, req.Body, req.Header)
+}
+
+// send makes one plain HTTP request with the provider's credentials and
+// extra headers; client headers that describe the hop or carry the
+// client's own credentials are dropped.
+func (p *Provider) send(ctx context.Context, method, u string, b []byte, h http.Header) (*http.Response, error) {
 	var body io.Reader
-	if req.Body != nil {
-		body = bytes.NewReader(req.Body)
+	if b != nil {
+		body = bytes.NewReader(b)
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, sextant.Errorf(sextant.EINVALID, "forward: %v", err)
+		return nil, sextant.Errorf(sextant.EINVALID, "%s: %v", p.opts.Name, err)
 	}
-	for k, vs := range req.Header {
+	for k, vs := range h {
 		if !hopHeaders[http.CanonicalHeaderKey(k)] {
 			hr.Header[k] = vs
 		}

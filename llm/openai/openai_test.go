@@ -187,6 +187,24 @@ func TestRerank(t *testing.T) {
 	}
 }
 
+func TestRerankTEI(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t)
+	p, err := openai.New(openai.Options{BaseURL: s.URL, RerankTEI: true, RerankURL: strings.TrimSuffix(s.URL, "/v1") + "/rerank"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Rerank(t.Context(), &driver.RerankRequest{Query: "red fox", Documents: []string{"a blue bird", "the red fox runs", "red wine"}, TopN: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []driver.RerankResult{{Index: 1, Score: 1}, {Index: 2, Score: 0.5}}; !cmp.Equal(res, want) {
+		t.Errorf("rerank = %+v, want %+v", res, want)
+	}
+	if c := s.Calls()[0]; c.Path != "/rerank" || len(c.Inputs) != 3 {
+		t.Errorf("sent to %s with %d texts", c.Path, len(c.Inputs))
+	}
+}
+
 func TestNewRejectsBadBaseURL(t *testing.T) {
 	for _, u := range []string{"ftp://x", "localhost:8080", "http://"} {
 		if _, err := openai.New(openai.Options{BaseURL: u}); sextant.ErrorCode(err) != sextant.EINVALID {
