@@ -39,6 +39,11 @@ type SearchOptions struct {
 	Ef     int    // candidate list size; default Options.EfSearch, at least K
 	Filter Filter // nil: every live id
 
+	// Rescore is how many of the best 8-bit candidates an Int8 index
+	// rescores with float vectors from Options.Source. Default 4·K (at most
+	// Ef); the 8-bit order is already close, so only its head is re-read.
+	Rescore int
+
 	// ExactBelow is the allowed fraction of live vectors under which a
 	// filtered search always scans the allowed vectors exactly instead of
 	// walking the graph (default 0.03). Above it, Search still scans when
@@ -419,7 +424,11 @@ func (x *Index) SearchInto(dst []Result, q []float32, opt SearchOptions) ([]Resu
 	x.searchLayer(st, qp, s, ep, epd, ef, 0, f, skipDeleted)
 	out := s.sorted()
 	if x.quant != nil && x.opt.Source != nil {
-		out = x.rescore(s, q, out)
+		r := opt.Rescore
+		if r <= 0 {
+			r = 4 * k
+		}
+		out = x.rescore(s, out[:min(len(out), max(r, k))])
 	}
 	for _, it := range out[:min(k, len(out))] {
 		dst = append(dst, Result{ID: it.id, Score: -it.d})
@@ -458,7 +467,7 @@ func (x *Index) selectivity(f Filter, live int) float64 {
 
 // rescore replaces 8-bit distances by exact float ones read from the
 // source, and re-sorts.
-func (x *Index) rescore(s *scratch, q []float32, out []item) []item {
+func (x *Index) rescore(s *scratch, out []item) []item {
 	qf := s.q.f
 	for i := range out {
 		v := x.opt.Source(out[i].id, s.vbuf)
@@ -468,7 +477,6 @@ func (x *Index) rescore(s *scratch, q []float32, out []item) []item {
 		out[i].d = x.floatDist(qf, v)
 	}
 	sortItems(out)
-	_ = q
 	return out
 }
 
