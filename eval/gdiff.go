@@ -90,13 +90,17 @@ func (tb *tables) diff(claim, passage []gtok, inQuestion func(*gtok) bool) edits
 		if len(cg) == 0 && len(pg) == 0 || len(cg) > maxGap || len(pg) > 2*maxGap {
 			continue
 		}
-		tb.readGap(cg, pg, k == 0 || k == len(pairs), inQuestion, &e)
+		tb.readGap(cg, pg, k == 0 || k == len(pairs), inQuestion, func(a *gtok) bool { return inSeq(a, p) }, &e)
 	}
 	return e
 }
 
 // readGap classifies one pair of unaligned stretches.
-func (tb *tables) readGap(cg, pg []*gtok, edge bool, inQuestion func(*gtok) bool, e *edits) {
+//
+// At the edges a claim word that the sentence contains elsewhere was moved,
+// not replaced, so only internal stretches (between two anchors) count a
+// present number or name as a substitution.
+func (tb *tables) readGap(cg, pg []*gtok, edge bool, inQuestion, inSentence func(*gtok) bool, e *edits) {
 	cues := func(g []*gtok) int {
 		n := 0
 		for _, t := range g {
@@ -136,6 +140,9 @@ func (tb *tables) readGap(cg, pg []*gtok, edge bool, inQuestion func(*gtok) bool
 	}
 	// Numbers and names replaced by different ones.
 	for _, a := range cg {
+		if edge && (a.isNum || a.entity) && inSentence(a) {
+			continue
+		}
 		if a.isNum && !inQuestion(a) {
 			found, other := false, false
 			for _, b := range pg {
@@ -160,6 +167,15 @@ func (tb *tables) readGap(cg, pg []*gtok, edge bool, inQuestion func(*gtok) bool
 			}
 		}
 	}
+}
+
+func inSeq(a *gtok, p []*gtok) bool {
+	for _, b := range p {
+		if sameWord(a, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // lcsPairs aligns c and p: the most sameWord pairs in order, and among

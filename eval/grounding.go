@@ -261,10 +261,15 @@ func (s *Scorer) Support(claim, question string, ev *Evidence) Support {
 		}
 		res.Negation = s.negationPenalty(cts, credit, p.toks, bestP, bestLo, bestHi)
 		res.Antonym = s.antonymPenalty(cts, credit, directional, p.toks, bestLo, bestHi, total)
-		// The diff reads the single best-covered sentence of the window: a
-		// claim's words can also occur in the neighbouring sentence, and
-		// aligning across both would hide a substitution.
-		dLo, dHi, dBest := bestLo, bestHi, -1.0
+		// The diff reads sentences of the window on their own: a claim's
+		// words can also occur in the neighbouring sentence, and aligning
+		// across both would hide a substitution. It reads the best-covered
+		// sentence, and any other that covers nearly as much of the claim
+		// (so a tie does not hide a contradiction), taking the most edits
+		// of each kind.
+		var sentCov []float64
+		var sentRange [][2]int
+		bestSent := 0.0
 		for _, sr := range p.sents {
 			if sr[0] < bestLo || sr[1] > bestHi {
 				continue
@@ -273,11 +278,20 @@ func (s *Scorer) Support(claim, question string, ev *Evidence) Support {
 			for i := range cts {
 				cov += cts[i].w * windowCredit(&cts[i], bestP, sr[0], sr[1])
 			}
-			if cov > dBest+1e-12 {
-				dLo, dHi, dBest = sr[0], sr[1], cov
-			}
+			sentCov = append(sentCov, cov)
+			sentRange = append(sentRange, sr)
+			bestSent = math.Max(bestSent, cov)
 		}
-		ed = s.tb.diff(claimToks, p.toks[dLo:dHi], func(t *gtok) bool { return numberIn(*t, qnums) })
+		for k, sr := range sentRange {
+			if sentCov[k] < 0.85*bestSent {
+				continue
+			}
+			e := s.tb.diff(claimToks, p.toks[sr[0]:sr[1]], func(t *gtok) bool { return numberIn(*t, qnums) })
+			ed.negation = max(ed.negation, e.negation)
+			ed.antonym = max(ed.antonym, e.antonym)
+			ed.number = max(ed.number, e.number)
+			ed.entity = max(ed.entity, e.entity)
+		}
 		if ed.negation > 0 {
 			res.Negation = math.Max(res.Negation, editPenalty)
 		}

@@ -111,7 +111,9 @@ indeed further again once already ever quite rather really approximately about a
 nearly almost respectively overall generally usually often sometimes well like unlike
 mostly largely mainly primarily especially particularly relatively including include includes
 included according whose wherein whereby thereby herein thereof upon onto s t
-yes ok okay sure hello hi thanks thank please`
+yes ok okay sure hello hi thanks thank please
+answer passage passages context document documents text article source sources mentioned
+mention mentions stated according based provided information unless`
 
 // commonWords are frequent content words: they count, at half weight.
 const commonWords = `make made makes making get gets got take takes took taken give gives given gave go goes
@@ -276,6 +278,16 @@ stronger | weaker
 wider broader | narrower
 older | younger
 heavier | lighter
+largest biggest greatest | smallest least
+highest | lowest
+longest | shortest
+best | worst
+fastest quickest | slowest
+earliest | latest
+oldest | youngest newest
+strongest | weakest
+widest broadest | narrowest
+always | never
 first | last
 wide broad | narrow
 heavy | light

@@ -75,6 +75,7 @@ func (tb *tables) analyze(text string, sc *stemCache) []gtok {
 	sentStart := true // next word starts a sentence
 	negLeft := 0      // tokens left in the current negation scope
 	negPar := false   // whether that scope negates (false after a double negation)
+	cueAt := 0        // index of the cue that opened the current scope
 	lastEnd := -1
 	i := 0
 	for i < len(text) {
@@ -131,11 +132,25 @@ func (tb *tables) analyze(text string, sc *stemCache) []gtok {
 			if sentStart {
 				t.entity = t.entity && shapeEntity(text[t.start:t.end])
 			}
+			if t.cue && answerParticle(text, t.end) {
+				// "No, ..." answers a question; it negates nothing in the
+				// sentence.
+				t.cue = false
+			}
 			switch {
 			case t.cue:
 				// A cue inside another's scope cancels it ("not absent").
 				negPar = !(negLeft > 0 && negPar)
 				negLeft = negationScope
+				cueAt = len(toks)
+			case t.norm == "unless" && negLeft > 0 && negPar:
+				// "not refunded unless damaged" is "refunded only if
+				// damaged": the negation is a condition, not a denial.
+				toks[cueAt].cue = false
+				for k := cueAt + 1; k < len(toks); k++ {
+					toks[k].neg = !toks[k].neg
+				}
+				negLeft = 0
 			case tb.scopeBreak[t.norm]:
 				negLeft = 0
 			case negLeft > 0:
@@ -150,6 +165,15 @@ func (tb *tables) analyze(text string, sc *stemCache) []gtok {
 	}
 	tb.scaleNumbers(toks)
 	return toks
+}
+
+// answerParticle reports a cue word standing alone before punctuation, as
+// "No," or "No." at the start of an answer.
+func answerParticle(text string, end int) bool {
+	for end < len(text) && (text[end] == ' ' || text[end] == '\t') {
+		end++
+	}
+	return end < len(text) && strings.IndexByte(",.!;:", text[end]) >= 0
 }
 
 // negationScope is how many tokens after a cue it reaches, at most; a
