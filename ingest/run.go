@@ -859,10 +859,10 @@ func (r *runner) write(ctx context.Context, in <-chan []pending) error {
 				batch = append(batch, p)
 				chunks += len(p.chunks)
 				docsBytes += len(p.doc.Text)
-			}
-			if chunks >= r.opts.BatchChunks || len(batch) >= 2048 || docsBytes >= 32<<20 {
-				if err := flush(); err != nil {
-					return err
+				if chunks >= r.opts.BatchChunks || len(batch) >= 2048 || docsBytes >= 32<<20 {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
 		case <-tick.C:

@@ -47,6 +47,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"ingest", "ingest files and folders into the store", runIngest},
+		{"docs", "list, show, delete documents in the store; store stats", runDocs},
 		{"search", "search the indexed documents", runSearch},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
