@@ -295,23 +295,22 @@ func toAnthropicUsage(u sextant.Usage) anthropicUsage {
 }
 
 func (s *Server) anthropicMessage(w http.ResponseWriter, call *Call, rep *Reply) {
-	content := []map[string]any{}
+	content := []obj{}
 	if text := strings.Join(rep.Text, ""); text != "" {
-		content = append(content, map[string]any{"type": "text", "text": text})
+		content = append(content, obj{{"type", "text"}, {"text", text}})
 	}
 	for _, tc := range rep.ToolCalls {
-		content = append(content, map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Name, "input": json.RawMessage(tc.Arguments)})
+		content = append(content, obj{{"type", "tool_use"}, {"id", tc.ID}, {"name", tc.Name}, {"input", json.RawMessage(tc.Arguments)}})
 	}
 	u := usageFor(rep, call.Messages)
 	if rep.NoUsage {
 		u = sextant.Usage{}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"id": s.id("msg_"), "type": "message", "role": "assistant", "model": call.Model,
-		"content": content, "stop_reason": anthropicStopReason(finishFor(rep)), "stop_sequence": nil,
-		"usage": toAnthropicUsage(u),
-	})
+	_ = json.NewEncoder(w).Encode(obj{
+		{"id", s.id("msg_")}, {"type", "message"}, {"role", "assistant"}, {"model", call.Model},
+		{"content", content}, {"stop_reason", anthropicStopReason(finishFor(rep))}, {"stop_sequence", nil},
+		{"usage", toAnthropicUsage(u)}})
 }
 
 func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, call *Call, rep *Reply) {
@@ -330,22 +329,21 @@ func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, call *C
 	au := toAnthropicUsage(u)
 	start := au
 	start.OutputTokens = 1
-	if !event("message_start", map[string]any{"type": "message_start", "message": map[string]any{
-		"id": s.id("msg_"), "type": "message", "role": "assistant", "model": call.Model,
-		"content": []any{}, "stop_reason": nil, "stop_sequence": nil, "usage": start,
-	}}) {
+	if !event("message_start", obj{{"type", "message_start"}, {"message", obj{
+		{"id", s.id("msg_")}, {"type", "message"}, {"role", "assistant"}, {"model", call.Model},
+		{"content", []any{}}, {"stop_reason", nil}, {"stop_sequence", nil}, {"usage", start}}}}) {
 		return
 	}
 	index := 0
 	if len(rep.Text) > 0 {
-		if !event("content_block_start", map[string]any{"type": "content_block_start", "index": index, "content_block": map[string]any{"type": "text", "text": ""}}) {
+		if !event("content_block_start", obj{{"type", "content_block_start"}, {"index", index}, {"content_block", obj{{"type", "text"}, {"text", ""}}}}) {
 			return
 		}
-		if !event("ping", map[string]any{"type": "ping"}) {
+		if !event("ping", obj{{"type", "ping"}}) {
 			return
 		}
 		for _, t := range rep.Text {
-			if !event("content_block_delta", map[string]any{"type": "content_block_delta", "index": index, "delta": map[string]any{"type": "text_delta", "text": t}}) {
+			if !event("content_block_delta", obj{{"type", "content_block_delta"}, {"index", index}, {"delta", obj{{"type", "text_delta"}, {"text", t}}}}) {
 				return
 			}
 		}
@@ -354,7 +352,7 @@ func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, call *C
 		switch {
 		case rep.StreamError != "":
 			msg := or(rep.ErrMessage, "Overloaded")
-			event("error", map[string]any{"type": "error", "error": map[string]any{"type": rep.StreamError, "message": msg}})
+			event("error", obj{{"type", "error"}, {"error", obj{{"type", rep.StreamError}, {"message", msg}}}})
 			return true
 		case rep.Disconnect:
 			st.disconnect()
@@ -371,22 +369,22 @@ func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, call *C
 		return
 	}
 	if len(rep.Text) > 0 {
-		if !event("content_block_stop", map[string]any{"type": "content_block_stop", "index": index}) {
+		if !event("content_block_stop", obj{{"type", "content_block_stop"}, {"index", index}}) {
 			return
 		}
 		index++
 	}
 	for _, tc := range rep.ToolCalls {
-		if !event("content_block_start", map[string]any{"type": "content_block_start", "index": index, "content_block": map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Name, "input": map[string]any{}}}) {
+		if !event("content_block_start", obj{{"type", "content_block_start"}, {"index", index}, {"content_block", obj{{"type", "tool_use"}, {"id", tc.ID}, {"name", tc.Name}, {"input", obj{}}}}}) {
 			return
 		}
 		frags := append([]string{""}, splitArgs(tc.Arguments)...)
 		for _, f := range frags {
-			if !event("content_block_delta", map[string]any{"type": "content_block_delta", "index": index, "delta": map[string]any{"type": "input_json_delta", "partial_json": f}}) {
+			if !event("content_block_delta", obj{{"type", "content_block_delta"}, {"index", index}, {"delta", obj{{"type", "input_json_delta"}, {"partial_json", f}}}}) {
 				return
 			}
 		}
-		if !event("content_block_stop", map[string]any{"type": "content_block_stop", "index": index}) {
+		if !event("content_block_stop", obj{{"type", "content_block_stop"}, {"index", index}}) {
 			return
 		}
 		index++
@@ -394,12 +392,12 @@ func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, call *C
 	if len(rep.ToolCalls) > 0 && end() {
 		return
 	}
-	if !event("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": anthropicStopReason(finishFor(rep)), "stop_sequence": nil},
-		"usage": au}) {
+	if !event("message_delta", obj{{"type", "message_delta"},
+		{"delta", obj{{"stop_reason", anthropicStopReason(finishFor(rep))}, {"stop_sequence", nil}}},
+		{"usage", au}}) {
 		return
 	}
-	event("message_stop", map[string]any{"type": "message_stop"})
+	event("message_stop", obj{{"type", "message_stop"}})
 }
 
 func anthropicReplyError(w http.ResponseWriter, rep *Reply) {
@@ -440,9 +438,8 @@ func anthropicError(w http.ResponseWriter, status int, typ, msg string, h http.H
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("request-id", fmt.Sprintf("req_err%d", status))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type":       "error",
-		"error":      map[string]any{"type": typ, "message": msg},
-		"request_id": fmt.Sprintf("req_err%d", status),
-	})
+	_ = json.NewEncoder(w).Encode(obj{
+		{"type", "error"},
+		{"error", obj{{"type", typ}, {"message", msg}}},
+		{"request_id", fmt.Sprintf("req_err%d", status)}})
 }

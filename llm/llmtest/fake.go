@@ -12,7 +12,9 @@
 package llmtest
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"hash/fnv"
 	"io"
 	"math"
@@ -358,4 +360,33 @@ func bearer(r *http.Request) string {
 		return k
 	}
 	return ""
+}
+
+// obj is a JSON object that keeps its keys in the order written, so the
+// fakes' bodies read like the providers' (maps would sort the keys).
+type obj []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+func (o obj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.k)
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }

@@ -325,22 +325,20 @@ func (s *Server) openaiCompletion(w http.ResponseWriter, call *Call, rep *Reply)
 		c.ID, c.Type, c.Function.Name, c.Function.Arguments = tc.ID, "function", tc.Name, tc.Arguments
 		msg.ToolCalls = append(msg.ToolCalls, c)
 	}
-	body := map[string]any{
-		"id":      s.id("chatcmpl-"),
-		"object":  "chat.completion",
-		"created": s.now().Unix(),
-		"model":   call.Model,
-		"choices": []any{map[string]any{
-			"index":         0,
-			"message":       msg,
-			"logprobs":      nil,
-			"finish_reason": finishFor(rep),
-		}},
-		"service_tier":       "default",
-		"system_fingerprint": "fp_fake0001",
-	}
+	body := obj{
+		{"id", s.id("chatcmpl-")},
+		{"object", "chat.completion"},
+		{"created", s.now().Unix()},
+		{"model", call.Model},
+		{"choices", []any{obj{
+			{"index", 0},
+			{"message", msg},
+			{"logprobs", nil},
+			{"finish_reason", finishFor(rep)}}}},
+		{"service_tier", "default"},
+		{"system_fingerprint", "fp_fake0001"}}
 	if !rep.NoUsage {
-		body["usage"] = toOpenAIUsage(usageFor(rep, call.Messages))
+		body = append(body, kv{"usage", toOpenAIUsage(usageFor(rep, call.Messages))})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
@@ -354,40 +352,39 @@ func (s *Server) openaiStream(w http.ResponseWriter, r *http.Request, call *Call
 	id, created := s.id("chatcmpl-"), s.now().Unix()
 
 	type choice struct {
-		Index        int            `json:"index"`
-		Delta        map[string]any `json:"delta"`
-		Logprobs     any            `json:"logprobs"`
-		FinishReason *string        `json:"finish_reason"`
+		Index        int     `json:"index"`
+		Delta        obj     `json:"delta"`
+		Logprobs     any     `json:"logprobs"`
+		FinishReason *string `json:"finish_reason"`
 	}
 	chunk := func(choices []choice, usage *openaiUsage) []byte {
-		c := map[string]any{
-			"id":                 id,
-			"object":             "chat.completion.chunk",
-			"created":            created,
-			"model":              call.Model,
-			"service_tier":       "default",
-			"system_fingerprint": "fp_fake0001",
-			"choices":            choices,
-		}
+		c := obj{
+			{"id", id},
+			{"object", "chat.completion.chunk"},
+			{"created", created},
+			{"model", call.Model},
+			{"service_tier", "default"},
+			{"system_fingerprint", "fp_fake0001"},
+			{"choices", choices}}
 		if call.IncludeUsage {
-			c["usage"] = usage // null on every chunk but the last, as OpenAI sends it
+			c = append(c, kv{"usage", usage}) // null on every chunk but the last, as OpenAI sends it
 		}
 		b, _ := json.Marshal(c)
 		return append(append([]byte("data: "), b...), '\n', '\n')
 	}
-	delta := func(d map[string]any) []byte {
+	delta := func(d obj) []byte {
 		return chunk([]choice{{Delta: d}}, nil)
 	}
 
-	first := map[string]any{"role": "assistant", "content": "", "refusal": nil}
+	first := obj{{"role", "assistant"}, {"content", ""}, {"refusal", nil}}
 	if len(rep.Text) == 0 && len(rep.ToolCalls) > 0 {
-		first["content"] = nil
+		first[1].v = nil
 	}
 	if !st.write(delta(first)) {
 		return
 	}
 	for _, t := range rep.Text {
-		if !st.write(delta(map[string]any{"content": t})) {
+		if !st.write(delta(obj{{"content", t}})) {
 			return
 		}
 	}
@@ -395,13 +392,13 @@ func (s *Server) openaiStream(w http.ResponseWriter, r *http.Request, call *Call
 		idx := i
 		var head openaiToolCall
 		head.Index, head.ID, head.Type, head.Function.Name = &idx, tc.ID, "function", tc.Name
-		if !st.write(delta(map[string]any{"tool_calls": []openaiToolCall{head}})) {
+		if !st.write(delta(obj{{"tool_calls", []openaiToolCall{head}}})) {
 			return
 		}
 		for _, frag := range splitArgs(tc.Arguments) {
 			var part openaiToolCall
 			part.Index, part.Function.Arguments = &idx, frag
-			if !st.write(delta(map[string]any{"tool_calls": []openaiToolCall{part}})) {
+			if !st.write(delta(obj{{"tool_calls", []openaiToolCall{part}}})) {
 				return
 			}
 		}
@@ -412,7 +409,7 @@ func (s *Server) openaiStream(w http.ResponseWriter, r *http.Request, call *Call
 		if msg == "" {
 			msg = "The server had an error while processing your request. Sorry about that!"
 		}
-		b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": rep.StreamError, "param": nil, "code": nil}})
+		b, _ := json.Marshal(obj{{"error", obj{{"message", msg}, {"type", rep.StreamError}, {"param", nil}, {"code", nil}}}})
 		st.write(append(append([]byte("data: "), b...), '\n', '\n'))
 		return
 	case rep.Disconnect:
@@ -425,7 +422,7 @@ func (s *Server) openaiStream(w http.ResponseWriter, r *http.Request, call *Call
 		return
 	}
 	fin := finishFor(rep)
-	if !st.write(chunk([]choice{{Delta: map[string]any{}, FinishReason: &fin}}, nil)) {
+	if !st.write(chunk([]choice{{Delta: obj{}, FinishReason: &fin}}, nil)) {
 		return
 	}
 	if call.IncludeUsage && !rep.NoUsage {
@@ -515,7 +512,7 @@ func (s *Server) openaiEmbeddings(w http.ResponseWriter, r *http.Request) {
 	if dims == 0 {
 		dims = 8
 	}
-	data := make([]map[string]any, len(call.Inputs))
+	data := make([]obj, len(call.Inputs))
 	tokens := 0
 	for i, in := range call.Inputs {
 		v := vector(in, dims)
@@ -531,19 +528,18 @@ func (s *Server) openaiEmbeddings(w http.ResponseWriter, r *http.Request) {
 			}
 			emb = base64.StdEncoding.EncodeToString(buf)
 		}
-		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
+		data[i] = obj{{"object", "embedding"}, {"index", i}, {"embedding", emb}}
 	}
 	setOpenAIHeaders(w.Header(), s)
 	for k, v := range rep.Header {
 		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"object": "list",
-		"data":   data,
-		"model":  req.Model,
-		"usage":  map[string]int{"prompt_tokens": tokens, "total_tokens": tokens},
-	})
+	_ = json.NewEncoder(w).Encode(obj{
+		{"object", "list"},
+		{"data", data},
+		{"model", req.Model},
+		{"usage", map[string]int{"prompt_tokens": tokens, "total_tokens": tokens}}})
 }
 
 // openaiRerank answers POST /v1/rerank in the Cohere/Jina shape: documents
@@ -585,11 +581,11 @@ func (s *Server) openaiRerank(w http.ResponseWriter, r *http.Request) {
 		res = res[:*req.TopN]
 	}
 	w.Header().Set("Content-Type", "application/json")
-	results := make([]map[string]any, len(res))
+	results := make([]obj, len(res))
 	for i, r := range res {
-		results[i] = map[string]any{"index": r.index, "relevance_score": r.score}
+		results[i] = obj{{"index", r.index}, {"relevance_score", r.score}}
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"id": s.id("rr-"), "model": req.Model, "results": results, "usage": map[string]int{"total_tokens": len(strings.Fields(req.Query))}})
+	_ = json.NewEncoder(w).Encode(obj{{"id", s.id("rr-")}, {"model", req.Model}, {"results", results}, {"usage", map[string]int{"total_tokens": len(strings.Fields(req.Query))}}})
 }
 
 type scored struct {
@@ -644,13 +640,13 @@ func (s *Server) teiRerank(w http.ResponseWriter, r *http.Request) {
 	if err != nil || req.Query == "" || len(req.Texts) == 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(422)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": "Input validation error: `query` and `texts` are required", "error_type": "Validation"})
+		_ = json.NewEncoder(w).Encode(obj{{"error", "Input validation error: `query` and `texts` are required"}, {"error_type", "Validation"}})
 		return
 	}
 	res := overlapScores(req.Query, req.Texts)
-	out := make([]map[string]any, len(res))
+	out := make([]obj, len(res))
 	for i, r := range res {
-		out[i] = map[string]any{"index": r.index, "score": r.score}
+		out[i] = obj{{"index", r.index}, {"score", r.score}}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
@@ -669,12 +665,12 @@ func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request) {
 	if len(models) == 0 {
 		models = []string{"gpt-4o-mini", "text-embedding-3-small"}
 	}
-	data := make([]map[string]any, len(models))
+	data := make([]obj, len(models))
 	for i, m := range models {
-		data[i] = map[string]any{"id": m, "object": "model", "created": 1700000000, "owned_by": "system"}
+		data[i] = obj{{"id", m}, {"object", "model"}, {"created", 1700000000}, {"owned_by", "system"}}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+	_ = json.NewEncoder(w).Encode(obj{{"object", "list"}, {"data", data}})
 }
 
 // openaiReplyError writes a scripted error reply.
@@ -745,7 +741,7 @@ func openaiErrorFull(w http.ResponseWriter, status int, typ, code, param, msg st
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("x-request-id", "req_"+strconv.Itoa(status))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": p, "code": c}})
+	_ = json.NewEncoder(w).Encode(obj{{"error", obj{{"message", msg}, {"type", typ}, {"param", p}, {"code", c}}}})
 }
 
 func or(a, b string) string {
