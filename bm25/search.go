@@ -31,11 +31,12 @@ type cursor struct {
 	weight float64 // query weight × idf
 	ub     float64 // weight × list-wide maximum saturation
 
-	block int // current block; len(blocks) when exhausted
-	i, n  int // position in and size of the decoded block
-	docs  [blockSize]uint32
-	tfs   []uint32 // blockSize × fields
-	doc   uint32   // current document; exhausted when == end
+	block  int // current (decoded) block; len(blocks) when exhausted
+	sblock int // shallow block pointer for bounds (see shallow)
+	i, n   int // position in and size of the decoded block
+	docs   [blockSize]uint32
+	tfs    []uint32 // blockSize × fields
+	doc    uint32   // current document; exhausted when == end
 }
 
 const end = math.MaxUint32
@@ -105,19 +106,28 @@ func (c *cursor) seek(target uint32, nf int) {
 	c.doc = c.docs[c.i]
 }
 
-// blockBound returns an upper bound of this term's contribution to
-// document target (>= the current document) without decoding: the maximum
-// of the block that would hold target.
-func (c *cursor) blockBound(target uint32) float64 {
+// shallow moves the cursor's shallow block pointer to the block that
+// would hold target, without decoding anything, and returns it (len(blocks)
+// when target is past the list). Targets must not decrease.
+func (c *cursor) shallow(target uint32) int {
 	blocks := c.l.blocks
-	b := c.block
+	b := max(c.sblock, c.block)
 	for b < len(blocks) && blocks[b].last < target {
 		b++
 	}
-	if b == len(blocks) {
+	c.sblock = b
+	return b
+}
+
+// blockBound returns an upper bound of this term's contribution to
+// document target without decoding: the maximum of the block that would
+// hold target.
+func (c *cursor) blockBound(target uint32) float64 {
+	b := c.shallow(target)
+	if b == len(c.l.blocks) {
 		return 0
 	}
-	return c.weight * float64(blocks[b].maxSat)
+	return c.weight * float64(c.l.blocks[b].maxSat)
 }
 
 // scratch is the per-search working memory, pooled.
@@ -128,7 +138,8 @@ type scratch struct {
 	has     []bool
 	prefix  []float64
 	heap    resultHeap
-	tfs     []uint32
+	prime   cursor    // estimateTheta's cursor
+	floats  []float64 // estimateTheta's heap
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -248,8 +259,15 @@ func (ix *Index) Search(q Query, k int) []Result {
 
 	h := &s.heap
 	h.r = h.r[:0]
-	theta := math.Inf(-1)
+	// θ is a lower bound of the final k-th score: documents whose upper
+	// bound is below it are pruned. It starts from an estimate (below) and
+	// rises to the heap's minimum once the heap holds k documents.
+	theta := ix.estimateTheta(q, order[n-1], k, s, avg)
+	bounded := !math.IsInf(theta, -1)
 	essential := 0 // order[essential:] are essential
+	for bounded && essential < n && prefix[essential]+slack(theta) <= theta {
+		essential++
+	}
 
 	for essential < n {
 		// Next candidate: the smallest current document among essential lists.
@@ -280,7 +298,7 @@ func (ix *Index) Search(q Query, k int) []Result {
 		}
 		full := len(h.r) == k
 		ok := true
-		if essential > 0 && full {
+		if essential > 0 && bounded {
 			// Block-max refinement of the non-essential bound.
 			bound := partial
 			for _, c := range order[:essential] {
@@ -291,7 +309,7 @@ func (ix *Index) Search(q Query, k int) []Result {
 			}
 		}
 		for i := essential - 1; ok && i >= 0; i-- {
-			if full && partial+prefix[i]+slack(theta) <= theta {
+			if bounded && partial+prefix[i]+slack(theta) <= theta {
 				ok = false
 				break
 			}
@@ -316,14 +334,15 @@ func (ix *Index) Search(q Query, k int) []Result {
 			if !full {
 				h.push(Result{doc, score})
 				if len(h.r) == k {
-					theta = h.r[0].Score
+					theta = max(theta, h.r[0].Score)
+					bounded = true
 				}
 			} else if better(Result{doc, score}, h.r[0]) {
 				h.r[0] = Result{doc, score}
 				h.down(0)
-				theta = h.r[0].Score
+				theta = max(theta, h.r[0].Score)
 			}
-			if len(h.r) == k {
+			if bounded {
 				for essential < n && prefix[essential]+slack(theta) <= theta {
 					essential++
 				}
@@ -340,6 +359,81 @@ func (ix *Index) Search(q Query, k int) []Result {
 	copy(out, h.r)
 	slices.SortFunc(out, compareResults)
 	return out
+}
+
+// primeMax bounds the list estimateTheta reads: beyond it, decoding the
+// whole list costs more than the estimate saves.
+const primeMax = 1 << 15
+
+// estimateTheta returns a lower bound of the k-th best score, or -Inf. It
+// reads the list of the most selective term (lead, the highest upper
+// bound) when it is short: each of its documents scores at least that
+// term's contribution, so the k-th largest contribution among allowed,
+// live documents is at most the k-th best final score. Starting pruning
+// from it instead of from an empty heap avoids fully scoring the first
+// thousands of documents of long lists.
+func (ix *Index) estimateTheta(q Query, lead *cursor, k int, s *scratch, avg []float64) float64 {
+	if lead.l.df < uint32(k) || lead.l.df > primeMax {
+		return math.Inf(-1)
+	}
+	nf := ix.nf
+	c := &s.prime
+	c.l, c.weight, c.sblock = lead.l, lead.weight, 0
+	if cap(c.tfs) < blockSize*nf {
+		c.tfs = make([]uint32, blockSize*nf)
+	}
+	c.tfs = c.tfs[:blockSize*nf]
+	c.decodeBlock(0, nf)
+	top := s.floats[:0]
+	for ; c.doc != end; c.next(nf) {
+		doc := c.doc
+		if ix.Deleted(doc) || (q.Allow != nil && !q.Allow(doc)) {
+			continue
+		}
+		v := c.weight * ix.sat(c.tfs[c.i*nf:c.i*nf+nf], doc, avg)
+		switch {
+		case len(top) < k:
+			top = append(top, v)
+			if len(top) == k {
+				heapifyFloats(top)
+			}
+		case v > top[0]:
+			top[0] = v
+			downFloats(top, 0)
+		}
+	}
+	s.floats = top
+	if len(top) < k {
+		return math.Inf(-1)
+	}
+	// The contributions were computed exactly as in scoring; stay a hair
+	// below them so rounding in the final sums cannot prune a tie.
+	return top[0] - slack(top[0])
+}
+
+func heapifyFloats(h []float64) {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		downFloats(h, i)
+	}
+}
+
+// downFloats restores the min-heap property of h from i down.
+func downFloats(h []float64, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r] < h[l] {
+			m = r
+		}
+		if h[i] <= h[m] {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // better reports whether a ranks above b.
