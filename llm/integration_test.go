@@ -165,3 +165,26 @@ func TestForward(t *testing.T) {
 		t.Errorf("status %d after %d calls; want 400 relayed after one call", res.StatusCode, len(os.Calls())-2)
 	}
 }
+
+func TestForwardRenamesModel(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t)
+	p, err := openai.New(openai.Options{BaseURL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := llm.New(llm.Options{Providers: map[string]driver.Provider{"up": p},
+		Routes: []llm.Route{{Match: "house-model", Targets: []llm.Target{{Provider: "up", Model: "gpt-4o-mini"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"model":"house-model","messages":[{"role":"user","content":"hi"}],"temperature":0.25,"seed":12345678901234}`)
+	res, err := m.Forward(t.Context(), "house-model", &driver.ForwardRequest{Method: "POST", Path: "chat/completions", Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	c := s.Calls()[0]
+	if c.Model != "gpt-4o-mini" || *c.Temperature != 0.25 || *c.Seed != 12345678901234 || len(c.Messages) != 1 {
+		t.Errorf("forwarded model %q temperature %v seed %v messages %d", c.Model, *c.Temperature, *c.Seed, len(c.Messages))
+	}
+}

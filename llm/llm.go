@@ -35,6 +35,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -123,8 +124,14 @@ type Options struct {
 	Timeout time.Duration
 	// FirstDeltaTimeout bounds one attempt until its first delta (or, for
 	// calls that do not stream, its whole response); an attempt that
-	// exceeds it fails with a retryable EUNAVAILABLE. 0 = 60 s.
+	// exceeds it fails with a retryable EUNAVAILABLE. Reasoning models may
+	// think for minutes before their first token: raise it for them.
+	// 0 = 120 s.
 	FirstDeltaTimeout time.Duration
+	// IdleTimeout bounds the gap between two deltas once a stream has
+	// started; a stalled stream ends with EUNAVAILABLE (not retried, since
+	// output was already delivered). 0 = 60 s.
+	IdleTimeout time.Duration
 
 	Retry   RetryPolicy
 	Breaker BreakerPolicy
@@ -199,7 +206,10 @@ func New(opts Options) (*Model, error) {
 		opts.Timeout = 10 * time.Minute
 	}
 	if opts.FirstDeltaTimeout <= 0 {
-		opts.FirstDeltaTimeout = 60 * time.Second
+		opts.FirstDeltaTimeout = 120 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 60 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -346,29 +356,48 @@ func (m *Model) StreamCall(ctx context.Context, req *Request, call *Call) iter.S
 	}
 }
 
-var errFirstDelta = errors.New("no first delta in time")
+var (
+	errFirstDelta = errors.New("no first delta in time")
+	errIdle       = errors.New("stream stalled")
+)
 
 // streamAttempt runs one attempt on p. emitted reports whether any delta
 // reached the caller (after which nothing may be retried).
 func (m *Model) streamAttempt(ctx context.Context, name string, p driver.Provider, req *Request, start time.Time, c *Call, out func(sextant.Delta) bool) (emitted bool, err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	timer := time.AfterFunc(m.opts.FirstDeltaTimeout, func() { cancel(errFirstDelta) })
+	var started atomic.Bool
+	timer := time.AfterFunc(m.opts.FirstDeltaTimeout, func() {
+		if started.Load() {
+			cancel(errIdle)
+		} else {
+			cancel(errFirstDelta)
+		}
+	})
 	defer timer.Stop()
 
 	var text strings.Builder
 	for d, err := range p.Stream(actx, req) {
 		if err != nil {
-			if !emitted && errors.Is(context.Cause(actx), errFirstDelta) && ctx.Err() == nil {
-				err = driver.Classify(&driver.UpstreamError{Provider: name, Status: 504,
-					Message: fmt.Sprintf("no response from model %q within %v", req.Model, m.opts.FirstDeltaTimeout)})
+			if ctx.Err() == nil {
+				switch cause := context.Cause(actx); {
+				case errors.Is(cause, errFirstDelta):
+					err = driver.Classify(&driver.UpstreamError{Provider: name, Status: 504,
+						Message: fmt.Sprintf("no response from model %q within %v", req.Model, m.opts.FirstDeltaTimeout)})
+				case errors.Is(cause, errIdle):
+					err = driver.Classify(&driver.UpstreamError{Provider: name, Status: 504,
+						Message: fmt.Sprintf("model %q: stream stalled for %v", req.Model, m.opts.IdleTimeout)})
+				}
 			}
 			return emitted, err
 		}
 		if !emitted {
-			timer.Stop()
+			started.Store(true)
 			c.FirstDelta = m.opts.Now().Sub(start)
 		}
+		// The caller's own time (a slow client) is not the upstream's
+		// stall: the idle clock runs only while waiting for the driver.
+		timer.Stop()
 		text.WriteString(d.Text)
 		if d.FinishReason != "" {
 			if d.Usage == nil || (d.Usage.InputTokens == 0 && d.Usage.OutputTokens == 0) {
@@ -387,6 +416,7 @@ func (m *Model) streamAttempt(ctx context.Context, name string, p driver.Provide
 		if !out(d) {
 			return true, nil
 		}
+		timer.Reset(m.opts.IdleTimeout)
 	}
 	return emitted, driver.Classify(&driver.UpstreamError{Provider: name,
 		Message: fmt.Sprintf("model %q: stream ended without a finish reason", req.Model)})

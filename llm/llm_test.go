@@ -493,3 +493,24 @@ func TestCompleteAggregates(t *testing.T) {
 		t.Errorf("done events = %+v", done)
 	}
 }
+
+// stall yields one delta, then blocks until its context ends.
+type stall struct{}
+
+func (stall) Stream(ctx context.Context, req *driver.Request) iter.Seq2[sextant.Delta, error] {
+	return func(yield func(sextant.Delta, error) bool) {
+		if !yield(sextant.Delta{Text: "a"}, nil) {
+			return
+		}
+		<-ctx.Done()
+		yield(sextant.Delta{}, driver.Transport(ctx, "stall", ctx.Err()))
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	m, _ := newModel(t, llm.Options{Providers: map[string]driver.Provider{"p": stall{}}, IdleTimeout: 30 * time.Millisecond})
+	text, _, err := collect(t.Context(), m, ask("m", "hi"))
+	if text != "a" || sextant.ErrorCode(err) != sextant.EUNAVAILABLE || !strings.Contains(err.Error(), "stalled") {
+		t.Errorf("got %q, %v; want the first piece then a stalled-stream EUNAVAILABLE", text, err)
+	}
+}
