@@ -36,10 +36,12 @@ var signalNames = [numSignals]string{"override", "new_task", "roleplay", "jailbr
 // patternSource is the phrase-pattern table. Each line is
 // "category: pattern". A pattern is slots separated by spaces; a slot lists
 // alternatives with '|'; a trailing '*' matches a word prefix; "~N" allows
-// up to N other words before the next slot; "^" matches a sentence start.
+// up to N other words before the next slot; "^" matches a sentence start;
+// '_' joins the words of a multi-word alternative. A category written
+// "!category" marks a strong pattern, counted twice.
 // Words are lower-cased and folded; apostrophes are dropped.
 const patternSource = `
-override: ignore|disregard|forget|skip|drop|abandon|override|overwrite|bypass|neglect|dismiss|erase|cancel|discard|ditch ~3 previous|prior|above|earlier|preceding|past|initial|original|old|all|any|every|your|these|those|system|safety|default|other ~2 instruction*|rule*|prompt*|direction*|guideline*|order*|task*|assignment*|command*|context|information|message*|input*|document*|article*|constraint*|restriction*|polic*|programming|training|filter*|conversation|discussion|directive*|setting*
+!override: ignore|disregard|forget|skip|drop|abandon|override|overwrite|bypass|neglect|dismiss|erase|cancel|discard|ditch ~3 previous|prior|above|earlier|preceding|past|initial|original|all|any|every|your|these|those|system|safety|default ~2 instruction*|rule*|prompt*|direction*|guideline*|order*|task*|assignment*|command*|context|information|constraint*|restriction*|polic*|programming|training|filter*|conversation|discussion|directive*|setting*
 override: ignore|disregard|forget ~1 everything|anything|all
 override: ignore|disregard|forget ~2 above|before|earlier|previously
 override: forget|forgot|ignore ~2 what|everything ~2 said|told|know|learned|wrote
@@ -48,7 +50,7 @@ jailbreak: amnesia|memory_wipe
 override: do_not|dont|never ~1 follow|obey|listen_to ~2 your|the|previous|any|these|system ~1 instruction*|rule*|prompt*|guideline*
 override: remove|clear|delete|wipe ~2 all|previous|prior ~2 task*|instruction*|information ~3 head|memory|mind
 override: leave ~2 all ~2 previous|prior ~1 information|instruction*|task* ~1 behind
-override: instructions|rules ~2 are|were ~1 now|irrelevant|void|cancelled|outdated|obsolete
+!override: your|previous|prior|all|these|the|earlier|old ~1 instruction*|rules|guidelines|restrictions|directive*|polic* ~3 cancelled|canceled|void|revoked|overridden|irrelevant|obsolete|lifted|suspended|disabled|removed|deleted|no_longer|outdated
 override: change|changed ~1 your ~1 instruction*|rule*|programming
 override: vergiss|vergesse|vergessen|ignoriere|ignorieren|ignorier|missachte|missachten|übergehe|verwirf|vergiß ~4 alle|alles|vorherige*|bisherige*|obige*|vorangegangene*|vorangehende*|davor|zuvor|instruktion*|anweisung*|befehl*|aufgabe*|aufträge|auftrag|informationen|angaben|gesagte*|gesagt|ausführungen
 override: höre|hör ~1 nicht ~2 auf ~2 alles|zuvor|vorher
@@ -83,11 +85,16 @@ roleplay: du_bist_jetzt|jetzt_bist_du|nun_bist_du|du_bist_nun|tu_so_als|tue_so_a
 roleplay: dass_sie_als|dass_du_als ~4 agieren|fungieren|auftreten|handeln
 roleplay: fungiere|agiere|agieren_sie|fungieren_sie ~1 als
 roleplay: ^ you_are|youre ~1 the|an|a ~3 bot|ai|assistant|guide|gpt|monster|model|version
-jailbreak: dan|stan|aim|betterdan|antigpt|ucar|jailbroken|jailbreak|jailbreaking|jailbreaks|dude_mode
-jailbreak: do_anything_now
-jailbreak: developer|dev|god|sudo|admin|debug|maintenance|unrestricted|opposite|evil|chaos ~1 mode
+!jailbreak: dan|stan|betterdan|antigpt|ucar|jailbroken|jailbreak|jailbreaking|jailbreaks|dude_mode
+!jailbreak: do_anything_now
+jailbreak: developer|dev|god|sudo|debug|admin|maintenance|unrestricted|opposite|evil|chaos ~1 mode ~1 enabled|activated|engaged|output|response*
+jailbreak: you ~3 developer|god|sudo|evil|unrestricted|opposite ~1 mode
+jailbreak: enable|enter|activate|switch_to ~1 sudo|god|jailbreak|unrestricted|dan|evil|opposite ~1 mode
+jailbreak: comply_with|obey ~1 anything|everything|any_request|all_requests|every_request
+jailbreak: you ~2 have ~1 no ~2 rules|restrictions|limits|limitations|guidelines|filters|boundaries|morals|ethics
+jailbreak: must_now_obey|obey_only_me|only_obey_me|obey_only_the_user
 jailbreak: unfiltered|uncensored|unrestricted|unbound|amoral|immoral|unethical|unhinged ~2 ai|assistant|bot|model|response*|answer*|version|character|mode|and
-jailbreak: no|without|free_of|free_from|not_bound_by|not_restricted_by|beyond ~2 ethical|moral|any|the ~1 restrictions|limitations|filters|censorship|guidelines|ethics|morals|morality|boundaries|constraints|policies|content_policy
+jailbreak: no|without|free_of|free_from|not_bound_by|not_restricted_by|beyond ~2 ethical|moral|any|the|all ~1 restrictions|limitations|filters|censorship|guidelines|ethics|morals|morality|boundaries|constraints|policies|content_policy|rules
 jailbreak: no|without|free_of|free_from|not_bound_by ~1 restrictions|filters|censorship|ethics|morals|morality|content_policy|programming_guidelines
 jailbreak: ignore|bypass|break|violate ~3 openai|anthropic|content|safety|ethical ~1 polic*|guideline*|rules|filter*|restriction*
 jailbreak: evil|malicious|rogue ~1 ai|assistant|bot|confidant|twin|version
@@ -99,11 +106,16 @@ jailbreak: grandma|grandmother ~6 used_to
 jailbreak: token* ~3 lose|deducted
 jailbreak: you_are|youre ~2 no|not ~2 newspaper|editorial|redaktion|chatbot|language_model
 jailbreak: du_bist_keine|du_bist_kein ~2 redaktion|assistent|ki|chatbot
-exfil: show|print|reveal|repeat|output|display|tell|give|return|leak|dump|copy|spell|recite|list|disclose|expose|share|write|type|provide ~4 your|the|all|initial|original|full|entire|complete|hidden|secret|system|previous|above ~3 prompt*|instruction*|embedding*|configuration|rules|guidelines|directive*|system_message|pre_prompt|preprompt|setup|orders
-exfil: system ~1 prompt*|message|instruction*|rules|directive*
-exfil: initial|original|hidden|secret|starting|first|pre ~1 prompt*|instruction*|directive*
+!exfil: show|print|reveal|repeat|output|display|tell|give|return|leak|dump|copy|spell|recite|list|disclose|expose|share|write|type|provide|quote ~4 your|initial|original|hidden|secret|system|the_system|the_initial|the_hidden|the_original|the_full_system|the_secret|all_your|the_above|the_previous|the_full ~3 prompt*|instruction*|embedding*|configuration|rules|guidelines|directive*|system_message|pre_prompt|preprompt|setup|orders
+!exfil: reveal|leak|dump|disclose|expose|exfiltrate ~4 secret*|password*|confidential|credential*|keys|api_key*|token*|data
+exfil: first|last ~2 words|lines|sentences|characters|paragraph ~2 of ~1 your|the|this ~1 prompt*|instruction*|conversation|message
+exfil: instruction*|prompt*|rules ~1 you ~1 received|were_given|got|have|were_told
+exfil: anfang ~2 dieses|des|deines ~1 prompts|textes|gesprächs|prompt
+exfil: gib|gebe ~3 gesamten|ganzen|vollständigen ~1 text|prompt
+!exfil: deine|ihre ~1 ursprünglichen|anfänglichen|ersten|versteckten|geheimen ~1 instruktionen|anweisungen|prompt*|regeln
+exfil: your|the ~1 hidden|secret|initial|original|starting|pre ~1 prompt*|instruction*|directive*
 exfil: prompt_text*|prompttext*|prompt_texte*
-exfil: what ~3 your ~2 instruction*|prompt*|rules|directive*|guidelines|orders|programming
+!exfil: what ~3 your ~2 instruction*|prompt*|rules|directive*|guidelines|orders|programming
 exfil: what ~1 was|is|were ~1 written|said|stated ~3 above|before|beginning|start|earlier
 exfil: beginning|start|top ~2 of ~2 this|the|your ~1 prompt|conversation|chat|instructions
 exfil: spell ~1 check|checking ~6 above|prompt|text|everything
@@ -126,7 +138,10 @@ forcing: schreibe|schreib ~1 nur
 context: not ~2 by|from|according_to|based_on ~2 the|provided|given ~1 article*|document*|context|source*|artikel*|dokument*
 context: own_knowledge|eigenen_wissen
 context: regardless|irrespective ~2 of ~2 the ~1 article*|document*|context|source*
-context: disregard*|ignore|ignoring ~3 article*|document*|provided_context|given_context|sources|artikel*|dokument*
+context: disregard*|ignore|ignoring ~2 all|any|every ~1 article*|document*|sources|artikel*|dokument*
+context: disregard*|ignore|ignoring ~2 provided|given|retrieved|supplied|attached ~1 article*|document*|context|sources
+context: disregarding ~1 the ~1 article*|document*
+!context: ignore|disregard|ignoring ~1 the_context|the_documents|the_articles|the_sources|the_provided|the_retrieved|the_given
 context: do_not|dont ~1 look|use|rely ~3 document*|article*|context|sources
 context: use ~2 also ~2 information ~2 in_the_prompt
 context: information_in_the_prompt
@@ -144,8 +159,9 @@ type slot struct {
 }
 
 type phrasePattern struct {
-	cat   int
-	slots []slot
+	cat    int
+	weight int // matches counted per occurrence: 2 for strong ("!") patterns
+	slots  []slot
 }
 
 // match returns how many words of ws starting at k the slot matches (0
@@ -208,12 +224,17 @@ func compilePatterns(src string) (*patternSet, error) {
 			continue
 		}
 		cat, body, ok := strings.Cut(line, ":")
+		weight := 1
+		if c, strong := strings.CutPrefix(cat, "!"); strong {
+			cat, weight = c, 2
+		}
 		ci, known := categoryIndex[cat]
 		if !ok || !known {
 			return nil, fmt.Errorf("pattern line %q: unknown category", line)
 		}
 		var p phrasePattern
 		p.cat = ci
+		p.weight = weight
 		gap := 0
 		for _, f := range strings.Fields(body) {
 			if strings.HasPrefix(f, "~") {
@@ -305,13 +326,13 @@ func (ps *patternSet) count(ws []string, counts *[numSignals]int) {
 	for i, w := range ws {
 		for _, pi := range ps.byFirst[w] {
 			if p := &ps.pats[pi]; p.matchAt(ws, i) {
-				counts[p.cat]++
+				counts[p.cat] += p.weight
 			}
 		}
 		for _, pi := range ps.prefixed {
 			p := &ps.pats[pi]
 			if !slices.Contains(ps.byFirst[w], pi) && p.matchAt(ws, i) {
-				counts[p.cat]++
+				counts[p.cat] += p.weight
 			}
 		}
 	}
@@ -431,6 +452,9 @@ func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 		line = strings.TrimLeft(line, " \t>#*-")
 		for _, l := range roleLabels {
 			if strings.HasPrefix(line, l) {
+				counts[sigDelimiter]++
+			}
+			if strings.Contains(line, ". "+l) {
 				counts[sigDelimiter]++
 			}
 		}

@@ -56,6 +56,10 @@ type TrainOptions struct {
 	L2     float64 // weight decay of the n-gram model; 0 means 1e-4
 	Folds  int     // cross-validation folds for the combiner; 0 means 5
 	Seed   uint64  // shuffling seed; training is deterministic for a seed
+	// ModelPenalty is the combiner's L2 penalty on the n-gram model's
+	// weight; 0 means 0.5. A larger penalty leans on the hand-written
+	// signals, which generalize beyond the training set's topics.
+	ModelPenalty float64
 }
 
 // TrainReport summarizes cross-validated (out-of-fold) performance on the
@@ -70,12 +74,23 @@ type TrainReport struct {
 	Combiner            map[string]float64
 }
 
+// Floors under the trained thresholds. The training set's benign prompts
+// are short factual questions, so thresholds fitted to them alone sit too
+// low for the varied requests real users send; the floors keep a prompt
+// that shows no attack signal below "flag".
+const (
+	MinFlag     = 0.5
+	MinBlock    = 0.85
+	MinDocument = 0.9
+)
+
 // TrainInjection trains the scorer: the hashed n-gram logistic model on
 // all examples, and the combiner on out-of-fold model logits plus the
 // signals, so the combiner learns how far to trust the model on text it has
 // not seen. Thresholds are set on the out-of-fold combined scores: Flag at
 // a 5% false-positive rate on benign examples, Block at 1%, Document at the
-// larger of Block and 0.9 (documents are long and instructive by nature).
+// larger of Block and MinDocument (documents are long and instructive by
+// nature), each no lower than its floor.
 func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *TrainReport, error) {
 	if opts.Bits == 0 {
 		opts.Bits = 18
@@ -88,6 +103,9 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 	}
 	if opts.Folds == 0 {
 		opts.Folds = 5
+	}
+	if opts.ModelPenalty == 0 {
+		opts.ModelPenalty = 0.5
 	}
 	pos := 0
 	for _, e := range examples {
@@ -149,7 +167,7 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 	for i := range examples {
 		z[i] = combinerInput(oof[i], sigs[i])
 	}
-	comb := trainCombiner(z, labels)
+	comb := trainCombiner(z, labels, opts.ModelPenalty)
 
 	inj := &Injection{bits: opts.Bits, weights: w, bias: b, comb: comb, ps: ps}
 	scores := make([]float64, len(examples))
@@ -160,9 +178,9 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 		}
 		scores[i] = sigmoid(s)
 	}
-	inj.Thresholds.Flag = thresholdAtFPR(scores, labels, 0.05)
-	inj.Thresholds.Block = max(inj.Thresholds.Flag, thresholdAtFPR(scores, labels, 0.01))
-	inj.Thresholds.Document = max(inj.Thresholds.Block, 0.9)
+	inj.Thresholds.Flag = max(MinFlag, thresholdAtFPR(scores, labels, 0.05))
+	inj.Thresholds.Block = max(MinBlock, inj.Thresholds.Flag, thresholdAtFPR(scores, labels, 0.01))
+	inj.Thresholds.Document = max(inj.Thresholds.Block, MinDocument)
 
 	rep := &TrainReport{Examples: len(examples), Positives: pos, Thresholds: inj.Thresholds,
 		CVAUC: AUC(scores, labels), CVModelAUC: AUC(oof, labels), Combiner: map[string]float64{}}
@@ -216,16 +234,19 @@ func trainLogistic(feats [][]uint32, labels []float64, idx []int, opts TrainOpti
 }
 
 // trainCombiner fits a logistic regression of labels on z by full-batch
-// gradient descent with a small L2 penalty. Signal weights are kept
+// gradient descent with L2 penalties toward priors (see signalPrior).
+// Signal weights are kept
 // non-negative: a signal may raise the score, never lower it, so the
 // combiner cannot learn to excuse an attack for showing a signal the
 // training data happened to contain mostly in benign text.
-func trainCombiner(z [][numSignals + 1]float64, labels []float64) [numSignals + 2]float64 {
+func trainCombiner(z [][numSignals + 1]float64, labels []float64, modelPenalty float64) [numSignals + 2]float64 {
 	var w [numSignals + 2]float64
 	const (
 		iters = 4000
 		lr    = 0.5
-		l2    = 1e-3
+		l2    = 0.02
+		// signalPrior is the prior log-odds weight of a signal at 1.
+		signalPrior = 3.0
 	)
 	n := float64(len(z))
 	for it := 0; it < iters; it++ {
@@ -243,7 +264,14 @@ func trainCombiner(z [][numSignals + 1]float64, labels []float64) [numSignals + 
 		}
 		w[0] -= lr * grad[0] / n
 		for k := 1; k < len(w); k++ {
-			w[k] -= lr * (grad[k]/n + l2*w[k])
+			// The model weight shrinks toward 0; signal weights toward
+			// signalPrior, the belief that a matched attack phrase is
+			// evidence on its own, which the data may adjust either way.
+			target, pen := signalPrior, l2
+			if k == 1 {
+				target, pen = 0, modelPenalty
+			}
+			w[k] -= lr * (grad[k]/n + pen*(w[k]-target))
 			if k >= 2 && w[k] < 0 {
 				w[k] = 0
 			}
