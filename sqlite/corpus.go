@@ -70,11 +70,9 @@ func (db *DB) PutDocuments(ctx context.Context, docs []*sextant.Document, chunks
 				return fmt.Errorf("document %q: %w", d.ID, err)
 			}
 			*gen++
-			if _, err := ps.change.ExecContext(ctx, *gen, d.ID, false); err != nil {
-				return err
-			}
+			ps.changes = append(ps.changes, sextant.Change{Generation: *gen, DocumentID: d.ID})
 		}
-		return nil
+		return ps.flushChanges(ctx, tx)
 	})
 }
 
@@ -118,7 +116,8 @@ func validatePut(d *sextant.Document, chunks []sextant.Chunk) error {
 
 // putStmts are the statements of a put, prepared once per transaction.
 type putStmts struct {
-	find, delChunks, delDoc, insDoc, insChunk, change *sql.Stmt
+	del, insDoc, insChunk *sql.Stmt
+	changes               []sextant.Change // appended in one multi-row insert at the end
 }
 
 func preparePut(ctx context.Context, tx *sql.Tx) (*putStmts, error) {
@@ -132,15 +131,14 @@ func preparePut(ctx context.Context, tx *sql.Tx) (*putStmts, error) {
 		s, err = tx.PrepareContext(ctx, q)
 		return s
 	}
-	ps.find = prep(`SELECT rowid FROM documents WHERE id = ?`)
-	ps.delChunks = prep(`DELETE FROM chunks WHERE doc = ?`)
-	ps.delDoc = prep(`DELETE FROM documents WHERE rowid = ?`)
+	// Chunks go with their document: ON DELETE CASCADE over the
+	// (doc, ordinal) index, in the same statement.
+	ps.del = prep(`DELETE FROM documents WHERE id = ?`)
 	ps.insDoc = prep(`INSERT INTO documents (id, tenant, collection, source, title, media_type, hash, size, text,
 		metadata, labels, chunk_count, ingested_at, updated_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	ps.insChunk = prep(`INSERT INTO chunks (doc, ordinal, id, text, section, start_byte, end_byte, tokens)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	ps.change = prep(`INSERT INTO changes (generation, document_id, deleted) VALUES (?, ?, ?)`)
 	if err != nil {
 		ps.close()
 		return nil, err
@@ -149,7 +147,7 @@ func preparePut(ctx context.Context, tx *sql.Tx) (*putStmts, error) {
 }
 
 func (ps *putStmts) close() {
-	for _, s := range []*sql.Stmt{ps.find, ps.delChunks, ps.delDoc, ps.insDoc, ps.insChunk, ps.change} {
+	for _, s := range []*sql.Stmt{ps.del, ps.insDoc, ps.insChunk} {
 		if s != nil {
 			s.Close()
 		}
@@ -159,23 +157,12 @@ func (ps *putStmts) close() {
 // remove deletes the document with id and its chunks, reporting whether it
 // existed.
 func (ps *putStmts) remove(ctx context.Context, id string) (bool, error) {
-	var rowid int64
-	switch err := ps.find.QueryRowContext(ctx, id).Scan(&rowid); err {
-	case nil:
-	case sql.ErrNoRows:
-		return false, nil
-	default:
+	res, err := ps.del.ExecContext(ctx, id)
+	if err != nil {
 		return false, err
 	}
-	// Chunks explicitly first: the cascade would do it too, but this way
-	// the delete walks the (doc, ordinal) index once.
-	if _, err := ps.delChunks.ExecContext(ctx, rowid); err != nil {
-		return false, err
-	}
-	if _, err := ps.delDoc.ExecContext(ctx, rowid); err != nil {
-		return false, err
-	}
-	return true, nil
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func (ps *putStmts) put(ctx context.Context, d *sextant.Document, chunks []sextant.Chunk) error {
@@ -205,6 +192,25 @@ func (ps *putStmts) put(ctx context.Context, d *sextant.Document, chunks []sexta
 			return fmt.Errorf("chunk %q: %w", c.ID, err)
 		}
 	}
+	return nil
+}
+
+// flushChanges appends the collected changes to the log, many rows per
+// statement.
+func (ps *putStmts) flushChanges(ctx context.Context, tx *sql.Tx) error {
+	const rows = 200
+	for batch := range slices.Chunk(ps.changes, rows) {
+		args := make([]any, 0, 3*len(batch))
+		for _, c := range batch {
+			args = append(args, c.Generation, c.DocumentID, c.Deleted)
+		}
+		q := `INSERT INTO changes (generation, document_id, deleted) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(batch)), ",")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	ps.changes = ps.changes[:0]
 	return nil
 }
 
@@ -246,11 +252,9 @@ func (db *DB) DeleteDocuments(ctx context.Context, ids []string) (int, error) {
 			}
 			n++
 			*gen++
-			if _, err := ps.change.ExecContext(ctx, *gen, id, true); err != nil {
-				return err
-			}
+			ps.changes = append(ps.changes, sextant.Change{Generation: *gen, DocumentID: id, Deleted: true})
 		}
-		return nil
+		return ps.flushChanges(ctx, tx)
 	})
 	return n, err
 }

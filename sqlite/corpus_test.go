@@ -110,6 +110,24 @@ func TestPutReplacesAllChunks(t *testing.T) {
 	if s.Documents != 1 || s.Chunks != 1 || s.Generation != 2 {
 		t.Errorf("stats = %+v, want 1 document, 1 chunk, generation 2", s)
 	}
+	if n := countRows(t, db, "chunks"); n != 1 {
+		t.Errorf("%d chunk rows after replace, want 1", n)
+	}
+	if err := db.DeleteDocument(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, db, "chunks"); n != 0 {
+		t.Errorf("%d chunk rows after delete, want 0", n)
+	}
+}
+
+func countRows(t *testing.T, db *DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.read.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestDeleteAndChanges(t *testing.T) {
