@@ -331,14 +331,20 @@ func (ix *Index) Rebuild(ctx context.Context) error {
 	return nil
 }
 
-// Refresh catches the index up with the store's change log.
+// Refresh catches the index up with the store's change log. When the
+// changes touch more documents than a quarter of the index (and at least
+// 5,000), one sequential scan of the store is cheaper than reading each
+// changed document, so it rebuilds instead.
 func (ix *Index) Refresh(ctx context.Context) error {
 	ix.mu.RLock()
-	since := ix.gen
+	since, ndocs := ix.gen, len(ix.docs)
 	ix.mu.RUnlock()
 	changes, err := ix.store.Changes(ctx, since)
 	if err != nil {
 		return fmt.Errorf("search: refresh: %w", err)
+	}
+	if len(changes) > max(5000, ndocs/4) {
+		return ix.Rebuild(ctx)
 	}
 	return ix.Apply(ctx, changes)
 }

@@ -511,3 +511,23 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestRefreshManyChangesRebuilds(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore()
+	ix := open(t, s, Options{})
+	for i := range 5200 {
+		s.put(makeDoc(fmt.Sprintf("d%d", i), "T", fmt.Sprintf("word%d shared", i)))
+	}
+	s.remove("d7")
+	if err := ix.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := ix.Stats(); st.Chunks != 5199 || st.Documents != 5199 || st.Generation != 5201 {
+		t.Errorf("stats after a large refresh = %+v", st)
+	}
+	hits, err := ix.Search(ctx, sextant.Query{Text: "word4321"})
+	if err != nil || len(hits) != 1 || hits[0].Chunk.ID != "d4321#0" {
+		t.Errorf("hits = %v, %v", chunkIDs(hits), err)
+	}
+}
