@@ -108,8 +108,11 @@ type Index struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	// save serialises snapshot writers.
-	save sync.Mutex
+	// save serialises snapshot writers; update serialises updaters
+	// (Apply, Refresh, Rebuild), which read the store outside mu and must
+	// not publish what they read out of order.
+	save   sync.Mutex
+	update sync.Mutex
 
 	mu        sync.RWMutex
 	lex       *bm25.Index
@@ -270,6 +273,12 @@ func (ix *Index) remove(id string) {
 // Rebuild replaces the index with one built from a full scan of the store.
 // Searches keep using the old index until the new one is complete.
 func (ix *Index) Rebuild(ctx context.Context) error {
+	ix.update.Lock()
+	defer ix.update.Unlock()
+	return ix.rebuild(ctx)
+}
+
+func (ix *Index) rebuild(ctx context.Context) error {
 	gen, err := ix.store.Generation(ctx)
 	if err != nil {
 		return fmt.Errorf("search: rebuild: %w", err)
@@ -336,6 +345,8 @@ func (ix *Index) Rebuild(ctx context.Context) error {
 // 5,000), one sequential scan of the store is cheaper than reading each
 // changed document, so it rebuilds instead.
 func (ix *Index) Refresh(ctx context.Context) error {
+	ix.update.Lock()
+	defer ix.update.Unlock()
 	ix.mu.RLock()
 	since, ndocs := ix.gen, len(ix.docs)
 	ix.mu.RUnlock()
@@ -344,9 +355,9 @@ func (ix *Index) Refresh(ctx context.Context) error {
 		return fmt.Errorf("search: refresh: %w", err)
 	}
 	if len(changes) > max(5000, ndocs/4) {
-		return ix.Rebuild(ctx)
+		return ix.rebuild(ctx)
 	}
-	return ix.Apply(ctx, changes)
+	return ix.apply(ctx, changes)
 }
 
 // Apply brings the documents named by changes up to date with the store:
@@ -354,6 +365,12 @@ func (ix *Index) Refresh(ctx context.Context) error {
 // applying a change twice, or applying an old change after a newer one, is
 // harmless). The index generation advances to the highest change applied.
 func (ix *Index) Apply(ctx context.Context, changes []sextant.Change) error {
+	ix.update.Lock()
+	defer ix.update.Unlock()
+	return ix.apply(ctx, changes)
+}
+
+func (ix *Index) apply(ctx context.Context, changes []sextant.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
