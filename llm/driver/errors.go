@@ -29,6 +29,8 @@ type UpstreamError struct {
 	Err        error         // underlying cause (network error, SDK error), if any
 }
 
+// Error is the technical summary: provider, status, type and cause. The
+// people-facing message is the enclosing *sextant.Error's.
 func (e *UpstreamError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Provider)
@@ -38,10 +40,7 @@ func (e *UpstreamError) Error() string {
 	if e.Type != "" {
 		b.WriteString(" " + e.Type)
 	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.Err != nil && e.Message == "" {
+	if e.Err != nil {
 		b.WriteString(": " + e.Err.Error())
 	}
 	return b.String()
@@ -65,16 +64,19 @@ func (e *UpstreamError) Unwrap() error { return e.Err }
 // provider's error type to one of the statuses above before calling Classify.
 func Classify(ue *UpstreamError) *sextant.Error {
 	code := codeOf(ue)
-	msg := ue.Provider
+	what := ue.Message
 	switch {
-	case ue.Status != 0 && ue.Message != "":
-		msg = fmt.Sprintf("%s: %s (status %d)", ue.Provider, ue.Message, ue.Status)
+	case what != "":
 	case ue.Status != 0:
-		msg = fmt.Sprintf("%s: %s (status %d)", ue.Provider, strings.ToLower(http.StatusText(ue.Status)), ue.Status)
-	case ue.Message != "":
-		msg = fmt.Sprintf("%s: %s", ue.Provider, ue.Message)
+		what = strings.ToLower(http.StatusText(ue.Status))
 	case ue.Err != nil:
-		msg = fmt.Sprintf("%s: %s", ue.Provider, ue.Err.Error())
+		what = "connection failed"
+	default:
+		what = "request failed"
+	}
+	msg := ue.Provider + ": " + what
+	if ue.Status != 0 {
+		msg += fmt.Sprintf(" (status %d)", ue.Status)
 	}
 	return &sextant.Error{Code: code, Message: msg, Op: "llm", Err: ue}
 }
@@ -158,7 +160,7 @@ func Transport(ctx context.Context, provider string, err error) error {
 	if !Transient(err) {
 		// A local failure (request encoding, a bug): not the provider's
 		// fault and not worth retrying.
-		return &sextant.Error{Code: sextant.EINTERNAL, Message: provider + ": " + err.Error(), Op: "llm", Err: ue}
+		return &sextant.Error{Code: sextant.EINTERNAL, Message: provider + ": unexpected failure", Op: "llm", Err: ue}
 	}
 	return Classify(ue)
 }
