@@ -23,11 +23,11 @@ import (
 // Provider streams chat completions.
 //
 // Stream contract, checked by llmtest.Run:
-//   - The sequence yields zero or more deltas carrying Text, then at most one
-//     delta carrying the complete ToolCalls (fragments assembled by the
-//     driver), and ends with exactly one delta whose FinishReason is set
-//     (one of the sextant.Finish* values). Usage, when the provider reports
-//     it, is on that last delta.
+//   - The sequence yields zero or more deltas carrying non-empty Text and
+//     ends with exactly one final delta whose FinishReason is set (one of
+//     the sextant.Finish* values). The final delta alone carries the
+//     complete ToolCalls (fragments assembled by the driver) and the Usage
+//     when the provider reports it (nil otherwise; llm.Model then counts).
 //   - A failure is yielded once as (zero Delta, err) and ends the sequence.
 //     err is a *sextant.Error (see Classify) wrapping an *UpstreamError
 //     when the provider answered, or a network or context error. A stream
