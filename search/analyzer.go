@@ -3,6 +3,7 @@ package search
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,8 +77,8 @@ type Analyzer struct {
 	noParts  bool
 	maxBytes int
 
-	mu    sync.RWMutex
-	stems map[string]string // memoised Snowball results (bounded)
+	stems  sync.Map     // memoised Snowball results: string → string
+	nstems atomic.Int64 // entries in stems (bounded by stemCacheMax)
 }
 
 // stemCacheMax bounds the memo of stems: the vocabulary of a large corpus
@@ -95,7 +96,6 @@ func NewAnalyzer(o AnalyzerOptions) *Analyzer {
 		noStem:   o.NoStem,
 		noParts:  o.NoParts,
 		maxBytes: o.MaxTermBytes,
-		stems:    make(map[string]string),
 	}
 	if a.maxBytes <= 0 {
 		a.maxBytes = 64
@@ -133,7 +133,18 @@ type segment struct {
 	conn       rune
 }
 
+// asciiWord marks ASCII letters and digits.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
+
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= 0 && asciiWord[r]
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)
 }
 
@@ -460,20 +471,17 @@ func (a *Analyzer) stem(t string) string {
 	if !letter || len(t) <= 2 {
 		return t
 	}
-	a.mu.RLock()
-	s, ok := a.stems[t]
-	a.mu.RUnlock()
-	if ok {
-		return s
+	if s, ok := a.stems.Load(t); ok {
+		return s.(string)
 	}
-	s = english.Stem(t, true)
+	s := english.Stem(t, true)
 	if s == "" {
 		s = t
 	}
-	a.mu.Lock()
-	if len(a.stems) < stemCacheMax {
-		a.stems[strings.Clone(t)] = s
+	if a.nstems.Load() < stemCacheMax {
+		if _, loaded := a.stems.LoadOrStore(strings.Clone(t), s); !loaded {
+			a.nstems.Add(1)
+		}
 	}
-	a.mu.Unlock()
 	return s
 }
