@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -69,11 +70,11 @@ func openRegistry(dir string) (*churn.Registry, error) {
 	return churn.OpenRegistry(filepath.Join(dir, "churn"), nil)
 }
 
-func readTableFile(path string) (*churn.Table, []byte, error) {
+func readTableFile(e *env, path string) (*churn.Table, []byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
+		data, err = io.ReadAll(e.stdin)
 	} else {
 		data, err = os.ReadFile(path)
 	}
@@ -100,7 +101,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.asOf, "as-of", "", "as-of date of the features, YYYY-MM-DD (default: the latest event)")
 }
 
-func (s *sourceFlags) load() ([]churn.Source, []int, time.Time, error) {
+func (s *sourceFlags) load(e *env) ([]churn.Source, []int, time.Time, error) {
 	var asOf time.Time
 	if s.asOf != "" {
 		t, err := time.Parse("2006-01-02", s.asOf)
@@ -127,7 +128,7 @@ func (s *sourceFlags) load() ([]churn.Source, []int, time.Time, error) {
 		if !ok || name == "" || path == "" {
 			return nil, nil, asOf, usageErrorf("--source %q: want NAME=FILE.csv", kv)
 		}
-		t, _, err := readTableFile(path)
+		t, _, err := readTableFile(e, path)
 		if err != nil {
 			return nil, nil, asOf, err
 		}
@@ -178,11 +179,11 @@ func runChurnTrain(ctx context.Context, e *env, args []string) error {
 	if *asJSON {
 		info = e.stderr
 	}
-	t, raw, err := readTableFile(*data)
+	t, raw, err := readTableFile(e, *data)
 	if err != nil {
 		return err
 	}
-	sources, windows, asOf, err := src.load()
+	sources, windows, asOf, err := src.load(e)
 	if err != nil {
 		return err
 	}
@@ -362,11 +363,11 @@ func runChurnScore(ctx context.Context, e *env, args []string) error {
 	sc := churn.NewScorer(m, opts)
 	var in io.Reader = e.stdin
 	if m.Sources != nil {
-		sources, _, asOf, err := src.load()
+		sources, _, asOf, err := src.load(e)
 		if err != nil {
 			return err
 		}
-		t, _, err := readTableFile(pos[0])
+		t, _, err := readTableFile(e, pos[0])
 		if err != nil {
 			return err
 		}
@@ -374,7 +375,9 @@ func runChurnScore(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		in = tableReader(wide)
+		if in, err = tableReader(wide); err != nil {
+			return err
+		}
 	} else if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
@@ -409,12 +412,12 @@ func runChurnScore(ctx context.Context, e *env, args []string) error {
 }
 
 // tableReader renders a table back to CSV for the streaming scorer.
-func tableReader(t *churn.Table) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(t.WriteCSV(pw))
-	}()
-	return pr
+func tableReader(t *churn.Table) (io.Reader, error) {
+	var buf bytes.Buffer
+	if err := t.WriteCSV(&buf); err != nil {
+		return nil, err
+	}
+	return &buf, nil
 }
 
 func runChurnModels(ctx context.Context, e *env, args []string) error {
@@ -513,7 +516,7 @@ func runChurnDrift(ctx context.Context, e *env, args []string) error {
 	var rows [][]float64
 	var scores []float64
 	if *data != "" {
-		t, _, err := readTableFile(*data)
+		t, _, err := readTableFile(e, *data)
 		if err != nil {
 			return err
 		}
@@ -525,7 +528,11 @@ func runChurnDrift(ctx context.Context, e *env, args []string) error {
 			}
 			return nil
 		}})
-		if _, err := sc.ScoreCSV(ctx, tableReader(t), *data, io.Discard, churn.CSVScoreOptions{Threads: 1}); err != nil {
+		in, err := tableReader(t)
+		if err != nil {
+			return err
+		}
+		if _, err := sc.ScoreCSV(ctx, in, *data, io.Discard, churn.CSVScoreOptions{Threads: 1}); err != nil {
 			return err
 		}
 		for _, r := range recs {
@@ -591,7 +598,7 @@ func runChurnUplift(ctx context.Context, e *env, args []string) error {
 		}
 		pcts = append(pcts, p)
 	}
-	t, _, err := readTableFile(*data)
+	t, _, err := readTableFile(e, *data)
 	if err != nil {
 		return err
 	}
