@@ -152,7 +152,10 @@ type Index struct {
 	// stay valid upper bounds while the true average is no larger.
 	boundAvg []float64
 
-	scratch map[uint32][]uint32 // Add: term id → per-field frequencies
+	// Add's scratch: term id → slot, slot → term id, slot → frequencies.
+	slot  map[uint32]int32
+	order []uint32
+	freqs []uint32
 }
 
 // New returns an empty index.
@@ -173,7 +176,7 @@ func newIndex(p params) *Index {
 		lens:     make([][]uint32, nf),
 		totLen:   make([]uint64, nf),
 		boundAvg: make([]float64, nf),
-		scratch:  make(map[uint32][]uint32),
+		slot:     make(map[uint32]int32),
 	}
 }
 
@@ -228,7 +231,11 @@ func (ix *Index) Add(fields ...[]string) (uint32, error) {
 	if int(doc>>6) >= len(ix.deleted) {
 		ix.deleted = append(ix.deleted, 0)
 	}
-	clear(ix.scratch)
+	// Per distinct term of the document: its id and nf frequencies in a
+	// flat buffer, so adding allocates nothing in the steady state.
+	clear(ix.slot)
+	ix.order = ix.order[:0]
+	ix.freqs = ix.freqs[:0]
 	for f := range ix.nf {
 		var n uint32
 		if f < len(fields) {
@@ -240,12 +247,16 @@ func (ix *Index) Add(fields ...[]string) (uint32, error) {
 					ix.terms = append(ix.terms, t)
 					ix.lists = append(ix.lists, postings{})
 				}
-				tfs := ix.scratch[id]
-				if tfs == nil {
-					tfs = make([]uint32, ix.nf)
-					ix.scratch[id] = tfs
+				s, ok := ix.slot[id]
+				if !ok {
+					s = int32(len(ix.order))
+					ix.slot[id] = s
+					ix.order = append(ix.order, id)
+					for range ix.nf {
+						ix.freqs = append(ix.freqs, 0)
+					}
 				}
-				tfs[f]++
+				ix.freqs[int(s)*ix.nf+f]++
 				n++
 			}
 		}
@@ -264,8 +275,8 @@ func (ix *Index) Add(fields ...[]string) (uint32, error) {
 		// average does not recompute on every Add.
 		ix.setBounds(1.05)
 	}
-	for id, tfs := range ix.scratch {
-		ix.appendPosting(id, doc, tfs)
+	for s, id := range ix.order {
+		ix.appendPosting(id, doc, ix.freqs[s*ix.nf:s*ix.nf+ix.nf])
 	}
 	if rebound {
 		ix.recomputeBounds()
