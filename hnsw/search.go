@@ -519,6 +519,11 @@ const exactCostRatio = 19
 
 func (x *Index) exact(dst []Result, q []float32, k int, f Filter) ([]Result, error) {
 	n := int(x.count.Load())
+	if n == 0 {
+		// Nothing to scan; returning here also keeps an empty Int8 index's
+		// Train from racing with this search.
+		return dst, nil
+	}
 	st := x.st.Load()
 	s := x.getScratch(st)
 	defer x.scratch.Put(s)

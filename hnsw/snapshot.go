@@ -368,6 +368,11 @@ func (x *Index) validate(st *storage, n, upperLen int, top, ndel uint64) error {
 				if int(nb) >= n {
 					return corruptf("node %d level %d: link to %d of %d nodes", i, l, nb, n)
 				}
+				// An upper-level link must lead to a node that has that
+				// level, or the walk would read another node's row.
+				if int(st.level[nb]) < l {
+					return corruptf("node %d level %d: link to node %d, which tops out at level %d", i, l, nb, st.level[nb])
+				}
 			}
 		}
 	}
