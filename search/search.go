@@ -139,18 +139,20 @@ func (ix *Index) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, er
 	for i := range chunks {
 		byID[chunks[i].ID] = &chunks[i]
 	}
+	// Entries are immutable: look them up under the lock, use them after.
+	entries := make([]*docEntry, len(ranked))
+	ix.mu.RLock()
+	for i, r := range ranked {
+		entries[i] = ix.docs[r.DocumentID]
+	}
+	ix.mu.RUnlock()
 	terms := ix.analyzer.Terms(q.Text)
 	hits := make([]sextant.Hit, 0, len(ranked))
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	for _, r := range ranked {
+	for i, r := range ranked {
 		c, ok := byID[r.ChunkID]
-		if !ok {
+		e := entries[i]
+		if !ok || e == nil {
 			continue // deleted between ranking and reading
-		}
-		e, ok := ix.docs[r.DocumentID]
-		if !ok {
-			continue
 		}
 		doc := e.doc
 		doc.Metadata = maps.Clone(doc.Metadata)
