@@ -7,15 +7,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"hash/fnv"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -259,7 +256,6 @@ type generator struct {
 }
 
 var (
-	wordRE    = regexp.MustCompile(`[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z]`)
 	numberRE  = regexp.MustCompile(`(^|[^A-Za-z0-9.,-])(\d+(?:\.\d+)?)($|[^A-Za-z0-9])`)
 	entityRE  = regexp.MustCompile(`\b([A-Z][A-Za-z]*[A-Z0-9][A-Za-z0-9]*|[A-Z]{2,}[0-9]*|[A-Z][a-z]+)\b`)
 	sectionRE = regexp.MustCompile(`^(?:[A-Z][A-Z ]{2,}[A-Z]|[A-Z]{3,})\s*:?\s+`)
@@ -306,7 +302,7 @@ func newGenerator(docs map[string]*sfDoc, order []string) *generator {
 	for _, id := range order {
 		d := docs[id]
 		seen := map[string]bool{}
-		for _, w := range wordRE.FindAllString(d.Title+" "+d.Text, -1) {
+		for _, w := range findWords(d.Title+" "+d.Text, -1) {
 			lw := strings.ToLower(w)
 			if len(lw) < 5 || genStop[lw] || seen[lw] {
 				continue
@@ -356,7 +352,7 @@ func (g *generator) nearest(id string) string {
 // common with text, skipping sentences text already contains.
 func (g *generator) closestSentence(o, text string) string {
 	in := map[string]bool{}
-	for _, w := range wordRE.FindAllString(strings.ToLower(text), -1) {
+	for _, w := range findWords(strings.ToLower(text), -1) {
 		in[w] = true
 	}
 	best, bestN := "", -1
@@ -366,7 +362,7 @@ func (g *generator) closestSentence(o, text string) string {
 			continue
 		}
 		n := 0
-		for _, w := range wordRE.FindAllString(strings.ToLower(s), -1) {
+		for _, w := range findWords(strings.ToLower(s), -1) {
 			if in[w] && !genStop[w] {
 				n++
 			}
@@ -649,38 +645,26 @@ func reverseDirection(rng *rand.Rand, sents []string) string {
 	return ""
 }
 
-// loadDevSet reads a grounding JSONL file for tests.
-func loadDevSet(t testing.TB, path string) []devExample {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []devExample
-	dec := json.NewDecoder(f)
-	for {
-		var e devExample
-		if err := dec.Decode(&e); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
+// findWords returns the matches of [A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z]
+// in s, as regexp's FindAllString would, without the regexp's cost.
+func findWords(s string, _ int) []string {
+	var out []string
+	isLetter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	for i := 0; i < len(s); {
+		if !isLetter(s[i]) {
+			i++
+			continue
 		}
-		out = append(out, e)
+		j := i + 1
+		for j < len(s) && (isLetter(s[j]) || s[j] >= '0' && s[j] <= '9' || s[j] == '-') {
+			j++
+		}
+		k := j
+		for k > i+1 && s[k-1] == '-' {
+			k--
+		}
+		out = append(out, s[i:k])
+		i = k
 	}
 	return out
 }
-
-// subsetNames returns the subsets of exs in order.
-func subsetNames(exs []devExample) []string {
-	var names []string
-	for _, e := range exs {
-		if !slices.Contains(names, e.Subset) {
-			names = append(names, e.Subset)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
-var _ = fmt.Sprint
