@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"os"
 	"unsafe"
 )
 
@@ -158,16 +159,43 @@ func corruptf(format string, a ...any) error {
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	crc hash.Hash32
-	err error
-	buf [8]byte
+	r    *bufio.Reader
+	crc  hash.Hash32
+	err  error
+	buf  [8]byte
+	left int64 // bytes known to remain in the input, or -1
+}
+
+// inputSize returns how many bytes remain in r when r can tell (a file, a
+// bytes.Reader), or -1.
+func inputSize(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		return int64(v.Len())
+	case interface {
+		Stat() (os.FileInfo, error)
+		Seek(int64, int) (int64, error)
+	}:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		off, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return fi.Size() - off
+	}
+	return -1
 }
 
 // read fills b from the stream, feeding the checksum.
 func (d *decoder) read(b []byte) {
 	if d.err != nil {
 		return
+	}
+	if d.left >= 0 {
+		d.left -= int64(len(b))
 	}
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -202,7 +230,12 @@ func bulk[T any](d *decoder, count, size int) []T {
 	}
 	step := max(readChunk/size, 1)
 	var out []T
-	if count <= step {
+	if d.left >= 0 && int64(count)*int64(size) > d.left {
+		d.err = corruptf("truncated: a slab of %d bytes, %d left in the input", int64(count)*int64(size), d.left)
+		return nil
+	}
+	if count <= step || d.left >= 0 {
+		// Small, or the input is known to hold it: allocate once.
 		out = make([]T, 0, count)
 	} else {
 		out = make([]T, 0, step)
@@ -242,7 +275,7 @@ func bulk[T any](d *decoder, count, size int) []T {
 }
 
 func decode(r io.Reader, dopt DecodeOptions, checkCRC bool) (*Index, error) {
-	d := &decoder{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli)}
+	d := &decoder{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli), left: inputSize(r)}
 	var magic [8]byte
 	d.read(magic[:])
 	if d.err != nil {
