@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,40 @@ func TestAssemble(t *testing.T) {
 	if !errors.As(err, &fe) || fe[0].Row != 2 || fe[0].Field != "day" {
 		t.Fatalf("bad timestamp: %v", err)
 	}
+}
+
+func TestLLMSentiment(t *testing.T) {
+	var prompts []string
+	answers := map[string]string{"great": "0.8", "awful": "Sentiment: -0.9.", "meh": "neutral", "huge": "7"}
+	f := LLMSentiment(func(_ context.Context, p string) (string, error) {
+		prompts = append(prompts, p)
+		for k, v := range answers {
+			if strings.HasSuffix(p, k) {
+				return v, nil
+			}
+		}
+		return "", errors.New("unexpected prompt")
+	})
+	got, err := f(context.Background(), []string{"great", "", "awful", "huge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(got, []float64{0.8, 0, -0.9, 1}) || len(prompts) != 3 {
+		t.Fatalf("scores %v after %d prompts", got, len(prompts))
+	}
+	if _, err := f(context.Background(), []string{"great", "meh"}); err == nil || !strings.Contains(err.Error(), "text 1") {
+		t.Fatalf("non-numeric answer: %v", err)
+	}
+}
+
+func FuzzFirstNumber(f *testing.F) {
+	for _, s := range []string{"0.8", "Sentiment: -0.9.", "+.5", "-", "1e5", "..", "score 3.2.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := firstNumber(s)
+		if ok && v != v {
+			t.Fatalf("%q: NaN", s)
+		}
+	})
 }

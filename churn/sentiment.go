@@ -2,7 +2,9 @@ package churn
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -99,4 +101,55 @@ func lexiconScore(text string) float64 {
 		s = 0.5*before + 1.5*after
 	}
 	return s / math.Sqrt(s*s+15)
+}
+
+// CompleteFunc sends one prompt to a language model and returns its text
+// answer.
+type CompleteFunc func(ctx context.Context, prompt string) (string, error)
+
+// LLMSentiment returns a SentimentFunc that asks a language model to rate
+// each text from -1 to 1. Empty texts score 0 without a call. An answer
+// without a number is an error naming the text's index.
+func LLMSentiment(complete CompleteFunc) SentimentFunc {
+	return func(ctx context.Context, texts []string) ([]float64, error) {
+		out := make([]float64, len(texts))
+		for i, t := range texts {
+			if strings.TrimSpace(t) == "" {
+				continue
+			}
+			ans, err := complete(ctx, sentimentPrompt+t)
+			if err != nil {
+				return nil, fmt.Errorf("sentiment of text %d: %w", i, err)
+			}
+			v, ok := firstNumber(ans)
+			if !ok {
+				return nil, fmt.Errorf("sentiment of text %d: the model answered %q, not a number", i, clip(ans))
+			}
+			out[i] = min(max(v, -1), 1)
+		}
+		return out, nil
+	}
+}
+
+const sentimentPrompt = "Rate the sentiment of this customer support message from -1 (very negative) " +
+	"to 1 (very positive). Answer with the number only.\n\nMessage:\n"
+
+// firstNumber returns the first decimal number in s.
+func firstNumber(s string) (float64, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9')) {
+			continue
+		}
+		j, dot := i+1, c == '.'
+		for j < len(s) && ((s[j] == '.' && !dot) || (s[j] >= '0' && s[j] <= '9')) {
+			dot = dot || s[j] == '.'
+			j++
+		}
+		num := strings.TrimSuffix(s[i:j], ".")
+		if v, err := strconv.ParseFloat(num, 64); err == nil && !math.IsNaN(v) {
+			return v, true
+		}
+	}
+	return 0, false
 }
