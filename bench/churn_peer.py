@@ -182,7 +182,7 @@ def clock_now(kind):
     return time.process_time() if kind == "cpu" else time.perf_counter()
 
 
-def run_peer(name, X, y, cat, k, seed, clock):
+def run_peer(name, X, y, cat, k, seed, clock, score_seconds):
     fold = folds(y, k, seed)
     raw = np.zeros(len(y))
     times, rounds = [], []
@@ -215,12 +215,12 @@ def run_peer(name, X, y, cat, k, seed, clock):
     res["ece"] = ece(y, cal)  # pooled out of fold, as sextant reports it
     res["_ece_fold_mean"] = float(np.mean([m["ece"] for m in per]))
     res["train_seconds"] = float(np.mean(times))
-    res["score_rows_per_s"] = score_speed(name, X, y, cat, seed, clock)
+    res["score_rows_per_s"] = score_speed(name, X, y, cat, seed, clock, score_seconds)
     res["_rounds"] = rounds
     return res
 
 
-def score_speed(name, X, y, cat, seed, clock, seconds=2.0):
+def score_speed(name, X, y, cat, seed, clock, seconds):
     if name == "xgboost":
         m = make_xgb(cat, seed, rounds=100, depth=6, lr=0.1, early=0)
         m.set_params(min_child_weight=1e-3)
@@ -238,7 +238,8 @@ def score_speed(name, X, y, cat, seed, clock, seconds=2.0):
 
 def run_sextant(cmd, args):
     argv = cmd.split() + ["bench", "churn", "--json", "--data", args.data, "--target", args.target,
-                          "--folds", str(args.folds), "--seed", str(args.seed), "--clock", args.clock]
+                          "--folds", str(args.folds), "--seed", str(args.seed), "--clock", args.clock,
+                          "--score-seconds", str(args.score_seconds)]
     if args.positive:
         argv += ["--positive", args.positive]
     if args.drop:
@@ -258,15 +259,22 @@ def main():
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     ap.add_argument("--repeat", type=int, default=1, help="interleaved runs; timings are medians")
     ap.add_argument("--sextant", default="go run ./cmd/sextant", help="command that runs sextant")
+    ap.add_argument("--sextant-json", default="", help="read sextant's `bench churn --json` line from this file "
+                    "instead of running it (then --repeat applies to the peers only)")
+    ap.add_argument("--score-seconds", type=float, default=2.0, help="how long each scoring measurement runs")
     ap.add_argument("--json", action="store_true", help="print one JSON line per engine")
     args = ap.parse_args()
 
     X, y, cols, cat = load(args.data, args.target, args.positive, set(filter(None, args.drop.split(","))))
     runs = {"sextant": [], "xgboost": [], "sklearn": []}
     for _ in range(args.repeat):
-        runs["sextant"].append(run_sextant(args.sextant, args))
-        runs["xgboost"].append(run_peer("xgboost", X, y, cat, args.folds, args.seed, args.clock))
-        runs["sklearn"].append(run_peer("sklearn", X, y, cat, args.folds, args.seed, args.clock))
+        if args.sextant_json:
+            with open(args.sextant_json) as f:
+                runs["sextant"].append(json.loads(f.read().strip().splitlines()[-1]))
+        else:
+            runs["sextant"].append(run_sextant(args.sextant, args))
+        runs["xgboost"].append(run_peer("xgboost", X, y, cat, args.folds, args.seed, args.clock, args.score_seconds))
+        runs["sklearn"].append(run_peer("sklearn", X, y, cat, args.folds, args.seed, args.clock, args.score_seconds))
     res = {}
     for name, rs in runs.items():
         r = dict(rs[0])

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,5 +219,60 @@ func TestBenchChurnJSON(t *testing.T) {
 	}
 	if m["rows"] != 800 || m["folds"] != 3 || m["auc"] < 0.6 || m["score_rows_per_s"] <= 0 {
 		t.Fatalf("figures %v", m)
+	}
+}
+
+// TestBenchChurnPeerScript runs bench/churn_peer.py on sextant's JSON line
+// and checks the side-by-side table. It needs Debian's python3-xgboost,
+// python3-sklearn and python3-numpy; it skips without them unless
+// SEXTANT_INTEGRATION=1.
+func TestBenchChurnPeerScript(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		python = "python3"
+	}
+	if err := exec.Command(python, "-c", "import xgboost, sklearn, numpy").Run(); err != nil {
+		if os.Getenv("SEXTANT_INTEGRATION") == "1" {
+			t.Fatalf("python3-xgboost/python3-sklearn/python3-numpy missing (%v) and SEXTANT_INTEGRATION=1", err)
+		}
+		t.Skipf("python3-xgboost or python3-sklearn not installed: %v", err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "customers.csv")
+	writeChurnCSV(t, data, 800, 3)
+	args := []string{"--data", data, "--target", "churned", "--drop", "id,offer", "--folds", "3", "--seed", "4"}
+	out, _, err := runChurnCLI(t, dir, nil, append([]string{"bench", "churn", "--json", "--score-seconds", "0.05"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := filepath.Join(dir, "sextant.json")
+	if err := os.WriteFile(js, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, append([]string{"../../bench/churn_peer.py", "--sextant-json", js, "--score-seconds", "0.05"}, args...)...)
+	table, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, table)
+	}
+	text := string(table)
+	for _, want := range []string{"sextant      xgboost      sklearn", "auc ", "pr_auc", "logloss", "brier", "ece", "train_seconds", "score_rows_per_s", "sx/xgb"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("peer table lacks %q:\n%s", want, text)
+		}
+	}
+	// The peers' AUC on this easy data must be sane, and the sextant
+	// column must be the JSON we passed.
+	var sx map[string]float64
+	json.Unmarshal([]byte(out), &sx)
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && f[0] == "auc" {
+			var s, x, k float64
+			fmt.Sscan(f[1], &s)
+			fmt.Sscan(f[2], &x)
+			fmt.Sscan(f[3], &k)
+			if math.Abs(s-sx["auc"]) > 1e-4 || x < 0.6 || k < 0.6 {
+				t.Fatalf("auc row %q, sextant JSON auc %v", l, sx["auc"])
+			}
+		}
 	}
 }
