@@ -394,3 +394,21 @@ func FuzzSupport(f *testing.F) {
 		_ = s.Relevance(question, claim)
 	})
 }
+
+func BenchmarkAnswerScore(b *testing.B) {
+	s := NewScorer(ScorerOptions{})
+	answer := "Aspirin was first synthesized by Felix Hoffmann in 1897 [1]. Daily doses of 75 mg lower the risk of heart attack by 25% [1]."
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.AnswerScore(aspirin, "", answer)
+	}
+}
+
+func BenchmarkSupportPrepared(b *testing.B) {
+	s := NewScorer(ScorerOptions{})
+	ev := s.Evidence(aspirin)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Support("Daily doses of 75 mg lower the risk of heart attack by 25%.", "", ev)
+	}
+}

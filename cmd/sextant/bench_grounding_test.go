@@ -34,7 +34,7 @@ func TestBenchGroundingJSON(t *testing.T) {
 			t.Errorf("JSON lacks %q: %s", k, out.String())
 		}
 	}
-	if got["examples"].(float64) != 4 || got["auc"].(float64) != 1 || got["threshold"].(float64) != 0.5 {
+	if got["examples"].(float64) != 4 || got["auc"].(float64) != 1 || got["threshold"].(float64) != 0.6 {
 		t.Errorf("unexpected figures: %s", out.String())
 	}
 }
