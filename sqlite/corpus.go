@@ -188,7 +188,11 @@ func (ps *putStmts) put(ctx context.Context, d *sextant.Document, chunks []sexta
 		if len(c.Section) > 0 {
 			section = strings.Join(c.Section, sectionSep)
 		}
-		if _, err := ps.insChunk.ExecContext(ctx, rowid, c.Ordinal, c.ID, c.Text, section, c.Start, c.End, c.Tokens); err != nil {
+		text := c.Text
+		if c.Start == 0 && c.End == len(d.Text) {
+			text = "" // the whole document text: stored once, in documents
+		}
+		if _, err := ps.insChunk.ExecContext(ctx, rowid, c.Ordinal, c.ID, text, section, c.Start, c.End, c.Tokens); err != nil {
 			return fmt.Errorf("chunk %q: %w", c.ID, err)
 		}
 	}
@@ -357,7 +361,12 @@ func (db *DB) LookupDocuments(ctx context.Context, ids []string) (map[string]*se
 	return out, nil
 }
 
-const chunkColumns = `c.id, c.ordinal, c.text, c.section, c.start_byte, c.end_byte, c.tokens`
+// chunkColumns reads a chunk joined with its document d. A chunk spanning
+// its document's whole text is stored with text '' (see putStmts.put), so
+// single-chunk documents, the common case for records, keep their text
+// once; the CASE reads d.text only for those.
+const chunkColumns = `c.id, c.ordinal, CASE WHEN c.text = '' AND c.end_byte > c.start_byte THEN d.text ELSE c.text END,
+	c.section, c.start_byte, c.end_byte, c.tokens`
 
 // scanChunk reads chunkColumns (plus extra destinations) into c; DocumentID
 // is left to the caller.
@@ -377,8 +386,8 @@ func scanChunk(row interface{ Scan(...any) error }, c *sextant.Chunk, extra ...a
 // DocumentChunks returns the chunks of document id ordered by Ordinal; an
 // unknown id yields no chunks and no error.
 func (db *DB) DocumentChunks(ctx context.Context, id string) ([]sextant.Chunk, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+chunkColumns+` FROM chunks c
-		WHERE c.doc = (SELECT rowid FROM documents WHERE id = ?) ORDER BY c.ordinal`, id)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+chunkColumns+` FROM documents d
+		JOIN chunks c ON c.doc = d.rowid WHERE d.id = ? ORDER BY c.ordinal`, id)
 	if err != nil {
 		return nil, db.errorf("document chunks", err)
 	}
@@ -448,7 +457,8 @@ func (db *DB) Scan(ctx context.Context, fn func(doc *sextant.Document, chunks []
 		return db.errorf("scan", err)
 	}
 	defer docs.Close()
-	chunks, err := tx.QueryContext(ctx, `SELECT `+chunkColumns+`, c.doc FROM chunks c ORDER BY c.doc, c.ordinal`)
+	chunks, err := tx.QueryContext(ctx, `SELECT `+chunkColumns+`, c.doc FROM chunks c JOIN documents d ON d.rowid = c.doc
+		ORDER BY c.doc, c.ordinal`)
 	if err != nil {
 		return db.errorf("scan", err)
 	}

@@ -566,3 +566,27 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 }
+
+// A chunk that is its document's whole text is stored once and read back
+// whole through every read path.
+func TestWholeTextChunkStoredOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	d, cs := makeDoc("w", "the only paragraph")
+	if err := db.PutDocument(ctx, d, cs); err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := db.read.QueryRow(`SELECT text FROM chunks`).Scan(&stored); err != nil || stored != "" {
+		t.Errorf("stored chunk text %q, %v; want it left to the document", stored, err)
+	}
+	got, _ := db.DocumentChunks(ctx, "w")
+	byID, _ := db.ChunksByID(ctx, []string{"w#0"})
+	var scanned []sextant.Chunk
+	db.Scan(ctx, func(_ *sextant.Document, c []sextant.Chunk) error { scanned = c; return nil })
+	for name, c := range map[string][]sextant.Chunk{"DocumentChunks": got, "ChunksByID": byID, "Scan": scanned} {
+		if diff := cmp.Diff(cs, c); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
