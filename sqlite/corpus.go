@@ -362,7 +362,7 @@ func (db *DB) LookupDocuments(ctx context.Context, ids []string) (map[string]*se
 }
 
 // chunkColumns reads a chunk joined with its document d. A chunk spanning
-// its document's whole text is stored with text ” (see putStmts.put), so
+// its document's whole text is stored with an empty text (see putStmts.put), so
 // single-chunk documents, the common case for records, keep their text
 // once; the CASE reads d.text only for those.
 const chunkColumns = `c.id, c.ordinal, CASE WHEN c.text = '' AND c.end_byte > c.start_byte THEN d.text ELSE c.text END,
