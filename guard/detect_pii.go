@@ -165,7 +165,7 @@ func detectCards(sc *scan) {
 			continue
 		}
 		end, n := digitRun(t, i, " -", groups[:])
-		if sc.open(i, end) || n == 0 || (end < len(t) && (isAlpha(t[end]) || t[end] == '_')) {
+		if sc.openWith(i, end, " -") || n == 0 || (end < len(t) && (isAlpha(t[end]) || t[end] == '_')) {
 			i = end
 			continue
 		}
@@ -230,7 +230,7 @@ func detectSSNs(sc *scan) {
 			continue
 		}
 		end, n := digitRun(t, i, " -", groups[:])
-		if sc.open(i, end) || (end < len(t) && (isAlnum(t[end]) || t[end] == '_')) {
+		if sc.openWith(i, end, " -") || (end < len(t) && (isAlnum(t[end]) || t[end] == '_')) {
 			i = end
 			continue
 		}
@@ -377,7 +377,7 @@ func detectPhones(sc *scan) {
 		}
 		ext := extension(t, end)
 		stop := ext
-		if sc.open(i, stop) || (stop < len(t) && (isAlpha(t[stop]) && stop == end)) {
+		if sc.openWith(i, stop, " -.()+xXet#") || (stop < len(t) && (isAlpha(t[stop]) && stop == end)) {
 			i = stop - 1
 			continue
 		}

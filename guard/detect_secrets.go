@@ -112,11 +112,14 @@ func inCharset(s string, cs int) bool {
 func detectTokens(sc *scan) {
 	t := sc.text
 	for i := 0; i < len(t); i++ {
-		if !isSecretByte(t[i]) || (i > 0 && isSecretByte(t[i-1])) {
+		if !isSecretByte(t[i]) || (i > 0 && isSecretByte(t[i-1]) && !isAssign(t, i-1)) {
+			continue
+		}
+		if isAssign(t, i) {
 			continue
 		}
 		j := i
-		for j < len(t) && isSecretByte(t[j]) && j-i < 8192 {
+		for j < len(t) && isSecretByte(t[j]) && j-i < 8192 && !isAssign(t, j) {
 			j++
 		}
 		if sc.open(i, j) {
@@ -135,6 +138,12 @@ func detectTokens(sc *scan) {
 	detectBearer(sc)
 	detectLabelled(sc)
 	detectURLCredentials(sc)
+}
+
+// isAssign reports an '=' at i that separates a name from a value
+// (KEY=value), as opposed to base64 padding at the end of a token.
+func isAssign(t string, i int) bool {
+	return t[i] == '=' && i+1 < len(t) && isSecretByte(t[i+1]) && t[i+1] != '='
 }
 
 // token classifies one run of secret bytes.
@@ -341,7 +350,7 @@ func detectBearer(sc *scan) {
 				sc.add(BearerToken, s, e, 0.95, "bearer")
 			case kw == "basic " && len(tok) >= 8 && hasCue(sc.before(k, 24), []string{"authorization*"}):
 				if b, err := base64.StdEncoding.DecodeString(tok); err == nil && bytes.IndexByte(b, ':') > 0 {
-					sc.add(BearerToken, s, e, 0.9, "basic-auth")
+					sc.add(BearerToken, s, e, 0.92, "basic-auth")
 				}
 			}
 		}
@@ -423,7 +432,7 @@ func detectLabelled(sc *scan) {
 			k++
 		}
 		v := k
-		for v < len(t) && v-k < 200 && !isBlank(t[v]) && t[v] != quote && (quote != 0 || strings.IndexByte(",;&)\"'`", t[v]) < 0) {
+		for v < len(t) && v-k < 200 && !isBlank(t[v]) && t[v] != quote && (quote != 0 || strings.IndexByte(",;)\"'`", t[v]) < 0) {
 			v++
 		}
 		for v > k && quote == 0 && strings.IndexByte(".!?", t[v-1]) >= 0 && isForm {

@@ -196,8 +196,8 @@ func detectNames(sc *scan) {
 		}
 		if conf > 0 {
 			sc.add(Person, w.start, end, conf, "name")
+			k = j - 1
 		}
-		k = j - 1
 	}
 }
 
@@ -322,6 +322,11 @@ func detectAddresses(sc *scan) {
 	for k := 0; k < len(ws); k++ {
 		end, conf := sc.addressCore(ws, k)
 		if end <= k {
+			// Near the end of a stream prefix, a word that could begin an
+			// address waits for the words that would complete it.
+			if !sc.final && len(t)-ws[k].start < 96 && sc.addressStart(ws[k]) {
+				sc.pend(ws[k].start)
+			}
 			continue
 		}
 		j := sc.addressTail(ws, end)
@@ -339,6 +344,22 @@ func detectAddresses(sc *scan) {
 		sc.add(StreetAddress, s, e, conf, "address")
 		k = j - 1
 	}
+}
+
+// addressStart reports whether w could begin an address core.
+func (sc *scan) addressStart(w word) bool {
+	if w.kind == wDigits {
+		return w.end-w.start <= 6
+	}
+	if w.kind != wLetters {
+		return false
+	}
+	lw := sc.lowerWord(w)
+	switch lw {
+	case "psc", "unit", "cmr", "usns", "uss", "usnv", "po", "p", "postfach", "the":
+		return true
+	}
+	return w.upper && (streetPrefixes[lw] || hasStreetEnding(lw))
 }
 
 // addressCore matches the street part of an address starting at word k and

@@ -54,13 +54,29 @@ func (sc *scan) pend(start int) {
 }
 
 // open reports whether a candidate [start,end) touches the end of a stream
-// prefix (only blanks follow it), so it could still grow; if so it pends.
+// prefix (only blanks, line breaks included, follow it), so it could still grow; if so it pends.
 func (sc *scan) open(start, end int) bool {
 	if sc.final {
 		return false
 	}
 	for i := end; i < len(sc.text); i++ {
-		if c := sc.text[i]; c != ' ' && c != '\t' {
+		if !isBlank(sc.text[i]) {
+			return false
+		}
+	}
+	sc.pend(start)
+	return true
+}
+
+// openWith is open for candidates that may continue over bytes in cont
+// (separators): a candidate followed only by blanks and such bytes up to
+// the end of a stream prefix pends.
+func (sc *scan) openWith(start, end int, cont string) bool {
+	if sc.final {
+		return false
+	}
+	for i := end; i < len(sc.text); i++ {
+		if c := sc.text[i]; !isBlank(c) && strings.IndexByte(cont, c) < 0 {
 			return false
 		}
 	}
