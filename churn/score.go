@@ -72,6 +72,20 @@ type Reason struct {
 	Contribution float64 `json:"contribution"`
 }
 
+// ScoreRequest is the body of the real-time endpoint POST /v1/churn/score:
+// the model (an id or "production"; empty means production) and the rows,
+// each a map from schema column to a string, number, boolean or null.
+type ScoreRequest struct {
+	Model string           `json:"model,omitempty"`
+	Rows  []map[string]any `json:"rows"`
+}
+
+// ScoreResponse answers a ScoreRequest: one result per row, in order.
+type ScoreResponse struct {
+	Model   string   `json:"model"`
+	Results []Result `json:"results"`
+}
+
 // Result is the score of one customer.
 type Result struct {
 	ID          string   `json:"id,omitempty"`

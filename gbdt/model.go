@@ -268,6 +268,9 @@ func (m *Model) check() error {
 				if !slices.IsSorted(n.Categories) {
 					return fmt.Errorf("tree %d node %d: categorical split needs sorted categories", ti, i)
 				}
+				if k := len(n.Categories); k > 0 && n.Categories[k-1] >= MaxCategories {
+					return fmt.Errorf("tree %d node %d: category code %d over the maximum %d", ti, i, n.Categories[k-1], MaxCategories-1)
+				}
 			} else if n.Categories != nil || !finite(n.Threshold) {
 				return fmt.Errorf("tree %d node %d: numeric split needs a finite threshold", ti, i)
 			}
