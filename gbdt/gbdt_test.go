@@ -461,16 +461,24 @@ func FuzzDecode(f *testing.F) {
 		}
 		// A model that decodes must score and explain any row without
 		// panicking, and the compiled scorer must agree with it.
-		x := make([]float64, len(m.Features))
-		for i := range x {
-			x[i] = float64(i) - 0.5
+		s := Compile(m)
+		for _, fill := range []func(i int) float64{
+			func(i int) float64 { return float64(i) - 0.5 },
+			func(i int) float64 { return float64(i % 3) },
+			func(i int) float64 { return math.NaN() },
+			func(i int) float64 { return float64(300 - i) },
+		} {
+			x := make([]float64, len(m.Features))
+			for i := range x {
+				x[i] = fill(i)
+			}
+			want := m.Predict(x)
+			got := s.Predict(x)
+			if !(math.Abs(got-want) <= 1e-9*math.Max(1, math.Abs(want))) && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Fatalf("row %v: scorer %v, model %v", x, got, want)
+			}
+			m.Contributions(x)
 		}
-		want := m.Predict(x)
-		got := Compile(m).Predict(x)
-		if !(math.Abs(got-want) <= 1e-9) && !(math.IsNaN(got) && math.IsNaN(want)) {
-			t.Fatalf("scorer %v, model %v", got, want)
-		}
-		m.Contributions(x)
 	})
 }
 
