@@ -569,9 +569,42 @@ func (s *Scorer) AnswerScore(context, question, answer string) float64 {
 		n++
 	}
 	if n == 0 {
+		// A bare "Yes." or "No." asserts the question's proposition, or
+		// its negation: score that instead.
+		if claim, ok := yesNoClaim(question, answer); ok {
+			if sup := s.Support(claim, "", ev); sup.Checkable {
+				return sup.Score
+			}
+		}
 		return 0.5
 	}
 	return 0.5*minScore + 0.5*sum/float64(n)
+}
+
+var auxiliaries = set("is are was were do does did can could will would should has have had may might must")
+
+// yesNoClaim turns a bare yes/no answer to a question into the claim it
+// makes: the question itself for "yes", with "not" after its first
+// auxiliary verb (or before it) for "no".
+func yesNoClaim(question, answer string) (string, bool) {
+	a := strings.ToLower(strings.Trim(strings.TrimSpace(answer), ".!,; "))
+	q := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(question), "?"))
+	if q == "" {
+		return "", false
+	}
+	switch a {
+	case "yes", "yes it is", "yes it does", "correct", "true":
+		return q, true
+	case "no", "no it is not", "no it does not", "incorrect", "false":
+		words := strings.Fields(q)
+		for i, w := range words {
+			if auxiliaries[strings.ToLower(w)] {
+				return strings.Join(append(words[:i+1:i+1], append([]string{"not"}, words[i+1:]...)...), " "), true
+			}
+		}
+		return "not " + q, true
+	}
+	return "", false
 }
 
 // splitParagraphs splits a context at blank lines into passages.

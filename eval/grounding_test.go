@@ -81,6 +81,19 @@ func TestSupportQuestionAndContentless(t *testing.T) {
 	}
 }
 
+func TestAnswerScoreYesNo(t *testing.T) {
+	s := NewScorer(ScorerOptions{})
+	ctx := "Marie Curie was the first woman to win a Nobel Prize."
+	q := "Was Marie Curie the first woman to win a Nobel Prize?"
+	yes, no := s.AnswerScore(ctx, q, "Yes."), s.AnswerScore(ctx, q, "No.")
+	if yes < s.Threshold() || no >= s.Threshold() {
+		t.Errorf("yes %.3f no %.3f: want yes supported and no unsupported", yes, no)
+	}
+	if got := s.AnswerScore(ctx, "", "Yes."); got != 0.5 {
+		t.Errorf("yes without a question = %v, want 0.5", got)
+	}
+}
+
 func TestAnalyzeNegationScopeAndNumbers(t *testing.T) {
 	tb := loadTables()
 	sc := &stemCache{m: map[string]string{}}
