@@ -1,6 +1,7 @@
 package search
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,8 +78,18 @@ type Analyzer struct {
 	noParts  bool
 	maxBytes int
 
-	stems  sync.Map     // memoised Snowball results: string → string
-	nstems atomic.Int64 // entries in stems (bounded by stemCacheMax)
+	seed   maphash.Seed
+	stems  [stemShards]stemShard // memoised Snowball results
+	nstems atomic.Int64          // entries in stems (bounded by stemCacheMax)
+}
+
+// stemShards spreads the stem memo over independently locked maps, so
+// parallel analysis does not contend on one lock.
+const stemShards = 64
+
+type stemShard struct {
+	mu sync.RWMutex
+	m  map[string]string
 }
 
 // stemCacheMax bounds the memo of stems: the vocabulary of a large corpus
@@ -96,6 +107,10 @@ func NewAnalyzer(o AnalyzerOptions) *Analyzer {
 		noStem:   o.NoStem,
 		noParts:  o.NoParts,
 		maxBytes: o.MaxTermBytes,
+		seed:     maphash.MakeSeed(),
+	}
+	for i := range a.stems {
+		a.stems[i].m = make(map[string]string)
 	}
 	if a.maxBytes <= 0 {
 		a.maxBytes = 64
@@ -471,17 +486,24 @@ func (a *Analyzer) stem(t string) string {
 	if !letter || len(t) <= 2 {
 		return t
 	}
-	if s, ok := a.stems.Load(t); ok {
-		return s.(string)
+	sh := &a.stems[maphash.String(a.seed, t)%stemShards]
+	sh.mu.RLock()
+	s, ok := sh.m[t]
+	sh.mu.RUnlock()
+	if ok {
+		return s
 	}
-	s := english.Stem(t, true)
+	s = english.Stem(t, true)
 	if s == "" {
 		s = t
 	}
 	if a.nstems.Load() < stemCacheMax {
-		if _, loaded := a.stems.LoadOrStore(strings.Clone(t), s); !loaded {
+		sh.mu.Lock()
+		if _, ok := sh.m[t]; !ok {
+			sh.m[strings.Clone(t)] = s
 			a.nstems.Add(1)
 		}
+		sh.mu.Unlock()
 	}
 	return s
 }
