@@ -2,6 +2,7 @@ package guard
 
 import (
 	"net/netip"
+	"strings"
 )
 
 // Context cues. Lower-case; a trailing '*' makes a cue a word prefix.
@@ -502,6 +503,12 @@ func detectIPs(sc *scan) {
 		end := j
 		for end > i && t[end-1] == '.' {
 			end--
+		}
+		if colons == 1 && isDigit(c) {
+			// "203.0.113.9:8080" or "203.0.113.9:" — an address and a port.
+			if k := strings.IndexByte(t[i:end], ':'); k > 0 {
+				colons, end = 0, i+k
+			}
 		}
 		if colons >= 2 {
 			sc.ipv6(i, end)

@@ -83,7 +83,8 @@ var notNames = func() map[string]bool {
 		was wer wo warum bitte danke ja nein nicht mit von zu auf für fur mein dein sein unser herr frau le la les un
 		une et ou de des du el los las y o en con por para god lord jesus christ ok okay hmm note question answer
 		context order system assistant human ai gpt chatgpt claude translate write tell show ignore forget stop act
-		pretend imagine say print give find look looking help need want like love hate know think`) {
+		pretend imagine say print give find look looking help need want like love hate know think i'm i’m i'd i'll
+		i've we're we've you're you've you'll he's she's it's that's there's what's who's let's don't can't won't`) {
 		m[w] = true
 	}
 	return m
@@ -324,7 +325,7 @@ func detectAddresses(sc *scan) {
 		if end <= k {
 			// Near the end of a stream prefix, a word that could begin an
 			// address waits for the words that would complete it.
-			if !sc.final && len(t)-ws[k].start < 96 && sc.addressStart(ws[k]) {
+			if !sc.final && len(t)-ws[k].start < 96 && sc.addressStart(ws, k) {
 				sc.pend(ws[k].start)
 			}
 			continue
@@ -346,8 +347,9 @@ func detectAddresses(sc *scan) {
 	}
 }
 
-// addressStart reports whether w could begin an address core.
-func (sc *scan) addressStart(w word) bool {
+// addressStart reports whether word k could begin an address core.
+func (sc *scan) addressStart(ws []word, k int) bool {
+	w := ws[k]
 	if w.kind == wDigits {
 		return w.end-w.start <= 6
 	}
@@ -356,8 +358,10 @@ func (sc *scan) addressStart(w word) bool {
 	}
 	lw := sc.lowerWord(w)
 	switch lw {
-	case "psc", "unit", "cmr", "usns", "uss", "usnv", "po", "p", "postfach", "the":
+	case "psc", "unit", "cmr", "usns", "uss", "usnv", "po", "p", "postfach":
 		return true
+	case "the": // "the corner of ..."
+		return k+1 == len(ws) || (sc.lowerWord(ws[k+1]) == "corner" && (k+2 == len(ws) || sc.lowerWord(ws[k+2]) == "of"))
 	}
 	return w.upper && (streetPrefixes[lw] || hasStreetEnding(lw))
 }

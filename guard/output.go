@@ -108,8 +108,10 @@ func NewOutputChecker(opts OutputOptions) (*OutputChecker, error) {
 // leaked PII and secrets, the canary, system-prompt runs, unsourced links
 // and denylisted terms. Where findings overlap, the earlier one is kept.
 func (c *OutputChecker) Check(answer string) []Finding {
-	fs := c.s.Scan(answer)
-	fs, _ = c.extraHold(fs, answer, true)
+	// Output-check findings go first so that, where one overlaps a PII
+	// finding at the same offset, the stable sort keeps it.
+	fs, _ := c.extraHold(nil, answer, true)
+	fs = c.s.AppendScan(fs, answer)
 	sortByStart(fs)
 	return resolveOrdered(fs)
 }
@@ -158,9 +160,10 @@ func (c *OutputChecker) extraHold(fs []Finding, text string, final bool) ([]Find
 					}
 				}
 			}
-			// The last words could begin a denylisted phrase.
+			// The last words (the very last possibly unfinished) could
+			// begin a denylisted phrase.
 			if !final && len(ws) > 0 {
-				k := max(0, len(ws)-c.maxDeny+1)
+				k := max(0, len(ws)-c.maxDeny)
 				hold = min(hold, ws[k].start)
 			}
 		}

@@ -49,9 +49,19 @@ func (s *Stream) Held() int { return len(s.pending) }
 func (s *Stream) step(final bool) (string, []Finding) {
 	text := s.ctx + s.pending
 	off := len(s.ctx)
-	fs, hold := s.c.s.scan(nil, text, final)
-	fs, h2 := s.c.extraHold(fs, text, final)
-	hold = max(off, min(hold, h2))
+	fs, h2 := s.c.extraHold(nil, text, final)
+	fs, hold := s.c.s.scan(fs, text, final)
+	hold = min(hold, h2)
+	// A finding that straddles the hold point waits whole.
+	for moved := true; moved; {
+		moved = false
+		for _, f := range fs {
+			if f.Start < hold && f.End > hold {
+				hold, moved = f.Start, true
+			}
+		}
+	}
+	hold = max(off, hold)
 	n := 0
 	for _, f := range fs {
 		if f.Start >= off && f.End <= hold {
