@@ -276,3 +276,61 @@ func TestBenchChurnPeerScript(t *testing.T) {
 		}
 	}
 }
+
+func TestChurnCLIWithSources(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 7))
+	var cust, usage, tickets strings.Builder
+	cust.WriteString("id,plan,churned\n")
+	usage.WriteString("id,day,minutes\n")
+	tickets.WriteString("id,opened,body\n")
+	for i := range 600 {
+		// Customers who stopped using the service and complained leave.
+		active := r.IntN(2) == 1
+		angry := r.IntN(3) == 0
+		churned := "no"
+		if (!active && r.Float64() < 0.7) || (angry && r.Float64() < 0.5) {
+			churned = "yes"
+		}
+		fmt.Fprintf(&cust, "u%d,%s,%s\n", i, []string{"a", "b"}[r.IntN(2)], churned)
+		days := 5
+		if active {
+			days = 25
+		}
+		for d := range days {
+			fmt.Fprintf(&usage, "u%d,2024-03-%02d,%d\n", i, 31-d, 10+r.IntN(50))
+		}
+		if angry {
+			fmt.Fprintf(&tickets, "u%d,2024-03-20,terrible outage again and I am furious\n", i)
+		} else if r.IntN(2) == 0 {
+			fmt.Fprintf(&tickets, "u%d,2024-03-15,thanks for the quick help\n", i)
+		}
+	}
+	files := map[string]string{"c.csv": cust.String(), "usage.csv": usage.String(), "tickets.csv": tickets.String()}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := func(name string) string { return filepath.Join(dir, name) }
+	out, _, err := runChurnCLI(t, dir, nil, "churn", "train", "--data", p("c.csv"), "--target", "churned", "--id", "id", "--folds", "3",
+		"--source", "usage="+p("usage.csv"), "--source", "tickets="+p("tickets.csv"), "--text", "tickets=body", "--windows", "14,30", "--promote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"feature assembly: 2 source(s) joined on id as of 2024-03-31", "usage_count_14d", "tickets_sentiment_30d", "registered model v1"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("train output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runChurnCLI(t, dir, nil, "churn", "score", p("c.csv")); err == nil || !strings.Contains(err.Error(), "source") {
+		t.Fatalf("scoring without the sources: %v", err)
+	}
+	out, _, err = runChurnCLI(t, dir, nil, "churn", "score", p("c.csv"), "--source", "usage="+p("usage.csv"), "--source", "tickets="+p("tickets.csv"), "--text", "tickets=body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 601 {
+		t.Fatalf("%d output lines", len(lines))
+	}
+}
