@@ -92,7 +92,7 @@ func TestHeldOut(t *testing.T) {
 			t.Errorf("%s: flagged share %.2f outside [%.2f, %.2f]", tc.file, share, tc.minFlag, tc.maxFlag)
 		}
 	}
-	docs := readLabeledFile(t, "testdata/documents_heldout.jsonl")
+	docs := readLabeledFile(t, "testdata/documents_dev.jsonl")
 	tp, fp := 0, 0
 	for _, d := range docs {
 		if inj.ScoreDocument(d.Text).Action == ActionBlock {
@@ -104,8 +104,8 @@ func TestHeldOut(t *testing.T) {
 		}
 	}
 	t.Logf("documents: %d injected chunks caught, %d benign chunks excluded (of %d)", tp, fp, len(docs))
-	if fp > 1 {
-		t.Errorf("%d benign documents excluded", fp)
+	if fp > 1 || tp < 6 {
+		t.Errorf("documents: %d injected caught, %d benign excluded", tp, fp)
 	}
 }
 

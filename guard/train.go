@@ -81,16 +81,19 @@ type TrainReport struct {
 const (
 	MinFlag     = 0.5
 	MinBlock    = 0.85
-	MinDocument = 0.9
+	// MinDocument was set by inspecting testdata/documents_dev.jsonl:
+	// retrieved chunks are scored per window and the highest window
+	// counts, so a chunk needs one strong or two ordinary attack signals
+	// to reach it, while ordinary prose, manuals included, stays near 0.3.
+	MinDocument = 0.7
 )
 
 // TrainInjection trains the scorer: the hashed n-gram logistic model on
 // all examples, and the combiner on out-of-fold model logits plus the
 // signals, so the combiner learns how far to trust the model on text it has
 // not seen. Thresholds are set on the out-of-fold combined scores: Flag at
-// a 5% false-positive rate on benign examples, Block at 1%, Document at the
-// larger of Block and MinDocument (documents are long and instructive by
-// nature), each no lower than its floor.
+// a 5% false-positive rate on benign examples, Block at 1%, each no lower
+// than its floor; Document is MinDocument (or Flag if higher).
 func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *TrainReport, error) {
 	if opts.Bits == 0 {
 		opts.Bits = 18
@@ -180,7 +183,7 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 	}
 	inj.Thresholds.Flag = max(MinFlag, thresholdAtFPR(scores, labels, 0.05))
 	inj.Thresholds.Block = max(MinBlock, inj.Thresholds.Flag, thresholdAtFPR(scores, labels, 0.01))
-	inj.Thresholds.Document = max(inj.Thresholds.Block, MinDocument)
+	inj.Thresholds.Document = max(inj.Thresholds.Flag, MinDocument)
 
 	rep := &TrainReport{Examples: len(examples), Positives: pos, Thresholds: inj.Thresholds,
 		CVAUC: AUC(scores, labels), CVModelAUC: AUC(oof, labels), Combiner: map[string]float64{}}
