@@ -153,6 +153,10 @@ func (g *Grounder) Ground(ctx context.Context, in AnswerInput) (AnswerGrounding,
 			return AnswerGrounding{}, err
 		}
 		cg := ClaimGrounding{Claim: c, Retrieved: s.Support(c.Text, in.Question, all)}
+		if IsRefusal(c.Text) {
+			// Declining to answer asserts nothing that could be unsupported.
+			cg.Retrieved = Support{Score: 1, Supported: true, Coverage: 1, Passage: -1}
+		}
 		if ev, ok := evidenceOf(c.Citations); ok {
 			sup := s.Support(c.Text, in.Question, ev)
 			cg.Cited = &sup
@@ -275,7 +279,7 @@ func (s GroundingSummary) Metrics() map[string]float64 {
 }
 
 // refusalRE matches answers that decline to answer.
-var refusalRE = regexp.MustCompile(`(?i)^\W*(?:i (?:do not|don't|cannot|can't|could not|couldn't) (?:know|find|answer|say|tell|determine)|(?:sorry|unfortunately)\b|there is (?:no|not enough) information|the (?:provided |given )?(?:context|sources?|documents?|passages?) (?:do(?:es)? not|don't|doesn't) (?:contain|provide|mention|say|include))`)
+var refusalRE = regexp.MustCompile(`(?i)^\W*(?:i (?:do not|don't|cannot|can't|could not|couldn't) (?:know|find|answer|say|tell|determine)|(?:sorry|unfortunately),?\s+(?:but\s+)?(?:i|we)\b|there is (?:no|not enough) information|the (?:provided |given )?(?:context|sources?|documents?|passages?) (?:do(?:es)? not|don't|doesn't) (?:contain|provide|mention|say|include))`)
 
 // IsRefusal reports whether an answer declines to answer ("I don't know",
 // "The sources do not mention ...").

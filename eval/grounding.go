@@ -558,8 +558,12 @@ func (s *Scorer) AnswerScore(context, question, answer string) float64 {
 	if len(claims) == 0 {
 		claims = []Claim{{Text: answer}}
 	}
-	minScore, sum, n := 1.0, 0.0, 0
+	minScore, sum, n, refusals := 1.0, 0.0, 0, 0
 	for _, c := range claims {
+		if IsRefusal(c.Text) {
+			refusals++ // declining to answer asserts nothing
+			continue
+		}
 		sup := s.Support(c.Text, question, ev)
 		if !sup.Checkable {
 			continue
@@ -567,6 +571,9 @@ func (s *Scorer) AnswerScore(context, question, answer string) float64 {
 		minScore = math.Min(minScore, sup.Score)
 		sum += sup.Score
 		n++
+	}
+	if n == 0 && refusals > 0 {
+		return 1
 	}
 	if n == 0 {
 		// A bare "Yes." or "No." asserts the question's proposition, or

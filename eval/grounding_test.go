@@ -89,6 +89,9 @@ func TestAnswerScoreYesNo(t *testing.T) {
 	if yes < s.Threshold() || no >= s.Threshold() {
 		t.Errorf("yes %.3f no %.3f: want yes supported and no unsupported", yes, no)
 	}
+	if got := s.AnswerScore(ctx, q, "I don't know."); got != 1 {
+		t.Errorf("refusal = %v, want 1", got)
+	}
 	if got := s.AnswerScore(ctx, "", "Yes."); got != 0.5 {
 		t.Errorf("yes without a question = %v, want 0.5", got)
 	}
@@ -336,6 +339,22 @@ func TestRelevance(t *testing.T) {
 	r, err := EmbeddingRelevance(context.Background(), embed, q, "x")
 	if err != nil || math.Abs(r-1/math.Sqrt2) > 1e-6 {
 		t.Errorf("EmbeddingRelevance = %v, %v", r, err)
+	}
+}
+
+func TestIsRefusal(t *testing.T) {
+	for s, want := range map[string]bool{
+		"I don't know.": true,
+		"Sorry, I could not find that in the documents.":    true,
+		"The provided context does not mention the author.": true,
+		"There is not enough information to answer.":        true,
+		"Unfortunately, the drug failed in phase 3 trials.": false,
+		"No.": false,
+		"I know that aspirin was first synthesized in 1897.": false,
+	} {
+		if got := IsRefusal(s); got != want {
+			t.Errorf("IsRefusal(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 
