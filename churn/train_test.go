@@ -368,3 +368,21 @@ func TestTrainRefusesBadOptions(t *testing.T) {
 		t.Fatal("bad params accepted")
 	}
 }
+
+// BenchmarkScoreRecord measures one real-time request of one customer:
+// validation, encoding, compiled scoring and calibration, with and without
+// three TreeSHAP reasons.
+func BenchmarkScoreRecord(b *testing.B) {
+	m := trainedModel(b, 3000, 1)
+	rec := []map[string]any{{"id": "c1", "plan": "basic", "tenure": 3, "monthly": 42.5, "autopay": "no"}}
+	for _, reasons := range []int{0, 3} {
+		b.Run(fmt.Sprintf("reasons=%d", reasons), func(b *testing.B) {
+			sc := NewScorer(m, ScorerOptions{Reasons: reasons})
+			for b.Loop() {
+				if _, err := sc.ScoreRecords(context.Background(), rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
