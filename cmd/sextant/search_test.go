@@ -107,3 +107,23 @@ func TestSearchCommand(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseFilters(f *testing.F) {
+	for _, s := range []string{"team=infra", "a=b|c", "updated>=2024-01-01", "updated<2024-01-01T00:00:00Z", "updated>", "=", "updated<=x", "k=v=w", "updated"} {
+		f.Add(s, "lang=en")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		fl, err := parseFilters([]string{a, b})
+		if err != nil {
+			if exitCode(err) != 2 {
+				t.Fatalf("parseFilters(%q, %q): non-usage error %v", a, b, err)
+			}
+			return
+		}
+		for k := range fl.Equals {
+			if k == "" {
+				t.Fatalf("empty key from %q, %q", a, b)
+			}
+		}
+	})
+}
