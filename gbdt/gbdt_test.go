@@ -514,3 +514,26 @@ func BenchmarkScore(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func TestSquaredLossRegression(t *testing.T) {
+	f := func(x []float64) float64 { return 3*x[0] - 2*math.Abs(x[1]) }
+	gen := func(r *rand.Rand, x []float64) { x[0], x[1] = r.Float64()*2-1, r.Float64()*2-1 }
+	feats := []Feature{{Name: "a"}, {Name: "b"}}
+	train, test := synth(5000, feats, 40, gen, f), synth(1000, feats, 41, gen, f)
+	m, err := Train(context.Background(), train, nil, Params{Loss: LossSquared, Rounds: 300, MaxDepth: 4, LearningRate: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se, sv, mean float64
+	for _, y := range test.Label {
+		mean += y / float64(len(test.Label))
+	}
+	for i, x := range rowsOf(test) {
+		d := m.Predict(x) - test.Label[i]
+		se += d * d
+		sv += (test.Label[i] - mean) * (test.Label[i] - mean)
+	}
+	if r2 := 1 - se/sv; r2 < 0.99 {
+		t.Fatalf("R² %.4f on a smooth function", r2)
+	}
+}
