@@ -52,6 +52,7 @@ func commands() []command {
 		{"search", "search the indexed documents", runSearch},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
+		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
 	}
 }
 

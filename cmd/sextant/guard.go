@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/sextant-ai/sextant/guard"
+)
+
+// runGuard dispatches `sextant guard scan|train`.
+func runGuard(ctx context.Context, e *env, args []string) error {
+	subs := []command{
+		{"scan", "scan prompts for PII, secrets and injection attempts", runGuardScan},
+		{"train", "retrain the embedded injection model from labelled JSONL", runGuardTrain},
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		w := e.stdout
+		if len(args) == 0 {
+			w = e.stderr
+		}
+		fmt.Fprintln(w, "Usage: sextant guard COMMAND [FLAGS]\n\nCommands:")
+		for _, c := range subs {
+			fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		}
+		if len(args) == 0 {
+			return usageErrorf("guard: name a command")
+		}
+		return nil
+	}
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	return usageErrorf("guard: unknown command %q (want scan or train)", args[0])
+}
+
+// scanFinding is one finding in `guard scan --json` output.
+type scanFinding struct {
+	Type  string  `json:"type"`
+	Start int     `json:"start"`
+	End   int     `json:"end"`
+	Score float64 `json:"score"`
+}
+
+// scanResult is one line of `guard scan --json` output.
+type scanResult struct {
+	Line           int           `json:"line"`
+	InjectionScore float64       `json:"injection_score"`
+	Action         string        `json:"action"`
+	Findings       []scanFinding `json:"findings"`
+}
+
+func runGuardScan(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("guard scan", e.stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per input line")
+	jsonl := fs.Bool("jsonl", false, `input lines are JSON objects {"text": "..."}`)
+	whole := fs.Bool("whole", false, "scan the whole input as one text (reported as line 1)")
+	document := fs.Bool("document", false, "score as a retrieved document (indirect injection threshold)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: sextant guard scan [--json] [--jsonl] [--whole] [--document] FILE|-")
+		fmt.Fprintln(fs.Output(), "\nEach input line is scanned as a separate prompt: PII and secret findings (byte offsets\ninto the line's text) and an injection score with the action it leads to.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErrorf("guard scan: want exactly one FILE (or - for standard input), got %d", len(pos))
+	}
+	if *whole && *jsonl {
+		return usageErrorf("guard scan: --whole and --jsonl exclude each other")
+	}
+	name := pos[0]
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("guard scan: %w", err)
+		}
+		defer f.Close()
+		r = f
+	} else {
+		name = "standard input"
+	}
+	scanner := guard.New(guard.Options{})
+	inj := guard.DefaultInjection()
+	out := bufio.NewWriter(e.stdout)
+	defer out.Flush()
+	emit := func(line int, text string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := scanText(scanner, inj, text, *document)
+		res.Line = line
+		if *asJSON {
+			b, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			out.Write(b)
+			out.WriteByte('\n')
+			return nil
+		}
+		fmt.Fprintf(out, "line %d: %s (injection %.3f)", line, res.Action, res.InjectionScore)
+		for _, f := range res.Findings {
+			fmt.Fprintf(out, " %s[%d:%d]=%.2f", f.Type, f.Start, f.End, f.Score)
+		}
+		out.WriteByte('\n')
+		return nil
+	}
+	if *whole {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("guard scan: %s: %w", name, err)
+		}
+		return emit(1, string(b))
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if *jsonl {
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			var rec struct {
+				Text *string `json:"text"`
+			}
+			if err := json.Unmarshal(b, &rec); err != nil {
+				return fmt.Errorf("guard scan: %s:%d: %v", name, line, err)
+			}
+			if rec.Text == nil {
+				return fmt.Errorf(`guard scan: %s:%d: object has no "text" field`, name, line)
+			}
+			text = *rec.Text
+		}
+		if err := emit(line, text); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("guard scan: %s: %w", name, err)
+	}
+	return nil
+}
+
+// scanText scans one prompt. The action is the strongest that applies:
+// block (injection at or above the block threshold), flag (at or above the
+// flag threshold), redact (PII or secrets found), allow.
+func scanText(s *guard.Scanner, inj *guard.Injection, text string, document bool) scanResult {
+	var a guard.Assessment
+	if document {
+		a = inj.ScoreDocument(text)
+	} else {
+		a = inj.Score(text)
+	}
+	res := scanResult{InjectionScore: round3(a.Score), Action: string(a.Action), Findings: []scanFinding{}}
+	for _, f := range s.Scan(text) {
+		res.Findings = append(res.Findings, scanFinding{Type: string(f.Type), Start: f.Start, End: f.End, Score: round3(f.Confidence)})
+	}
+	if a.Action == guard.ActionAllow && len(res.Findings) > 0 {
+		res.Action = string(guard.ActionRedact)
+	}
+	return res
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+func runGuardTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("guard train", e.stderr)
+	data := fs.String("data", "", "labelled JSONL {\"text\", \"label\": 0|1} (the train split only)")
+	outPath := fs.String("out", "", "where to write the model (guard/injection_model.bin to embed it)")
+	seed := fs.Uint64("seed", 0, "shuffling seed (training is deterministic per seed)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: sextant guard train --data TRAIN.jsonl --out MODEL.bin [--seed N]")
+		fs.PrintDefaults()
+	}
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *outPath == "" {
+		fs.Usage()
+		return usageErrorf("guard train: --data and --out are required")
+	}
+	f, err := os.Open(*data)
+	if err != nil {
+		return fmt.Errorf("guard train: %w", err)
+	}
+	defer f.Close()
+	ex, err := guard.ReadLabeled(f, *data)
+	if err != nil {
+		return fmt.Errorf("guard train: %w", err)
+	}
+	inj, rep, err := guard.TrainInjection(ex, guard.TrainOptions{Seed: *seed})
+	if err != nil {
+		return err
+	}
+	b, err := inj.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*outPath, b, 0o644); err != nil {
+		return fmt.Errorf("guard train: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "trained on %d examples (%d injections); wrote %s (%d bytes)\n", rep.Examples, rep.Positives, *outPath, len(b))
+	fmt.Fprintf(e.stdout, "cross-validated: AUC %.3f (n-gram model alone %.3f); at the flag threshold recall %.3f, FPR %.3f\n",
+		rep.CVAUC, rep.CVModelAUC, rep.CVRecallAtFlag, rep.CVFPRAtFlag)
+	fmt.Fprintf(e.stdout, "thresholds: flag %.3f, block %.3f, document %.3f\n", rep.Thresholds.Flag, rep.Thresholds.Block, rep.Thresholds.Document)
+	names := make([]string, 0, len(rep.Combiner))
+	for n := range rep.Combiner {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s=%.2f", n, rep.Combiner[n]))
+	}
+	fmt.Fprintf(e.stdout, "combiner weights: %s\n", strings.Join(parts, " "))
+	return nil
+}
