@@ -1,0 +1,243 @@
+package rag
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"iter"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/search"
+)
+
+// Pipeline answers questions. It is safe for concurrent use.
+type Pipeline struct {
+	opts       Options
+	assistants map[string]*Assistant
+	order      []string
+	def        string
+	templates  *Templates
+	counter    *llm.Counter
+	analyzer   *search.Analyzer
+	support    SupportFunc
+	threshold  float64
+	semantic   float64
+	history    int
+	log        *slog.Logger
+
+	stats struct {
+		exact, semantic, misses, bypassed, invalidated atomic.Int64
+	}
+}
+
+// New checks opts and returns a Pipeline. Errors are EINVALID and name the
+// offending option or assistant.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Retriever == nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: no retriever")
+	}
+	if opts.Model == nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: no model")
+	}
+	if len(opts.Assistants) == 0 {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: no assistant configured")
+	}
+	p := &Pipeline{opts: opts, assistants: map[string]*Assistant{}, templates: opts.Templates,
+		counter: opts.Counter, analyzer: opts.Analyzer, support: opts.Support,
+		threshold: opts.SupportThreshold, semantic: opts.SemanticThreshold, history: opts.History, log: opts.Logger}
+	if p.templates == nil {
+		t, err := LoadTemplates(nil)
+		if err != nil {
+			return nil, err
+		}
+		p.templates = t
+	}
+	if p.counter == nil {
+		p.counter = &llm.Counter{}
+	}
+	if p.analyzer == nil {
+		p.analyzer = search.NewAnalyzer(search.AnalyzerOptions{})
+	}
+	if p.support == nil {
+		p.support = lexicalSupport(p.analyzer)
+	}
+	if p.threshold <= 0 || p.threshold > 1 {
+		p.threshold = DefaultSupport
+	}
+	if p.semantic <= 0 || p.semantic > 1 {
+		p.semantic = 0.95
+	}
+	if p.history <= 0 {
+		p.history = DefaultHistory
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.opts.Now == nil {
+		p.opts.Now = time.Now
+	}
+	if p.opts.NewID == nil {
+		p.opts.NewID = NewID
+	}
+	for i := range opts.Assistants {
+		a := opts.Assistants[i]
+		if err := p.checkAssistant(&a); err != nil {
+			return nil, err
+		}
+		if _, dup := p.assistants[a.Name]; dup {
+			return nil, sextant.Errorf(sextant.EINVALID, "rag: assistant %q is configured twice", a.Name)
+		}
+		p.assistants[a.Name] = &a
+		p.order = append(p.order, a.Name)
+	}
+	p.def = opts.DefaultAssistant
+	if p.def == "" {
+		p.def = p.order[0]
+	}
+	if _, ok := p.assistants[p.def]; !ok {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: default assistant %q is not configured (have %s)", p.def, strings.Join(p.order, ", "))
+	}
+	return p, nil
+}
+
+func (p *Pipeline) checkAssistant(a *Assistant) error {
+	switch {
+	case a.Name == "":
+		return sextant.Errorf(sextant.EINVALID, "rag: an assistant has no name")
+	case a.Model == "":
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: no model", a.Name)
+	case a.TopK < 0 || a.TopK > 1000:
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: top_k %d is outside 0..1000", a.Name, a.TopK)
+	case a.MaxTokens < 0:
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: max_tokens %d is negative", a.Name, a.MaxTokens)
+	case a.Temperature != nil && (*a.Temperature < 0 || *a.Temperature > 2):
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: temperature %v is outside [0, 2]", a.Name, *a.Temperature)
+	}
+	if a.Template == "" {
+		a.Template = TemplateAnswer
+	}
+	if _, err := p.templates.Template(a.Template); err != nil {
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: %w", a.Name, err)
+	}
+	if len(a.Collections) > 0 {
+		if len(a.Filter.Collections) > 0 {
+			return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: collections are given twice (collections and filter)", a.Name)
+		}
+		a.Filter.Collections = slices.Clone(a.Collections)
+	}
+	if a.Filter.Tenant != "" || a.Filter.Groups != nil {
+		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: tenant and groups come from the caller, not the assistant's filter", a.Name)
+	}
+	return nil
+}
+
+// Assistants returns the configured assistants, in configuration order.
+func (p *Pipeline) Assistants() []Assistant {
+	out := make([]Assistant, 0, len(p.order))
+	for _, n := range p.order {
+		out = append(out, *p.assistants[n])
+	}
+	return out
+}
+
+// Assistant returns the assistant called name ("" = the default) and
+// whether it exists. The chat API uses it to tell an assistant from a
+// model to proxy.
+func (p *Pipeline) Assistant(name string) (Assistant, bool) {
+	if name == "" {
+		name = p.def
+	}
+	a, ok := p.assistants[name]
+	if !ok {
+		return Assistant{}, false
+	}
+	return *a, true
+}
+
+// Templates returns the pipeline's prompt templates.
+func (p *Pipeline) Templates() *Templates { return p.templates }
+
+// CacheStats returns the response cache counters.
+func (p *Pipeline) CacheStats() CacheStats {
+	s := CacheStats{ExactHits: p.stats.exact.Load(), SemanticHits: p.stats.semantic.Load(),
+		Misses: p.stats.misses.Load(), Bypassed: p.stats.bypassed.Load(), Invalidated: p.stats.invalidated.Load()}
+	if mc, ok := p.opts.Cache.(*MemoryCache); ok {
+		s.Entries = mc.Len()
+	}
+	return s
+}
+
+// Ask answers req and returns the finished result.
+func (p *Pipeline) Ask(ctx context.Context, req *Request) (*Result, error) {
+	for ev, err := range p.Stream(ctx, req) {
+		if err != nil {
+			return nil, err
+		}
+		if ev.Type == EventDone {
+			return ev.Result, nil
+		}
+	}
+	return nil, sextant.Errorf(sextant.EINTERNAL, "rag: answer stream ended without a result")
+}
+
+// Stream answers req as a stream of events: a stage event after each
+// stage, the numbered sources before generation, text deltas, and finally
+// the Result. Nothing runs until the sequence is ranged over; stopping the
+// range cancels generation. A failure is yielded once as (zero Event, err)
+// and ends the stream; errors are *sextant.Error values (EINVALID for a bad
+// request, ENOTFOUND for an unknown assistant or answer, EFORBIDDEN for
+// another principal's session, and the generator's codes).
+func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		r := &run{p: p, req: req, yield: yield}
+		res, err := r.answer(ctx)
+		if errors.Is(err, errStopped) {
+			return
+		}
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		if !yield(Event{Type: EventDone, Result: res}, nil) {
+			return
+		}
+		for _, h := range p.opts.Hooks.Done {
+			h(ctx, res)
+		}
+	}
+}
+
+// errStopped ends a run whose consumer stopped ranging.
+var errStopped = errors.New("rag: stream consumer stopped")
+
+// NewID returns a 26-character id that sorts by creation time: 48 bits of
+// Unix milliseconds and 80 random bits, in lower-case base32.
+func NewID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:26]
+}
+
+// validSessionID reports whether id may name a session.
+func validSessionID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
