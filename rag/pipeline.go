@@ -240,4 +240,3 @@ func validSessionID(id string) bool {
 	}
 	return true
 }
-
