@@ -357,9 +357,34 @@ func detectBearer(sc *scan) {
 	}
 }
 
+// labelNames maps the last segment of an identifier (after '_' or '-') to
+// 1 for password-like labels and 2 for key- and token-like ones.
+var labelNames = map[string]int{"password": 1, "passwd": 1, "pwd": 1, "pass": 1, "passphrase": 1, "passwort": 1,
+	"kennwort": 1, "pin": 1, "secret": 2, "token": 2, "key": 2, "apikey": 2, "credential": 2, "credentials": 2, "auth": 2}
+
+// labelSuffixes are key-like endings of identifiers without a separator
+// ("authtoken", "clientsecret").
+var labelSuffixes = [][]byte{[]byte("token"), []byte("secret"), []byte("apikey"), []byte("password")}
+
+// labelKind classifies a lower-cased identifier: 1 password-like, 2 key-
+// or token-like, 0 neither.
+func labelKind(id []byte) int {
+	k := bytes.LastIndexAny(id, "_-")
+	if kind := labelNames[string(id[k+1:])]; kind > 0 {
+		return kind
+	}
+	for i, suf := range labelSuffixes {
+		if bytes.HasSuffix(id, suf) {
+			if i == 3 {
+				return 1
+			}
+			return 2
+		}
+	}
+	return 0
+}
+
 var (
-	passwordNames = []string{"password", "passwd", "pwd", "pass", "passphrase", "passwort", "kennwort", "pin"}
-	keyNames      = []string{"secret", "token", "key", "apikey", "credential", "credentials", "auth"}
 	notSecrets    = map[string]bool{"required": true, "optional": true, "none": true, "null": true, "nil": true,
 		"true": true, "false": true, "string": true, "your": true, "the": true, "a": true, "an": true,
 		"is": true, "was": true, "not": true, "empty": true, "redacted": true, "hidden": true, "secret": true,
@@ -379,21 +404,7 @@ func detectLabelled(sc *scan) {
 		for j < len(t) && (isAlnum(t[j]) || t[j] == '_' || t[j] == '-') && j-i < 64 {
 			j++
 		}
-		ident := string(lw[i:j])
-		kind := 0
-		for _, n := range passwordNames {
-			if ident == n || strings.HasSuffix(ident, "_"+n) || strings.HasSuffix(ident, "-"+n) {
-				kind = 1
-			}
-		}
-		if kind == 0 {
-			for _, n := range keyNames {
-				if ident == n || strings.HasSuffix(ident, "_"+n) || strings.HasSuffix(ident, "-"+n) ||
-					(n != "key" && n != "auth" && strings.HasSuffix(ident, n)) {
-					kind = 2
-				}
-			}
-		}
+		kind := labelKind(lw[i:j])
 		if kind == 0 {
 			i = j - 1
 			continue

@@ -109,6 +109,10 @@ func detectNames(sc *scan) {
 		if notNames[lw] {
 			continue
 		}
+		f0 := names.lookup(w.text(t))
+		if !w.upper && f0&(nFirst|nLast) == 0 {
+			continue // only capitalized words and known names can start a name
+		}
 		before := sc.before(w.start, 28)
 		cue := 0
 		switch {
@@ -117,7 +121,6 @@ func detectNames(sc *scan) {
 		case endsWithCue(before, weakNameCues):
 			cue = 1
 		}
-		f0 := names.lookup(w.text(t))
 		lowerPair := false
 		if !w.upper && f0&nFirst != 0 && f0&nAmbiguous == 0 && k+1 < len(ws) && ws[k+1].kind == wLetters &&
 			names.lookup(ws[k+1].text(t))&nLast != 0 && !ws[k+1].upper {

@@ -126,8 +126,15 @@ func windows(text string, size int) []string {
 }
 
 func (inj *Injection) assess(text string) Assessment {
-	sig := computeSignals(text, inj.ps)
-	logit := inj.modelLogit(text)
+	fs := featurePool.Get().(*featureScratch)
+	defer featurePool.Put(fs)
+	norm, st := normalize(fs.norm, text)
+	fs.norm = norm
+	ns := string(norm)
+	fs.words = tokenizeLower(fs.words[:0], ns)
+	sig := signalsOf(text, ns, st, fs.words, inj.ps, &fs.sig)
+	fs.feats = featuresOf(fs.feats[:0], ns, fs.words)
+	logit := linearLogit(inj.weights, inj.bias, fs.feats, inj.bits)
 	z := combinerInput(logit, sig)
 	s := inj.comb[0]
 	for i, v := range z {
@@ -164,13 +171,7 @@ type featureScratch struct {
 	norm  []byte
 	words []string
 	feats []uint32
-}
-
-func (inj *Injection) modelLogit(text string) float64 {
-	fs := featurePool.Get().(*featureScratch)
-	defer featurePool.Put(fs)
-	fs.feats = extractFeatures(fs, text)
-	return linearLogit(inj.weights, inj.bias, fs.feats, inj.bits)
+	sig   signalScratch
 }
 
 func linearLogit(w []float32, bias float64, feats []uint32, bits uint) float64 {
@@ -192,15 +193,31 @@ const maxFeatureBytes = 8192
 // extractFeatures hashes word unigrams and bigrams and character 3- to
 // 5-grams of the normalized text.
 func extractFeatures(fs *featureScratch, text string) []uint32 {
-	if len(text) > maxFeatureBytes {
-		text = text[:maxFeatureBytes]
-	}
 	norm, _ := normalize(fs.norm, text)
 	fs.norm = norm
-	fs.words = tokenizeLower(fs.words[:0], string(norm))
-	out := fs.feats[:0]
+	ns := string(norm)
+	fs.words = tokenizeLower(fs.words[:0], ns)
+	return featuresOf(fs.feats[:0], ns, fs.words)
+}
+
+// featuresOf hashes the features of normalized text norm and its words,
+// reading at most maxFeatureBytes of it.
+func featuresOf(out []uint32, norm string, words []string) []uint32 {
+	if len(norm) > maxFeatureBytes {
+		norm = norm[:maxFeatureBytes]
+		n := 0
+		for i, w := range words {
+			if w != "^" {
+				n += len(w) + 1
+			}
+			if n > maxFeatureBytes {
+				words = words[:i]
+				break
+			}
+		}
+	}
 	prev := ""
-	for _, w := range fs.words {
+	for _, w := range words {
 		if w != "^" {
 			out = append(out, hashStrings(1, w, ""))
 		}

@@ -80,6 +80,10 @@ func normalize(buf []byte, text string) ([]byte, normStats) {
 			st.homoglyphs += alike
 		}
 		for _, r := range word[:wn] {
+			if r < utf8.RuneSelf {
+				out = append(out, byte(r)) // already lower-cased
+				continue
+			}
 			if f, ok := homoglyphs[r]; ok && fold {
 				r = f
 			}
@@ -88,6 +92,24 @@ func normalize(buf []byte, text string) ([]byte, normStats) {
 		wn, latin, alike = 0, false, 0
 	}
 	for i := 0; i < len(text); {
+		if c := text[i]; c < utf8.RuneSelf {
+			i++
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if isAlnum(c) {
+				if wn == len(word) {
+					flush()
+				}
+				word[wn] = rune(c)
+				wn++
+				latin = latin || isAlpha(c)
+				continue
+			}
+			flush()
+			out = append(out, c)
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		i += n
 		switch {
@@ -139,35 +161,46 @@ func normalize(buf []byte, text string) ([]byte, normStats) {
 // tokenizeLower splits normalized text into words: runs of letters, digits
 // and combining marks; apostrophes inside words are dropped ("don't" →
 // "dont"). A "^" token marks each sentence or line start, so patterns can
-// anchor there. It appends to dst.
+// anchor there. Words are substrings of t unless an apostrophe was
+// dropped. It appends to dst.
 func tokenizeLower(dst []string, t string) []string {
 	dst = append(dst, "^")
-	var b strings.Builder
-	flush := func() {
-		if b.Len() > 0 {
-			dst = append(dst, b.String())
-			b.Reset()
+	start, apos := -1, false
+	flush := func(end int) {
+		if start >= 0 {
+			w := t[start:end]
+			if apos {
+				w = strings.NewReplacer("'", "", "’", "").Replace(w)
+			}
+			dst = append(dst, w)
 		}
+		start, apos = -1, false
 	}
 	for i := 0; i < len(t); {
-		r, n := utf8.DecodeRuneInString(t[i:])
+		c := t[i]
+		r, n := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(t[i:])
+		}
 		switch {
-		case r < utf8.RuneSelf && isAlnum(byte(r)), r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)):
-			b.WriteRune(r)
-		case (r == '\'' || r == '’') && b.Len() > 0 && i+n < len(t) && isAlpha(t[i+n]):
-			// drop inner apostrophes
+		case c < utf8.RuneSelf && isAlnum(c), c >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)):
+			if start < 0 {
+				start = i
+			}
+		case (r == '\'' || r == '’') && start >= 0 && i+n < len(t) && isAlpha(t[i+n]):
+			apos = true // dropped inside the word
 		default:
-			flush()
+			flush(i)
 			switch r {
 			case '.', '!', '?', ':', '\n', ';', '"', '“', '”':
-				if len(dst) > 0 && dst[len(dst)-1] != "^" {
+				if dst[len(dst)-1] != "^" {
 					dst = append(dst, "^")
 				}
 			}
 		}
 		i += n
 	}
-	flush()
+	flush(len(t))
 	return dst
 }
 

@@ -200,7 +200,8 @@ phrases:
 
 type patternSet struct {
 	byFirst  map[string][]int // first-slot word → pattern indices
-	prefixed []int            // patterns whose first slot has prefixes
+	byByte   [256][]int       // first byte of a first-slot prefix → pattern indices
+	anyFirst []int            // patterns whose first slot has an empty prefix
 	pats     []phrasePattern
 }
 
@@ -259,15 +260,25 @@ func compilePatterns(src string) (*patternSet, error) {
 		for w := range first.words {
 			ps.byFirst[w] = append(ps.byFirst[w], i)
 		}
+		firstBytes := map[byte]bool{}
 		for _, ph := range first.phrases {
-			if !strings.HasSuffix(ph[0], "*") {
+			if p, ok := strings.CutSuffix(ph[0], "*"); !ok {
 				ps.byFirst[ph[0]] = append(ps.byFirst[ph[0]], i)
+			} else if p == "" {
+				ps.anyFirst = append(ps.anyFirst, i)
 			} else {
-				first.prefixes = append(first.prefixes, "")
+				firstBytes[p[0]] = true
 			}
 		}
-		if len(first.prefixes) > 0 {
-			ps.prefixed = append(ps.prefixed, i)
+		for _, p := range first.prefixes {
+			if p == "" {
+				ps.anyFirst = append(ps.anyFirst, i)
+			} else {
+				firstBytes[p[0]] = true
+			}
+		}
+		for b := range firstBytes {
+			ps.byByte[b] = append(ps.byByte[b], i)
 		}
 	}
 	return ps, nil
@@ -324,15 +335,21 @@ func (p *phrasePattern) matchAt(ws []string, i int) bool {
 // count adds, per category, the number of pattern matches in ws.
 func (ps *patternSet) count(ws []string, counts *[numSignals]int) {
 	for i, w := range ws {
-		for _, pi := range ps.byFirst[w] {
+		if w == "" {
+			continue
+		}
+		exact := ps.byFirst[w]
+		for _, pi := range exact {
 			if p := &ps.pats[pi]; p.matchAt(ws, i) {
 				counts[p.cat] += p.weight
 			}
 		}
-		for _, pi := range ps.prefixed {
-			p := &ps.pats[pi]
-			if !slices.Contains(ps.byFirst[w], pi) && p.matchAt(ws, i) {
-				counts[p.cat] += p.weight
+		for _, list := range [2][]int{ps.byByte[w[0]], ps.anyFirst} {
+			for _, pi := range list {
+				p := &ps.pats[pi]
+				if !slices.Contains(exact, pi) && p.matchAt(ws, i) {
+					counts[p.cat] += p.weight
+				}
 			}
 		}
 	}
@@ -345,7 +362,10 @@ var delimiterMarkers = []string{"<|im_start|>", "<|im_end|>", "<|endoftext|>", "
 	"<system>", "</system>", "{\"role\": \"system\"", "{\"role\":\"system\"", "[/end]", "-- end --", "</instructions>",
 	"<instructions>", "begin new instructions", "<!-- ", "\\n\\n"}
 
-var roleLabels = []string{"system:", "assistant:", "human:", "user:", "ai:", "bot:", "chatgpt:", "gpt:"}
+var (
+	roleLabels      = []string{"system:", "assistant:", "human:", "user:", "ai:", "bot:", "chatgpt:", "gpt:"}
+	roleLabelsInner = []string{". system:", ". assistant:", ". human:", ". user:", ". ai:", ". bot:", ". chatgpt:", ". gpt:"}
+)
 
 // German and English function words, for the mixed-language signal.
 var (
@@ -370,19 +390,24 @@ var signalPool = sync.Pool{New: func() any { return new(signalScratch) }}
 func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 	sc := signalPool.Get().(*signalScratch)
 	defer signalPool.Put(sc)
-	var counts [numSignals]int
-	var obf float64
-
 	norm, st := normalize(sc.norm, text)
 	sc.norm = norm
-	sc.words = tokenizeLower(sc.words[:0], string(norm))
-	ps.count(sc.words, &counts)
+	ns := string(norm)
+	sc.words = tokenizeLower(sc.words[:0], ns)
+	return signalsOf(text, ns, st, sc.words, ps, sc)
+}
+
+// signalsOf computes the signals from text, its normalization and words.
+func signalsOf(text, norm string, st normStats, words []string, ps *patternSet, sc *signalScratch) [numSignals]float64 {
+	var counts [numSignals]int
+	var obf float64
+	ps.count(words, &counts)
 
 	// Leetspeak, misspelt keywords and ROT13 variants: patterns that match
 	// only after decoding count, and count as obfuscation.
 	sc.alt = sc.alt[:0]
 	changed := false
-	for _, w := range sc.words {
+	for _, w := range words {
 		if d, ok := deleet(w); ok {
 			w, changed = d, true
 		}
@@ -401,16 +426,21 @@ func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 			}
 		}
 	}
-	sc.alt = sc.alt[:0]
-	for _, w := range sc.words {
-		sc.alt = append(sc.alt, rot13(w))
-	}
-	var c3 [numSignals]int
-	ps.count(sc.alt, &c3)
-	for i := range c3 {
-		if c3[i] > 0 && (i == sigOverride || i == sigExfil || i == sigJailbreak || i == sigNewTask) {
-			obf += float64(c3[i])
-			counts[i] += c3[i]
+	// ROT13: only when the rotated words look more like language than
+	// the words themselves (a cheap test that spares ordinary text the
+	// extra pass).
+	if looksRot13(words) {
+		sc.alt = sc.alt[:0]
+		for _, w := range words {
+			sc.alt = append(sc.alt, rot13(w))
+		}
+		var c3 [numSignals]int
+		ps.count(sc.alt, &c3)
+		for i := range c3 {
+			if c3[i] > 0 && (i == sigOverride || i == sigExfil || i == sigJailbreak || i == sigNewTask) {
+				obf += float64(c3[i])
+				counts[i] += c3[i]
+			}
 		}
 	}
 
@@ -440,9 +470,9 @@ func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 	if st.homoglyphs > 0 {
 		obf += 1
 	}
-	obf += float64(spacedLetters(sc.words)) // "S a y t h a t"
+	obf += float64(spacedLetters(words)) // "S a y t h a t"
 
-	lower := string(norm)
+	lower := norm
 	for _, m := range delimiterMarkers {
 		if strings.Contains(lower, m) {
 			counts[sigDelimiter]++
@@ -450,11 +480,11 @@ func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 	}
 	for line := range strings.Lines(lower) {
 		line = strings.TrimLeft(line, " \t>#*-")
-		for _, l := range roleLabels {
+		for k, l := range roleLabels {
 			if strings.HasPrefix(line, l) {
 				counts[sigDelimiter]++
 			}
-			if strings.Contains(line, ". "+l) {
+			if strings.Contains(line, roleLabelsInner[k]) {
 				counts[sigDelimiter]++
 			}
 		}
@@ -466,7 +496,7 @@ func computeSignals(text string, ps *patternSet) [numSignals]float64 {
 	}
 	sig[sigObfuscated] = saturate(obf)
 	sig[sigShouting] = shouting(text)
-	sig[sigMixedLang] = mixedLanguage(sc.words)
+	sig[sigMixedLang] = mixedLanguage(words)
 	sig[sigSymbols] = symbolShare(text)
 	return sig
 }
@@ -705,4 +735,24 @@ func editDistance(a, b string, limit int) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// rot13Common are frequent words of ROT13-encoded English ("the" is
+// "gur", "and" is "naq"...), for looksRot13.
+var rot13Common = map[string]bool{"gur": true, "naq": true, "lbh": true, "lbhe": true, "gb": true, "bs": true,
+	"vf": true, "nyy": true, "vtaber": true, "cerivbhf": true, "vafgehpgvbaf": true, "cebzcg": true, "flfgrz": true,
+	"vg": true, "va": true, "sbe": true, "guvf": true, "gung": true, "jvgu": true, "zr": true, "fnl": true}
+
+// looksRot13 reports whether at least two words are common words in ROT13.
+func looksRot13(ws []string) bool {
+	n := 0
+	for _, w := range ws {
+		if rot13Common[w] {
+			n++
+			if n >= 2 {
+				return true
+			}
+		}
+	}
+	return false
 }
