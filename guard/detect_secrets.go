@@ -385,7 +385,7 @@ func labelKind(id []byte) int {
 }
 
 var (
-	notSecrets    = map[string]bool{"required": true, "optional": true, "none": true, "null": true, "nil": true,
+	notSecrets = map[string]bool{"required": true, "optional": true, "none": true, "null": true, "nil": true,
 		"true": true, "false": true, "string": true, "your": true, "the": true, "a": true, "an": true,
 		"is": true, "was": true, "not": true, "empty": true, "redacted": true, "hidden": true, "secret": true,
 		"password": true, "undefined": true, "example": true}

@@ -79,8 +79,8 @@ type TrainReport struct {
 // low for the varied requests real users send; the floors keep a prompt
 // that shows no attack signal below "flag".
 const (
-	MinFlag     = 0.5
-	MinBlock    = 0.85
+	MinFlag  = 0.5
+	MinBlock = 0.85
 	// MinDocument was set by inspecting testdata/documents_dev.jsonl:
 	// retrieved chunks are scored per window and the highest window
 	// counts, so a chunk needs one strong or two ordinary attack signals

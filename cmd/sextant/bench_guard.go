@@ -158,8 +158,12 @@ func runBenchGuard(ctx context.Context, e *env, args []string) error {
 	for label, s := range other {
 		printPII(label, s)
 	}
-	fmt.Fprintf(w, "scan latency, 2 KB prompts, all detectors + injection score, GOMAXPROCS=1, %d scans: p50 %.0f µs, p95 %.0f µs, p99 %.0f µs\n",
-		lat.n, lat.p50, lat.p95, lat.p99)
+	clock := "wall time"
+	if lat.cpu {
+		clock = "thread CPU time"
+	}
+	fmt.Fprintf(w, "scan cost, 2 KB prompts, all detectors + injection score, one core, %d scans (%s): p50 %.0f µs, p95 %.0f µs, p99 %.0f µs; wall-clock p95 %.0f µs\n",
+		lat.n, clock, lat.p50, lat.p95, lat.p99, lat.wall95)
 	return nil
 }
 
@@ -197,21 +201,30 @@ func twoKBPrompts(tests []guard.LabeledText, pii []guard.Example) []string {
 
 type latency struct {
 	n             int
+	cpu           bool    // percentiles are thread CPU time, not wall time
 	p50, p95, p99 float64 // microseconds
+	wall95        float64 // wall-clock p95, microseconds
 }
 
-// timeScans times Scan + Score on one core.
+// timeScans times Scan + Score of each prompt on one core. On Linux the
+// figure is the CPU time of the scanning thread, so the result is the work
+// a scan adds, not the time spent waiting for a CPU on a shared machine;
+// the wall-clock p95 is reported beside it.
 func timeScans(ctx context.Context, s *guard.Scanner, inj *guard.Injection, prompts []string, iters int) (latency, error) {
 	if len(prompts) == 0 || iters <= 0 {
 		return latency{}, nil
 	}
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for _, p := range prompts { // warm up
 		s.Scan(p)
 		inj.Score(p)
 	}
+	_, useCPU := threadCPU()
 	ds := make([]float64, 0, iters)
+	ws := make([]float64, 0, iters)
 	for i := 0; i < iters; i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -219,12 +232,21 @@ func timeScans(ctx context.Context, s *guard.Scanner, inj *guard.Injection, prom
 			}
 		}
 		p := prompts[i%len(prompts)]
+		c0, _ := threadCPU()
 		t0 := time.Now()
 		s.Scan(p)
 		inj.Score(p)
-		ds = append(ds, float64(time.Since(t0).Nanoseconds())/1e3)
+		w := float64(time.Since(t0).Nanoseconds()) / 1e3
+		c1, _ := threadCPU()
+		ws = append(ws, w)
+		if useCPU {
+			ds = append(ds, float64(c1-c0)/1e3)
+		} else {
+			ds = append(ds, w)
+		}
 	}
 	slices.Sort(ds)
-	q := func(f float64) float64 { return ds[min(len(ds)-1, int(f*float64(len(ds))))] }
-	return latency{n: len(ds), p50: q(0.5), p95: q(0.95), p99: q(0.99)}, nil
+	slices.Sort(ws)
+	q := func(xs []float64, f float64) float64 { return xs[min(len(xs)-1, int(f*float64(len(xs))))] }
+	return latency{n: len(ds), cpu: useCPU, p50: q(ds, 0.5), p95: q(ds, 0.95), p99: q(ds, 0.99), wall95: q(ws, 0.95)}, nil
 }
