@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -275,7 +278,29 @@ func CrossValidate(ctx context.Context, d *gbdt.Data, o TrainOptions) (*CVResult
 	}
 	fold := Folds(d.Label, o.Folds, o.Seed)
 	res := &CVResult{Folds: o.Folds, Labels: d.Label, Raw: make([]float64, n), Calibrated: make([]float64, n)}
-	for k := range o.Folds {
+	// Folds train concurrently when there are threads to spare: each fold
+	// is independent and gbdt's result does not depend on its thread count,
+	// so the outcome is the same as training them one after another.
+	// Per-fold CPU time is only measurable when folds run one at a time.
+	threads := o.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	parallel := min(threads, o.Folds)
+	if o.CPUTime != nil {
+		parallel = 1
+	}
+	p := o.Params
+	p.Threads = max(1, threads/parallel)
+	res.TrainSeconds = make([]float64, o.Folds)
+	res.Rounds = make([]int, o.Folds)
+	if o.CPUTime != nil {
+		res.TrainCPUSeconds = make([]float64, o.Folds)
+	}
+	errs := make([]error, o.Folds)
+	var done atomic.Int32
+	var mu sync.Mutex // serialises Progress
+	trainFold := func(k int) {
 		var tr, te []int
 		for i, f := range fold {
 			if f == k {
@@ -284,17 +309,18 @@ func CrossValidate(ctx context.Context, d *gbdt.Data, o TrainOptions) (*CVResult
 				tr = append(tr, i)
 			}
 		}
-		train, valid := innerSplit(subset(d, tr), o.Params, o.Seed+uint64(k)+1)
+		train, valid := innerSplit(subset(d, tr), p, o.Seed+uint64(k)+1)
 		start, cpu0 := time.Now(), o.cpu()
-		m, err := gbdt.Train(ctx, train, valid, o.Params)
+		m, err := gbdt.Train(ctx, train, valid, p)
 		if err != nil {
-			return nil, fmt.Errorf("fold %d: %w", k+1, err)
+			errs[k] = fmt.Errorf("fold %d: %w", k+1, err)
+			return
 		}
-		res.TrainSeconds = append(res.TrainSeconds, time.Since(start).Seconds())
+		res.TrainSeconds[k] = time.Since(start).Seconds()
 		if o.CPUTime != nil {
-			res.TrainCPUSeconds = append(res.TrainCPUSeconds, o.cpu()-cpu0)
+			res.TrainCPUSeconds[k] = o.cpu() - cpu0
 		}
-		res.Rounds = append(res.Rounds, len(m.Trees))
+		res.Rounds[k] = len(m.Trees)
 		s := gbdt.Compile(m)
 		x := make([]float64, len(d.Columns))
 		for _, i := range te {
@@ -304,7 +330,36 @@ func CrossValidate(ctx context.Context, d *gbdt.Data, o TrainOptions) (*CVResult
 			res.Raw[i] = s.Predict(x)
 		}
 		if o.Progress != nil {
-			o.Progress(k+1, o.Folds)
+			mu.Lock()
+			o.Progress(int(done.Add(1)), o.Folds)
+			mu.Unlock()
+		}
+	}
+	if parallel <= 1 {
+		for k := range o.Folds {
+			if trainFold(k); errs[k] != nil {
+				return nil, errs[k]
+			}
+		}
+	} else {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range parallel {
+			wg.Go(func() {
+				for k := range next {
+					trainFold(k)
+				}
+			})
+		}
+		for k := range o.Folds {
+			next <- k
+		}
+		close(next)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	for k := range o.Folds {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -384,5 +385,26 @@ func BenchmarkScoreRecord(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestCrossValidateSameWhateverTheThreads(t *testing.T) {
+	tb := synthTable(1500, 12, false)
+	d, err := NewDataset(tb, synthSchema(t, tb, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]float64
+	for _, threads := range []int{1, 3} {
+		o := fastOptions()
+		o.Threads = threads
+		cv, err := CrossValidate(context.Background(), d.Data, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, cv.Calibrated)
+	}
+	if !slices.Equal(raws[0], raws[1]) {
+		t.Fatal("out-of-fold predictions depend on the thread count")
 	}
 }
