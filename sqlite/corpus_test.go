@@ -590,3 +590,21 @@ func TestWholeTextChunkStoredOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	d, cs := makeDoc("a", strings.Repeat("x", 100000))
+	if err := db.PutDocument(ctx, d, cs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := statSize(db.Path() + "-wal"); err != nil || n != 0 {
+		t.Errorf("WAL is %d bytes after a checkpoint (%v)", n, err)
+	}
+	if got, err := db.Document(ctx, "a"); err != nil || len(got.Text) != 100000 {
+		t.Errorf("document after checkpoint: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ func benchKinds() []command {
 	return []command{
 		{"retrieval", "lexical search quality (nDCG, recall, MRR, MAP) and latency on a BEIR folder, SQLite FTS5 side by side", runBenchRetrieval},
 		{"scale", "generated Zipf corpus (1M chunks): ingest MB/s, index size, top-10 latency, peak memory", runBenchScale},
+		{"ingest", "ingestion throughput (generated 1M-record corpus or --corpus PATH): MB/s, CPU, re-ingest, store bytes/chunk", runBenchIngest},
 		{"ann", "vector index: recall, QPS, latency, memory (and hnswlib side by side)", runBenchANN},
 		{"churn", "churn model: cross-validated AUC, log-loss, calibration, training time, scoring rows/s", runBenchChurn},
 		{"grounding", "groundedness scorer on labelled answers: AUC, precision/recall/F1 for unsupported answers, latency", runBenchGrounding},
