@@ -76,18 +76,30 @@ const maxCategories = gbdt.MaxCategories - 1
 
 // missingToken reports whether a field means "no value".
 func missingToken(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "na", "n/a", "nan", "null", "none", "?", "-":
-		return true
+	s = strings.TrimSpace(s)
+	if len(s) > 4 { // the hot path: a real value, decided without allocating
+		return false
+	}
+	return s == "" || anyFold(s, "na", "n/a", "nan", "null", "none", "?", "-")
+}
+
+func anyFold(s string, words ...string) bool {
+	for _, w := range words {
+		if strings.EqualFold(s, w) {
+			return true
+		}
 	}
 	return false
 }
 
 func parseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "yes", "true", "1", "y", "t":
+	s = strings.TrimSpace(s)
+	switch {
+	case len(s) > 5:
+		return false, false
+	case anyFold(s, "yes", "true", "1", "y", "t"):
 		return true, true
-	case "no", "false", "0", "n", "f":
+	case anyFold(s, "no", "false", "0", "n", "f"):
 		return false, true
 	}
 	return false, false
