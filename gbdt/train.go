@@ -499,8 +499,13 @@ func (t *trainer) grow() Tree {
 			large.hist[i].h -= e.h
 		}
 		l.hist = nil
-		t.findSplit(left)
-		t.findSplit(right)
+		for _, c := range [2]*leaf{left, right} {
+			t.findSplit(c)
+			if c.best.gain <= 0 { // a leaf for good: its histogram is not needed
+				t.putHist(c.hist)
+				c.hist = nil
+			}
+		}
 		leaves[bi] = left
 		leaves = append(leaves, right)
 	}
