@@ -224,7 +224,7 @@ func newTrainer(d *Data, p Params) *trainer {
 	t.hess = make([]float64, t.n)
 	t.pred = make([]float64, t.n)
 	t.rows = make([]int32, t.n)
-	t.tmp = make([]int32, t.n)
+	t.tmp = make([]int32, t.n+1)
 	t.feats = make([]bool, t.F)
 	t.rng = rand.New(rand.NewPCG(p.Seed, 0xb005_7ed))
 	return t
@@ -344,7 +344,10 @@ func (t *trainer) gradients() {
 			var g, h float64
 			if t.p.Loss == LossLogistic {
 				pr := sigmoid(t.pred[i])
-				g, h = pr-y[i], math.Max(pr*(1-pr), 1e-16)
+				g, h = pr-y[i], pr*(1-pr)
+				if h < 1e-16 {
+					h = 1e-16
+				}
 			} else {
 				g, h = t.pred[i]-y[i], 1
 			}
@@ -581,31 +584,37 @@ func (t *trainer) binGoesLeft(n *Node, b uint8) bool {
 }
 
 // partition reorders rows[l.begin:l.end] so the rows going left come first,
-// keeping their order, and returns the boundary.
+// keeping their order, and returns the boundary. The direction of every
+// bin is tabulated first and each row is written to both sides, so the
+// loop has no data-dependent branch to mispredict.
 func (t *trainer) partition(l *leaf, s *split) int {
 	f, F := s.feature, t.F
 	missing := t.bn.nb[f]
-	rows := t.rows[l.begin:l.end]
-	nl, nr := 0, 0
-	right := t.tmp[:len(rows)]
-	for _, r := range rows {
-		b := int(t.bins[int(r)*F+f])
-		var goLeft bool
+	var dir [256]uint8
+	for b := 0; b <= missing; b++ {
+		var left bool
 		switch {
 		case b == missing:
-			goLeft = s.defaultLeft
+			left = s.defaultLeft
 		case s.cat:
-			goLeft = s.left[b>>6]>>(b&63)&1 == 1
+			left = s.left[b>>6]>>(b&63)&1 == 1
 		default:
-			goLeft = b <= s.thr
+			left = b <= s.thr
 		}
-		if goLeft {
-			rows[nl] = r
-			nl++
-		} else {
-			right[nr] = r
-			nr++
+		if left {
+			dir[b] = 1
 		}
+	}
+	rows := t.rows[l.begin:l.end]
+	right := t.tmp[:len(rows)+1]
+	nl, nr := 0, 0
+	bins := t.bins
+	for _, r := range rows {
+		d := int(dir[bins[int(r)*F+f]])
+		rows[nl] = r // nl <= the current index: never overwrites an unread row
+		right[nr] = r
+		nl += d
+		nr += 1 - d
 	}
 	copy(rows[nl:], right[:nr])
 	return l.begin + nl
