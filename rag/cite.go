@@ -170,16 +170,16 @@ func (c *claim) support(ps *passage) (float64, int, int) {
 			missingNumber = true
 		}
 	}
+	// Single sentences first: a pair is quoted only when it covers more.
 	best, lo, hi := -1.0, 0, 0
-	for j := range ps.sets {
-		for w := 1; w <= 2 && j+w <= len(ps.sets); w++ {
+	for w := 1; w <= 2; w++ {
+		for j := 0; j+w <= len(ps.sets); j++ {
 			var cov float64
 			for i, t := range c.terms {
 				if ps.sets[j][t] || (w == 2 && ps.sets[j+1][t]) {
 					cov += c.weights[i]
 				}
 			}
-			// A second sentence must add something to be quoted.
 			if cov > best+1e-9 {
 				best, lo, hi = cov, ps.spans[j][0], ps.spans[j+w-1][1]
 			}

@@ -16,7 +16,9 @@ const maxMarkerBytes = 48
 // dropped with the space before it — unless keep is set, which leaves
 // markers as written for the cite stage to flag. Text after a '[' is held
 // back until the marker is complete or cannot be one, and trailing spaces
-// until the next word, so streamed text equals the final text.
+// until the next word, so streamed text equals the final text. (Nested
+// brackets such as "[[7]1]" can join into a new marker when the inner one
+// is removed; the cite stage flags such a marker as invalid.)
 type markerFilter struct {
 	n       int
 	keep    bool
@@ -70,6 +72,18 @@ func (f *markerFilter) drain(final bool) string {
 			}
 			if j == len(b) {
 				break
+			}
+			if b[j] == '[' {
+				// Spaces before an undecided marker wait with it; a
+				// marker that will be dropped takes them along.
+				end, ok := markerEnd(b[j:], final)
+				if !ok {
+					break
+				}
+				if end > 0 && f.allInvalid(string(b[j:j+end])) {
+					i = j
+					continue
+				}
 			}
 			out.Write(b[i:j])
 			i = j
@@ -135,4 +149,14 @@ func (f *markerFilter) rewrite(marker string, out *strings.Builder) string {
 		parts[i] = strconv.Itoa(n)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// allInvalid reports whether a marker names no valid source.
+func (f *markerFilter) allInvalid(marker string) bool {
+	for _, n := range sextant.ParseCitations(marker)[0].Sources {
+		if n <= f.n {
+			return false
+		}
+	}
+	return true
 }
