@@ -468,7 +468,9 @@ func TestFilters(t *testing.T) {
 
 type retrieverFunc func(context.Context, sextant.Query) ([]sextant.Hit, error)
 
-func (f retrieverFunc) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, error) { return f(ctx, q) }
+func (f retrieverFunc) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, error) {
+	return f(ctx, q)
+}
 
 func TestNewErrors(t *testing.T) {
 	ok := rag.Assistant{Name: "x", Model: "m"}
