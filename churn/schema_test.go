@@ -319,3 +319,43 @@ func BenchmarkScoreTelco(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+func FuzzReadSchema(f *testing.F) {
+	f.Add([]byte("target: y\npositive: \"1\"\ncolumns:\n  - name: x\n    type: numeric\n  - name: y\n    type: boolean\n    role: target\n"))
+	f.Add([]byte(`{"target":"y","positive":"1","columns":[{"name":"y","type":"boolean","role":"target"}]}`))
+	f.Add([]byte("columns: [{name: a, type: categorical, categories: [x, y]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ReadSchema(bytes.NewReader(data), "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("ReadSchema returned a schema that does not validate: %v", err)
+		}
+		var buf bytes.Buffer
+		if err := s.WriteYAML(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadSchema(&buf, "again.yaml"); err != nil {
+			t.Fatalf("a written schema does not read back: %v\n%s", err, buf.String())
+		}
+	})
+}
+
+func FuzzReadTraffic(f *testing.F) {
+	f.Add([]byte(`{"t":"2026-01-02T03:04:05Z","x":[1,null,2.5],"p":0.3}` + "\n\n" + `{"t":"2026-01-02T03:04:06Z","x":[],"p":1}`))
+	f.Add([]byte("{\"x\":[1e400]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, err := readTraffic(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, r := range recs {
+			for _, v := range r.X {
+				if math.IsInf(v, 0) {
+					t.Fatalf("infinite value decoded: %v", r.X)
+				}
+			}
+		}
+	})
+}
