@@ -3,8 +3,10 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"os"
 	"strings"
 	"testing"
 
@@ -231,4 +233,12 @@ func FuzzCSVRecords(f *testing.F) {
 		}
 		fuzzRecords(t, CSVRecords(r, RecordFields{CSVText: []string{"text", "answer"}}, 256))
 	})
+}
+
+func TestReasonText(t *testing.T) {
+	_, err := os.Open("/nonexistent/file.txt")
+	got := reasonText(fmt.Errorf("unreadable: %w", err))
+	if got != "unreadable: open: no such file or directory" {
+		t.Errorf("reasonText = %q", got)
+	}
 }

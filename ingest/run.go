@@ -374,14 +374,15 @@ func (r *runner) problem(kind, path, record string, reason error) {
 	r.log.Debug("ingest problem", "kind", kind, "path", path, "record", record, "reason", reason)
 }
 
-// reasonText is an error's message for a report: the people-facing message
-// of a *sextant.Error with its cause, or the error text.
+// reasonText is an error's message for a report, without the file path
+// the report already shows: "unreadable: open: permission denied".
 func reasonText(err error) string {
+	msg := err.Error()
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
+		msg = strings.Replace(msg, pe.Error(), pe.Op+": "+pe.Err.Error(), 1)
 	}
-	return err.Error()
+	return msg
 }
 
 // walk resolves the paths into roots and the files to read, in order,

@@ -503,3 +503,13 @@ func TestRunOptionsAndProgress(t *testing.T) {
 		t.Errorf("cancelled run: %v", err)
 	}
 }
+
+func TestRunMissingAndUnreadableDirectory(t *testing.T) {
+	db := openStore(t)
+	dir := copyFixtures(t, "notes.txt")
+	missing := filepath.Join(dir, "nope.txt")
+	s := run(t, db, ingest.Options{}, dir, missing)
+	if s.Added != 1 || s.Failed != 1 || s.Problems[0].Path != missing || s.Problems[0].Reason != "no such file or directory" {
+		t.Errorf("summary %+v", s)
+	}
+}
