@@ -53,6 +53,7 @@ func commands() []command {
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
 		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
+		{"policy", "policy files: check a file, test rules against example requests", runPolicy},
 	}
 }
 
