@@ -390,7 +390,8 @@ func TestListDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Stale != 1 || s.Collections["c1"] != 3 || s.Collections["other"] != 1 || s.FileBytes == 0 || s.Schema != 1 || s.StoreID == "" {
+	migs, _ := loadMigrations(migrationFiles)
+	if s.Stale != 1 || s.Collections["c1"] != 3 || s.Collections["other"] != 1 || s.FileBytes == 0 || s.Schema != len(migs) || s.StoreID == "" {
 		t.Errorf("Stats = %+v", s)
 	}
 }
