@@ -69,16 +69,16 @@ type Finding struct {
 // Request is the context a policy decides on. Every field is a CEL
 // variable of the same name in snake case (see Variables).
 type Request struct {
-	Principal      string    // principal: the caller's id
-	Roles          []string  // roles: the caller's roles
-	Tenant         string    // tenant
-	Assistant      string    // assistant: which assistant is asked
-	Model          string    // model: the model that would answer
-	Stage          string    // stage: "input", "retrieval", "output" or "tool"
-	InjectionScore float64   // injection_score: guard's calibrated score, 0..1
-	Findings       []Finding // findings: guard's PII and secret findings
-	InputTokens    int64     // input_tokens so far in this task
-	OutputTokens   int64     // output_tokens so far
+	Principal      string            // principal: the caller's id
+	Roles          []string          // roles: the caller's roles
+	Tenant         string            // tenant
+	Assistant      string            // assistant: which assistant is asked
+	Model          string            // model: the model that would answer
+	Stage          string            // stage: "input", "retrieval", "output" or "tool"
+	InjectionScore float64           // injection_score: guard's calibrated score, 0..1
+	Findings       []Finding         // findings: guard's PII and secret findings
+	InputTokens    int64             // input_tokens so far in this task
+	OutputTokens   int64             // output_tokens so far
 	Cost           float64           // cost: USD spent so far in this task
 	Tools          []string          // tools: tools defined in or called by the request
 	Labels         map[string]string // labels: free-form request attributes
@@ -89,7 +89,7 @@ func Variables() map[string]string {
 	return map[string]string{
 		"principal": "string", "roles": "list(string)", "tenant": "string", "assistant": "string",
 		"model": "string", "stage": "string", "injection_score": "double",
-		"findings": "list(policy.Finding{type: string, score: double, detector: string})",
+		"findings":      "list(policy.Finding{type: string, score: double, detector: string})",
 		"finding_types": "list(string)", "input_tokens": "int", "output_tokens": "int", "tokens": "int",
 		"cost": "double", "tools": "list(string)", "labels": "map(string, string)",
 	}
@@ -145,11 +145,11 @@ type Rule struct {
 
 // Policy is a compiled policy file.
 type Policy struct {
-	Source   string // the file it came from
-	Mode     string // "first_match" or "priority"
-	OnError  string // "block" or "skip"
-	Default  Decision
-	Rules    []Rule
+	Source  string // the file it came from
+	Mode    string // "first_match" or "priority"
+	OnError string // "block" or "skip"
+	Default Decision
+	Rules   []Rule
 }
 
 // Limits on rule evaluation: a rule costing more is an error (fail closed).
