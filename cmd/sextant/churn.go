@@ -150,8 +150,8 @@ func runChurnTrain(ctx context.Context, e *env, args []string) error {
 	positive := fs.String("positive", "", "label value meaning the customer left (default: inferred for yes/no, true/false, 1/0)")
 	schemaPath := fs.String("schema", "", "schema file (YAML) to use instead of inferring one")
 	writeSchema := fs.String("write-schema", "", "write the schema used to this file, to pin it")
-	id := fs.String("id", "", "customer id column (never a feature)")
-	treatment := fs.String("treatment", "", "treatment column, kept out of the features")
+	id := fs.String("id", "", "customer id column, never a feature (when inferring; also the join key of --source)")
+	treatment := fs.String("treatment", "", "treatment column, kept out of the features (when inferring)")
 	drop := fs.String("drop", "", "comma-separated columns to leave out")
 	folds := fs.Int("folds", 5, "cross-validation folds")
 	seed := fs.Uint64("seed", 1, "fold assignment and subsampling seed")
@@ -209,13 +209,15 @@ func runChurnTrain(ctx context.Context, e *env, args []string) error {
 		if schema, err = churn.Infer(t, churn.InferOptions{Target: *target, Positive: *positive, ID: *id, Treatment: *treatment}); err != nil {
 			return err
 		}
-		for _, name := range splitList(*drop) {
-			i := slices.IndexFunc(schema.Columns, func(c churn.Column) bool { return c.Name == name })
-			if i < 0 {
-				return usageErrorf("--drop: no column %q", name)
-			}
-			schema.Columns[i].Role = churn.RoleIgnore
+	}
+	for _, name := range splitList(*drop) {
+		i := slices.IndexFunc(schema.Columns, func(c churn.Column) bool { return c.Name == name })
+		if i < 0 {
+			return usageErrorf("--drop: no column %q", name)
 		}
+		schema.Columns[i].Role = churn.RoleIgnore
+	}
+	if *schemaPath == "" {
 		fmt.Fprintln(info, "inferred schema (pin it with --write-schema FILE and --schema FILE):")
 		printSchema(info, schema)
 	}
