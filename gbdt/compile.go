@@ -253,7 +253,7 @@ func (s *Scorer) compileGeneral(m *Model, virtOf func(*Node) int) {
 // Features returns the number of input values per row.
 func (s *Scorer) Features() int { return s.nf }
 
-// virtRight reports whether raw value v goes right at categorical slot vs.
+// right reports whether raw value v goes right at categorical slot vs.
 func (vs *virtualSlot) right(v float64) bool {
 	switch {
 	case v != v || v < 0:

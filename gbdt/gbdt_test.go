@@ -253,6 +253,12 @@ func TestDeterministicForSeed(t *testing.T) {
 
 func TestRoundTripAndScorer(t *testing.T) {
 	d := mixedData(5000, 12)
+	layouts := map[bool]int{}
+	defer func() {
+		if layouts[true] == 0 || layouts[false] == 0 {
+			t.Errorf("layouts exercised: general %d, perfect %d; want both", layouts[true], layouts[false])
+		}
+	}()
 	for _, p := range []Params{
 		{Rounds: 20, MaxDepth: 4},
 		{Rounds: 10, MaxDepth: -1, MaxLeaves: 200, MinChildWeight: 0.1}, // deep: general layout
@@ -270,6 +276,10 @@ func TestRoundTripAndScorer(t *testing.T) {
 			t.Fatalf("round trip changed the model (-want +got):\n%s", diff)
 		}
 		s := Compile(got)
+		if deep := m.MaxDepth() > perfectDepth; deep != (s.depth == 0) {
+			t.Fatalf("model depth %d compiled to layout depth %d", m.MaxDepth(), s.depth)
+		}
+		layouts[s.depth == 0]++
 		test := mixedData(3000, 13)
 		rows := rowsOf(test)
 		flat := make([]float64, 0, len(rows)*4)
