@@ -85,7 +85,12 @@ def main():
     idx.add_items(base, np.arange(n), num_threads=1)
     build = time.perf_counter() - t0
     mem = rss_bytes() - rss0
-    param = f"M={a.m},efC={a.ef_construction},space={a.space},hnswlib={getattr(hnswlib, '__version__', '?')}"
+    try:
+        import importlib.metadata
+        version = importlib.metadata.version("hnswlib")
+    except Exception:  # noqa: BLE001 - the version is informational only
+        version = getattr(hnswlib, "__version__", "?")
+    param = f"M={a.m},efC={a.ef_construction},space={a.space},hnswlib={version}"
 
     def sweep():
         for ef in efs:
