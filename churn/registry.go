@@ -191,6 +191,7 @@ func (r *Registry) Save(ctx context.Context, m *Model) (Entry, error) {
 	err := r.update(ctx, func(ix *registryIndex) error {
 		id := "v" + strconv.Itoa(ix.Next)
 		m.ID = id
+		m.Version = ModelVersion
 		m.Card = modelCard(m)
 		dir := filepath.Join(r.dir, "models", id)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -266,6 +267,9 @@ func (r *Registry) Load(ref string) (*Model, error) {
 	var m Model
 	if err := json.Unmarshal(meta, &m); err != nil {
 		return nil, sextant.Errorf(sextant.EINTERNAL, "churn model %s: model.json: %v", id, err)
+	}
+	if m.Version != ModelVersion {
+		return nil, sextant.Errorf(sextant.EINVALID, "churn model %s: model.json format version %d, this build reads version %d: retrain it or use a matching sextant", id, m.Version, ModelVersion)
 	}
 	f, err := os.Open(filepath.Join(dir, "trees.json"))
 	if err != nil {

@@ -486,6 +486,8 @@ func importance(m *gbdt.Model) []Importance {
 // Model is a trained churn model with everything scoring, drift and the
 // registry need.
 type Model struct {
+	// Version is the format version of the stored metadata (ModelVersion).
+	Version    int          `json:"version"`
 	ID         string       `json:"id"`
 	Created    time.Time    `json:"created"`
 	Schema     *Schema      `json:"schema"`
@@ -500,6 +502,10 @@ type Model struct {
 	Sources    *Assembly    `json:"sources,omitempty"` // feature assembly, when used
 	Card       string       `json:"card"`              // model card, Markdown
 }
+
+// ModelVersion is the format version of a registered model's model.json;
+// Registry.Load refuses other versions.
+const ModelVersion = 1
 
 // TrainInfo records how a model was trained.
 type TrainInfo struct {
@@ -536,6 +542,7 @@ func Train(ctx context.Context, d *Dataset, dataHash string, o TrainOptions) (*M
 		return nil, err
 	}
 	m := &Model{
+		Version:    ModelVersion,
 		Created:    o.Now().UTC(),
 		Schema:     d.Schema,
 		Booster:    booster,

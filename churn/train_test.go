@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -406,5 +407,26 @@ func TestCrossValidateSameWhateverTheThreads(t *testing.T) {
 	}
 	if !slices.Equal(raws[0], raws[1]) {
 		t.Fatal("out-of-fold predictions depend on the thread count")
+	}
+}
+
+func TestLoadRefusesOtherModelVersions(t *testing.T) {
+	reg, err := OpenRegistry(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Save(context.Background(), trainedModel(t, 600, 9)); err != nil {
+		t.Fatal(err)
+	}
+	path := reg.Dir() + "/models/v1/model.json"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 7`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Load("v1"); err == nil || !strings.Contains(err.Error(), "format version 7") {
+		t.Fatalf("loading a version-7 model: %v", err)
 	}
 }
