@@ -114,3 +114,37 @@ func BenchmarkDot384(b *testing.B) {
 		}
 	})
 }
+
+// TestPureGoFallbackIndex runs a whole index on the pure-Go kernels (as on
+// a CPU without AVX2) and checks it finds what the assembly build finds.
+func TestPureGoFallbackIndex(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("already running the pure-Go kernels")
+	}
+	data := clustered(50, 1200, 40, 8)
+	for _, quant := range []Quantization{Float32, Int8} {
+		opt := Options{Dim: 40, M: 8, EfConstruction: 64, Seed: 3, Quantization: quant}
+		asm := build(t, opt, data[:1000])
+		hasAVX2FMA = false
+		pure := build(t, opt, data[:1000])
+		var same, total int
+		for _, q := range data[1000:1100] {
+			a, _ := asm.Search(q, SearchOptions{K: 10})
+			p, _ := pure.Search(q, SearchOptions{K: 10})
+			e, _ := pure.Exact(q, SearchOptions{K: 10})
+			for i := range p {
+				if p[i].ID == e[i].ID {
+					same++
+				}
+			}
+			total += len(e)
+			if len(a) != len(p) {
+				t.Fatalf("%v: %d vs %d results", quant, len(a), len(p))
+			}
+		}
+		hasAVX2FMA = true
+		if r := float64(same) / float64(total); r < 0.9 {
+			t.Errorf("%v: pure-Go index agrees with exact on %.3f of ranks", quant, r)
+		}
+	}
+}
