@@ -354,3 +354,32 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestMemoryWithinBudget checks the index's own accounting against the
+// 1.3× raw-vector budget, for a bulk build and for one-at-a-time inserts
+// (whose slabs carry spare capacity), and the int8 index's smaller size.
+func TestMemoryWithinBudget(t *testing.T) {
+	data := uniform(60, 2500, 384)
+	raw := float64(len(data) * 384 * 4)
+	opt := Options{Dim: 384, M: 16, EfConstruction: 24, Seed: 1}
+	bulk := build(t, opt, data)
+	inc, _ := New(opt)
+	for _, v := range data {
+		if _, err := inc.Add(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q8 := opt
+	q8.Quantization = Int8
+	small := build(t, q8, data)
+	for name, tc := range map[string]struct {
+		x   *Index
+		max float64
+	}{"bulk": {bulk, 1.3}, "incremental": {inc, 1.3}, "int8": {small, 0.4}} {
+		ratio := float64(tc.x.MemoryBytes()) / raw
+		t.Logf("%s: %.3f× the raw vectors", name, ratio)
+		if ratio > tc.max {
+			t.Errorf("%s: memory %.3f× raw, budget %.2f×", name, ratio, tc.max)
+		}
+	}
+}
