@@ -113,6 +113,11 @@ func TestExtractHTML(t *testing.T) {
 	if diff := cmp.Diff(wantSections, gotSections); diff != "" {
 		t.Errorf("sections (-want +got):\n%s", diff)
 	}
+	// A page-level header holding the h1 is kept; one with only chrome is not.
+	ex, err = ExtractHTML([]byte("<body><header><a href=/>Logo</a><h1>Post title</h1></header><p>Body.</p><header>Banner</header><footer>Foot</footer>"))
+	if err != nil || ex.Text != "Logo\n\nPost title\n\nBody." {
+		t.Errorf("page-level header: %q, %v", ex.Text, err)
+	}
 	// Title falls back to the first h1.
 	ex, err = ExtractHTML([]byte("<body><h2>Sub</h2><h1>Main <i>title</i></h1><p>x</p>"))
 	if err != nil || ex.Title != "Main title" {

@@ -35,9 +35,9 @@ var (
 )
 
 // ExtractHTML returns the visible text of an HTML page: scripts, styles,
-// navigation, asides, forms, templates and page-level headers and footers
-// (those not inside an article, main or section) are dropped, as are
-// elements marked hidden. Block elements become paragraphs, list items and
+// navigation, asides, forms, templates, page-level footers and page-level
+// headers without an h1 (page-level: not inside an article, main or
+// section) are dropped, as are elements marked hidden. Block elements become paragraphs, list items and
 // table rows lines, and h1-h6 become sections whose text starts with the
 // heading. The title is <title>, else the first h1.
 func ExtractHTML(src []byte) (Extracted, error) {
@@ -90,7 +90,8 @@ func (w *htmlWriter) walk(n *html.Node, inContent bool) {
 		if dropped[n.DataAtom] || isHidden(n) {
 			return
 		}
-		if (n.DataAtom == atom.Header || n.DataAtom == atom.Footer) && !inContent {
+		// A page-level header is site chrome unless it holds the page's h1.
+		if !inContent && (n.DataAtom == atom.Footer || n.DataAtom == atom.Header && find(n, atom.H1) == nil) {
 			return
 		}
 		if n.DataAtom == atom.Article || n.DataAtom == atom.Main || n.DataAtom == atom.Section {
