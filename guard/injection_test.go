@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,7 +66,10 @@ func TestModelRoundTrip(t *testing.T) {
 }
 
 // TestHeldOut reports the scorer on sets written for this project and
-// never used in training; it fails only on gross regressions.
+// never used in training; it fails only on gross regressions. The
+// injection and benign sanity sets and the red-team suite were looked at
+// while writing the phrase patterns (development sets); final_heldout.jsonl
+// was written afterwards and never tuned on.
 func TestHeldOut(t *testing.T) {
 	inj := DefaultInjection()
 	for _, tc := range []struct {
@@ -74,8 +79,14 @@ func TestHeldOut(t *testing.T) {
 	}{
 		{"testdata/injection_heldout.jsonl", 0.85, 1},
 		{"testdata/benign_heldout.jsonl", 0, 0.05},
+		{"testdata/final_heldout.jsonl#1", 0.6, 1},
+		{"testdata/final_heldout.jsonl#0", 0, 0.1},
 	} {
-		ex := readLabeledFile(t, tc.file)
+		file, part, _ := strings.Cut(tc.file, "#")
+		ex := readLabeledFile(t, file)
+		if part != "" {
+			ex = slices.DeleteFunc(ex, func(e LabeledText) bool { return (e.Injection && part == "0") || (!e.Injection && part == "1") })
+		}
 		flagged, blocked := 0, 0
 		for _, e := range ex {
 			a := inj.Score(e.Text)

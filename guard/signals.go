@@ -41,7 +41,7 @@ var signalNames = [numSignals]string{"override", "new_task", "roleplay", "jailbr
 // "!category" marks a strong pattern, counted twice.
 // Words are lower-cased and folded; apostrophes are dropped.
 const patternSource = `
-!override: ignore|disregard|forget|skip|drop|abandon|override|overwrite|bypass|neglect|dismiss|erase|cancel|discard|ditch ~3 previous|prior|above|earlier|preceding|past|initial|original|all|any|every|your|these|those|system|safety|default ~2 instruction*|rule*|prompt*|direction*|guideline*|order*|task*|assignment*|command*|context|information|constraint*|restriction*|polic*|programming|training|filter*|conversation|discussion|directive*|setting*
+!override: ignore|disregard|forget|skip|drop|abandon|override|overwrite|bypass|neglect|dismiss|erase|cancel|discard|ditch ~3 previous|prior|above|earlier|preceding|past|initial|original|all|any|every|your|these|those|the|system|safety|privacy|default ~2 instruction*|rule*|prompt*|direction*|guideline*|order*|task*|assignment*|command*|context|information|constraint*|restriction*|polic*|programming|training|filter*|conversation|discussion|directive*|setting*
 override: ignore|disregard|forget ~1 everything|anything|all
 override: ignore|disregard|forget ~2 above|before|earlier|previously
 override: forget|forgot|ignore ~2 what|everything ~2 said|told|know|learned|wrote
@@ -52,7 +52,7 @@ override: remove|clear|delete|wipe ~2 all|previous|prior ~2 task*|instruction*|i
 override: leave ~2 all ~2 previous|prior ~1 information|instruction*|task* ~1 behind
 !override: your|previous|prior|all|these|the|earlier|old ~1 instruction*|rules|guidelines|restrictions|directive*|polic* ~3 cancelled|canceled|void|revoked|overridden|irrelevant|obsolete|lifted|suspended|disabled|removed|deleted|no_longer|outdated
 override: change|changed ~1 your ~1 instruction*|rule*|programming
-override: vergiss|vergesse|vergessen|ignoriere|ignorieren|ignorier|missachte|missachten|übergehe|verwirf|vergiß ~4 alle|alles|vorherige*|bisherige*|obige*|vorangegangene*|vorangehende*|davor|zuvor|instruktion*|anweisung*|befehl*|aufgabe*|aufträge|auftrag|informationen|angaben|gesagte*|gesagt|ausführungen
+override: vergiss|vergesse|vergessen|ignoriere|ignorieren|ignorier|missachte|missachten|übergehe|verwirf|vergiß ~4 alle|alles|vorherige*|bisherige*|obige*|vorangegangene*|vorangehende*|davor|zuvor|instruktion*|anweisung*|befehl*|aufgabe*|aufträge|auftrag|informationen|angaben|gesagte*|gesagt|ausführungen|regeln|richtlinien|vorhin
 override: höre|hör ~1 nicht ~2 auf ~2 alles|zuvor|vorher
 override: abweichend ~2 vorherigen|bisherigen|obigen
 override: alle ~3 informationen|anweisungen|instruktionen ~4 irrelevant|unwichtig|ungültig|nicht
@@ -115,6 +115,9 @@ exfil: gib|gebe ~3 gesamten|ganzen|vollständigen ~1 text|prompt
 !exfil: deine|ihre ~1 ursprünglichen|anfänglichen|ersten|versteckten|geheimen ~1 instruktionen|anweisungen|prompt*|regeln
 exfil: your|the ~1 hidden|secret|initial|original|starting|pre ~1 prompt*|instruction*|directive*
 exfil: prompt_text*|prompttext*|prompt_texte*
+exfil: your|deinen|dein|ihren|ihr ~1 system_prompt|systemprompt|system_message|systemnachricht|hidden_prompt|prompt|context_window|initial_instructions|original_instructions|hidden_instructions|hidden_rules
+exfil: what ~2 you ~1 told|instructed|given|programmed ~4 before|start|beginning|first
+exfil: canary|secret_marker|secret_token ~3 prompt|instructions|print|reveal|show|is
 !exfil: what ~3 your ~2 instruction*|prompt*|rules|directive*|guidelines|orders|programming
 exfil: what ~1 was|is|were ~1 written|said|stated ~3 above|before|beginning|start|earlier
 exfil: beginning|start|top ~2 of ~2 this|the|your ~1 prompt|conversation|chat|instructions
