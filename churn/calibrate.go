@@ -168,9 +168,13 @@ func fitIsotonic(y, p []float64) (xs, ys []float64) {
 			st[len(st)-1] = block{a.sumX + b.sumX, a.sumY + b.sumY, a.n + b.n}
 		}
 	}
+	// A block of all churners (or none) would map to exactly 1 (or 0),
+	// which log-loss punishes without bound on a new row: keep fitted
+	// values within [1/(n+2), (n+1)/(n+2)] for n fitted rows.
+	lo, hi := 1/float64(len(p)+2), float64(len(p)+1)/float64(len(p)+2)
 	for _, bl := range st {
 		xs = append(xs, bl.sumX/bl.n)
-		ys = append(ys, bl.sumY/bl.n)
+		ys = append(ys, min(max(bl.sumY/bl.n, lo), hi))
 	}
 	return xs, ys
 }

@@ -122,9 +122,10 @@ func TestCalibratorsAreMonotone(t *testing.T) {
 }
 
 func TestIsotonicPAV(t *testing.T) {
-	// Sorted by p: labels 0 1 0 1 1 → blocks {0} {1,0}→0.5 {1} {1}.
+	// Sorted by p: labels 0 1 0 1 1 → blocks {0} {1,0}→0.5 {1,1}, the
+	// outer ones kept within [1/7, 6/7] for 5 rows.
 	xs, ys := fitIsotonic([]float64{0, 1, 0, 1, 1}, []float64{0.1, 0.2, 0.3, 0.4, 0.5})
-	if !cmp.Equal(ys, []float64{0, 0.5, 1}) || !slices.IsSorted(xs) || len(xs) != 3 {
+	if !cmp.Equal(ys, []float64{1.0 / 7, 0.5, 6.0 / 7}) || !slices.IsSorted(xs) || len(xs) != 3 {
 		t.Fatalf("knots %v %v", xs, ys)
 	}
 }
