@@ -16,7 +16,9 @@
 //     scored with BM25 over the sentences of all sources, multiplied by its
 //     coverage of the question's term weight (a sentence matching more
 //     distinct question terms beats one repeating a single term) and by a
-//     prior for its source's retrieval rank.
+//     prior for its source's retrieval rank, and raised when a question
+//     term is among its first words (the sentence is about the subject).
+//     Table rows and lines of short code blocks count as sentences too.
 //  3. Sentences are picked greedily by maximal marginal relevance: score
 //     minus similarity to what is already picked, so near-duplicates (the
 //     overlap between neighbouring chunks) and restatements are skipped. The
@@ -157,7 +159,8 @@ type unit struct {
 	pos   int // ordinal within the source
 	text  string
 	terms map[string]int
-	n     int // term count
+	lead  []string // the first terms, for the subject boost
+	n     int      // term count
 	words int
 	score float64
 	norm  float64 // Euclidean norm of the term-frequency vector
@@ -229,6 +232,9 @@ func (p *Provider) units(srcs []sextant.Source) []unit {
 			for _, term := range p.o.Analyzer.Terms(t) {
 				u.terms[term]++
 				u.n++
+				if len(u.lead) < leadTerms {
+					u.lead = append(u.lead, term)
+				}
 			}
 			if u.n == 0 {
 				continue
@@ -245,28 +251,75 @@ func (p *Provider) units(srcs []sextant.Source) []unit {
 	return out
 }
 
-// prose blanks out what is not prose in Markdown-like text — fenced code
-// blocks, table rows, headings, block-quote and HTML lines — keeping line
-// breaks so sentences do not run across the gaps.
+// prose rewrites Markdown-like text into sentence-sized units: prose stays
+// as it is; each table row becomes one unit (cells joined by " — ", header
+// and separator rows dropped); each line of a short fenced code block
+// becomes an inline-code unit, a trailing "# comment" after it; headings,
+// block quotes and HTML lines are dropped. Units are separated by blank
+// lines so sentences never run across them.
 func prose(text string) string {
 	if !strings.ContainsAny(text, "`|#<") {
 		return text
 	}
 	var b strings.Builder
-	fence := false
+	fence, prevTable := false, false
 	for line := range strings.Lines(text) {
 		l := strings.TrimSpace(line)
+		table := strings.HasPrefix(l, "|")
 		switch {
 		case strings.HasPrefix(l, "```") || strings.HasPrefix(l, "~~~"):
 			fence = !fence
 			b.WriteString("\n\n")
-		case fence, strings.HasPrefix(l, "|"), strings.HasPrefix(l, "#"), strings.HasPrefix(l, "<"):
+		case fence:
+			if u := codeUnit(l); u != "" {
+				b.WriteString("\n\n" + u + "\n\n")
+			}
+		case table:
+			if u := rowUnit(l); u != "" && prevTable {
+				b.WriteString("\n\n" + u + "\n\n")
+			}
+		case strings.HasPrefix(l, "#"), strings.HasPrefix(l, "<"), strings.HasPrefix(l, ">"):
 			b.WriteString("\n\n")
 		default:
 			b.WriteString(line)
 		}
+		prevTable = table
 	}
 	return b.String()
+}
+
+// codeUnit renders one line of code as `code` — comment, or "" for lines
+// that are blank, too long, or only a comment.
+func codeUnit(l string) string {
+	code, comment := l, ""
+	if i := strings.Index(l, " # "); i > 0 {
+		code, comment = strings.TrimSpace(l[:i]), strings.TrimSpace(l[i+3:])
+	}
+	if code == "" || strings.HasPrefix(code, "#") || strings.HasPrefix(code, "//") || len(code) > 100 || strings.Contains(code, "`") {
+		return ""
+	}
+	if comment != "" {
+		return "`" + code + "` — " + comment
+	}
+	return "`" + code + "`"
+}
+
+// rowUnit renders a table row as its cells joined by " — ", or "" for a
+// separator row.
+func rowUnit(l string) string {
+	cells := strings.Split(strings.Trim(l, "| "), "|")
+	var out []string
+	for _, c := range cells {
+		c = strings.TrimSpace(c)
+		if strings.Trim(c, "-: ") == "" {
+			if c != "" {
+				return "" // a |---|---| separator
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return strings.Join(out, " — ")
 }
 
 // usable reports whether a sentence can stand in an answer: long enough,
@@ -274,6 +327,9 @@ func prose(text string) string {
 func usable(t string) bool {
 	if len(t) < 12 || strings.HasSuffix(t, ":") || strings.HasSuffix(t, "?") {
 		return false
+	}
+	if strings.HasPrefix(t, "`") && strings.Count(t, "`") == 2 {
+		return true // a line of code
 	}
 	n := 0
 	for _, f := range strings.Fields(t) {
@@ -290,6 +346,11 @@ const (
 	// rankPrior: a sentence of the source at retrieval rank r (from 0)
 	// has its score multiplied by 1/(1+rankPrior·r).
 	rankPrior = 0.08
+	// A sentence whose first leadTerms terms include a question term is
+	// about the question's subject ("Circuit breaker, one per provider:
+	// ...") rather than mentioning it in passing: ×leadBoost.
+	leadTerms = 3
+	leadBoost = 1.25
 )
 
 func (p *Provider) score(units []unit, qw map[string]float64, srcs []sextant.Source) {
@@ -327,6 +388,12 @@ func (p *Provider) score(units []unit, qw map[string]float64, srcs []sextant.Sou
 			continue
 		}
 		u.score = bm * (0.5 + 0.5*cov/qmass) / (1 + rankPrior*float64(srcRank(srcs, u.src)))
+		for _, t := range u.lead {
+			if qw[t] == 1 {
+				u.score *= leadBoost
+				break
+			}
+		}
 	}
 }
 
