@@ -150,7 +150,8 @@ type Index struct {
 	// boundAvg is the average field length the block maxima were computed
 	// with. Normalised frequency grows with the average length, so maxima
 	// stay valid upper bounds while the true average is no larger.
-	boundAvg []float64
+	boundAvg  []float64
+	boundCoef []float64 // lenCoef(boundAvg)
 
 	// Add's scratch: term id → slot, slot → term id, slot → frequencies.
 	slot  map[uint32]int32
@@ -289,6 +290,20 @@ func (ix *Index) setBounds(headroom float64) {
 	for f := range ix.nf {
 		ix.boundAvg[f] = ix.avg(f) * headroom
 	}
+	ix.boundCoef = ix.lenCoef(ix.boundAvg, ix.boundCoef)
+}
+
+// lenCoef returns, per field, b/avglen (0 when the average is 0): the
+// factor of the document length in the length normalisation, so scoring a
+// posting multiplies instead of dividing.
+func (ix *Index) lenCoef(avg, dst []float64) []float64 {
+	dst = append(dst[:0], make([]float64, ix.nf)...)
+	for f := range ix.nf {
+		if avg[f] > 0 {
+			dst[f] = ix.p.b[f] / avg[f]
+		}
+	}
+	return dst
 }
 
 func (ix *Index) avg(f int) float64 {
@@ -317,7 +332,7 @@ func (ix *Index) appendPosting(id, doc uint32, tfs []uint32) {
 	b := &l.blocks[nb-1]
 	b.n++
 	b.last = doc
-	if s := roundUp(ix.sat(tfs, doc, ix.boundAvg)); s > b.maxSat {
+	if s := roundUp(ix.sat(tfs, doc, ix.boundCoef)); s > b.maxSat {
 		b.maxSat = s
 	}
 	l.df++
@@ -325,16 +340,16 @@ func (ix *Index) appendPosting(id, doc uint32, tfs []uint32) {
 }
 
 // sat returns tf~/(k1+tf~) for a posting of doc with field frequencies
-// tfs, with avg as the average field lengths.
-func (ix *Index) sat(tfs []uint32, doc uint32, avg []float64) float64 {
+// tfs, with coef the per-field b/avglen (see lenCoef).
+func (ix *Index) sat(tfs []uint32, doc uint32, coef []float64) float64 {
 	var t float64
 	for f, tf := range tfs {
 		if tf == 0 {
 			continue
 		}
 		norm := 1.0
-		if b := ix.p.b[f]; b != 0 && avg[f] > 0 {
-			norm = 1 - b + b*float64(ix.lens[f][doc])/avg[f]
+		if c := coef[f]; c > 0 {
+			norm = 1 - ix.p.b[f] + float64(ix.lens[f][doc])*c
 		}
 		t += ix.p.w[f] * float64(tf) / norm
 	}
@@ -375,7 +390,7 @@ func (ix *Index) recomputeBounds() {
 					pos += n
 					tfs[f] = uint32(v)
 				}
-				if s := roundUp(ix.sat(tfs, doc, ix.boundAvg)); s > bm.maxSat {
+				if s := roundUp(ix.sat(tfs, doc, ix.boundCoef)); s > bm.maxSat {
 					bm.maxSat = s
 				}
 			}

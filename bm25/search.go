@@ -193,13 +193,13 @@ func idf(n, df float64) float64 {
 	return math.Log(1 + (n-df+0.5)/(df+0.5))
 }
 
-// curAvg returns the current average field lengths.
-func (ix *Index) curAvg() []float64 {
+// curCoef returns lenCoef of the current average field lengths.
+func (ix *Index) curCoef() []float64 {
 	a := make([]float64, ix.nf)
 	for f := range ix.nf {
 		a[f] = ix.avg(f)
 	}
-	return a
+	return ix.lenCoef(a, nil)
 }
 
 // slack absorbs floating-point rounding between an upper bound (summed in
@@ -222,11 +222,11 @@ func (ix *Index) Search(q Query, k int) []Result {
 		return nil
 	}
 	nf := ix.nf
-	var avgBuf [MaxFields]float64
+	var avgBuf, coefBuf [MaxFields]float64
 	for f := range nf {
 		avgBuf[f] = ix.avg(f)
 	}
-	avg := avgBuf[:nf]
+	avg := ix.lenCoef(avgBuf[:nf], coefBuf[:0]) // b/avglen per field
 
 	// Order cursors by upper bound, ascending: a prefix of them whose
 	// bounds sum to at most θ is non-essential (a document found only in
@@ -265,6 +265,10 @@ func (ix *Index) Search(q Query, k int) []Result {
 	theta := ix.estimateTheta(q, order[n-1], k, s, avg)
 	bounded := !math.IsInf(theta, -1)
 	essential := 0 // order[essential:] are essential
+	// The last block-max check that did not allow a skip: its range end
+	// and the θ it used (see below).
+	checkedUpto, checkedTheta := uint32(0), math.Inf(-1)
+	checkedUpto--
 	for bounded && essential < n && prefix[essential]+slack(theta) <= theta {
 		essential++
 	}
@@ -277,6 +281,32 @@ func (ix *Index) Search(q Query, k int) []Result {
 		}
 		if doc == end {
 			break
+		}
+		if bounded && (doc > checkedUpto || theta != checkedTheta) {
+			// Block-max skip: bound every list by its block holding doc.
+			// No document up to the first of those blocks to end can score
+			// more, so if the bound cannot beat θ the essential lists jump
+			// past that range undecoded. A failed check holds for the same
+			// range and θ, so it is redone only when either changes.
+			bound, upto := 0.0, uint32(end)
+			for _, c := range order {
+				if b := c.shallow(doc); b < len(c.l.blocks) {
+					bound += c.weight * float64(c.l.blocks[b].maxSat)
+					upto = min(upto, c.l.blocks[b].last)
+				}
+			}
+			if bound+slack(theta) <= theta {
+				if upto == end {
+					break
+				}
+				for _, c := range order[essential:] {
+					if c.doc <= upto {
+						c.seek(upto+1, nf)
+					}
+				}
+				continue
+			}
+			checkedUpto, checkedTheta = upto, theta
 		}
 		if ix.Deleted(doc) || (q.Allow != nil && !q.Allow(doc)) {
 			for _, c := range order[essential:] {
@@ -298,8 +328,9 @@ func (ix *Index) Search(q Query, k int) []Result {
 		}
 		full := len(h.r) == k
 		ok := true
-		if essential > 0 && bounded {
-			// Block-max refinement of the non-essential bound.
+		if essential > 0 && bounded && partial+prefix[essential-1]+slack(theta) > theta {
+			// The list-wide bounds leave room: refine them with the
+			// non-essential lists' block maxima before seeking into them.
 			bound := partial
 			for _, c := range order[:essential] {
 				bound += c.blockBound(doc)
@@ -508,7 +539,7 @@ func (ix *Index) exhaustive(q Query, k int) []Result {
 	cursors := ix.plan(q, s)
 	acc := make(map[uint32]float64)
 	nf := ix.nf
-	avg := ix.curAvg()
+	avg := ix.curCoef()
 	for i := range cursors {
 		c := &cursors[i]
 		for c.doc != end {
