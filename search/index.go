@@ -49,7 +49,7 @@ type Options struct {
 	// Analyzer overrides the analyzer options (zero = the default analyzer).
 	Analyzer AnalyzerOptions
 	// K1 and B are the BM25 parameters; 0 means the tuned defaults
-	// (DefaultK1, DefaultB).
+	// (DefaultK1, DefaultB); a negative B turns length normalisation off.
 	K1, B float64
 	// TitleWeight is the weight of the title field (document title and
 	// section path) relative to the chunk body; 0 means DefaultTitleWeight.
