@@ -70,6 +70,11 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 	repeat := fs.Int("repeat", 3, "timed passes over the queries (latency percentiles pool all passes)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	keep := fs.String("keep", "", "build the index in this directory and keep it (default: a temporary directory, removed)")
+	k1 := fs.Float64("k1", 0, "BM25 k1 (0 = the product default)")
+	b := fs.Float64("b", 0, "BM25 b (0 = the product default)")
+	titleWeight := fs.Float64("title-weight", 0, "title field weight (0 = the product default)")
+	chunkTokens := fs.Int("chunk-tokens", 0, "chunk size in tokens (0 = the product default)")
+	noParts := fs.Bool("no-parts", false, "analyzer: do not index the parts of compound words")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -125,12 +130,14 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := ingestForBench(ctx, st, corpus); err != nil {
+	if _, err := ingestForBenchChunked(ctx, st, corpus, ingest.ChunkOptions{Tokens: *chunkTokens}); err != nil {
 		return err
 	}
 	ingestSec := time.Since(t0).Seconds()
 	t1 := time.Now()
-	ix, err := search.Open(ctx, st, search.Options{})
+	sopts := search.Options{K1: *k1, B: *b, TitleWeight: *titleWeight}
+	sopts.Analyzer.NoParts = *noParts
+	ix, err := search.Open(ctx, st, sopts)
 	if err != nil {
 		return err
 	}
@@ -151,7 +158,11 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 	if *peer == "fts5" {
 		fmt.Fprintln(progress, "building the SQLite FTS5 peer index ...")
 		t := time.Now()
-		if fts, err = buildFTS5(ctx, st, filepath.Join(dir, "fts5.db")); err != nil {
+		tw := *titleWeight
+		if tw == 0 {
+			tw = search.DefaultTitleWeight
+		}
+		if fts, err = buildFTS5(ctx, st, filepath.Join(dir, "fts5.db"), tw); err != nil {
 			return err
 		}
 		defer fts.Close()
@@ -287,8 +298,8 @@ func collapseFTS5(hits []sqlite.FTS5Hit, k int) []sqlite.FTS5Hit {
 
 // buildFTS5 indexes every stored chunk (title: document title and section
 // path, as Sextant's title field; body: chunk text) in an FTS5 table.
-func buildFTS5(ctx context.Context, st *sqlite.DB, path string) (*sqlite.FTS5, error) {
-	fts, err := sqlite.OpenFTS5(ctx, path, search.DefaultTitleWeight)
+func buildFTS5(ctx context.Context, st *sqlite.DB, path string, titleWeight float64) (*sqlite.FTS5, error) {
+	fts, err := sqlite.OpenFTS5(ctx, path, titleWeight)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +350,12 @@ func beirCorpus(dir string) (string, error) {
 // ingestForBench ingests a corpus file through the product's ingestion
 // path and fails if any record was not stored.
 func ingestForBench(ctx context.Context, st *sqlite.DB, corpus string) (ingest.Summary, error) {
-	sum, err := ingest.Run(ctx, []string{corpus}, ingest.Options{}, st)
+	return ingestForBenchChunked(ctx, st, corpus, ingest.ChunkOptions{})
+}
+
+// ingestForBenchChunked is ingestForBench with explicit chunking options.
+func ingestForBenchChunked(ctx context.Context, st *sqlite.DB, corpus string, chunk ingest.ChunkOptions) (ingest.Summary, error) {
+	sum, err := ingest.Run(ctx, []string{corpus}, ingest.Options{Chunk: chunk}, st)
 	if err != nil {
 		return sum, fmt.Errorf("bench: ingest %s: %w", corpus, err)
 	}
