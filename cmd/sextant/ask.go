@@ -33,6 +33,7 @@ type askSetup struct {
 	eng      *engine
 	pipeline *rag.Pipeline
 	cfg      *config
+	opts     rag.Options
 }
 
 func (s *askSetup) Close() error { return s.eng.Close() }
@@ -80,7 +81,7 @@ func openPipeline(ctx context.Context, e *env, dataDir, configPath string, tweak
 		eng.Close()
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return &askSetup{eng: eng, pipeline: p, cfg: cfg}, nil
+	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts}, nil
 }
 
 // loadTemplates reads DATA/templates/*.tmpl over the embedded defaults.

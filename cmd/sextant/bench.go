@@ -16,6 +16,7 @@ func benchKinds() []command {
 		{"ann", "vector index: recall, QPS, latency, memory (and hnswlib side by side)", runBenchANN},
 		{"churn", "churn model: cross-validated AUC, log-loss, calibration, training time, scoring rows/s", runBenchChurn},
 		{"grounding", "groundedness scorer on labelled answers: AUC, precision/recall/F1 for unsupported answers, latency", runBenchGrounding},
+		{"answer", "answer pipeline on a BEIR folder: citation coverage, supported rate (eval scorer), RAG overhead p50/p95", runBenchAnswer},
 		{"guard", "guardrails: injection precision/recall/TPR@5%FPR/AUC, PII F1 per type, 2 KB scan latency", runBenchGuard},
 	}
 }
