@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -69,6 +70,7 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	configPath := fs.String("config", "", "configuration file for the assistant (default: none)")
 	keep := fs.String("keep", "", "build the store in this directory and keep it (default: a temporary directory, removed)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed passes to FILE")
 	showFailures := fs.Bool("failures", false, "list the claims the eval scorer finds unsupported or uncited (on stderr)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -146,6 +148,17 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	}
 	rep.Assistant, rep.Model = a.Name, a.Model
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench answer: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench answer: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep.LoadBefore = loadAverage()
 	var overhead, generate, total, cached []time.Duration
 	best := make([]time.Duration, len(qids))
