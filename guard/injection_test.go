@@ -66,10 +66,10 @@ func TestModelRoundTrip(t *testing.T) {
 }
 
 // TestHeldOut reports the scorer on sets written for this project and
-// never used in training; it fails only on gross regressions. The
-// injection and benign sanity sets and the red-team suite were looked at
-// while writing the phrase patterns (development sets); final_heldout.jsonl
-// was written afterwards and never tuned on.
+// never used in training; it fails only on gross regressions. The *_dev
+// sets and the red-team suite were looked at while writing the phrase
+// patterns (development sets); heldout.jsonl was written last and never
+// tuned on.
 func TestHeldOut(t *testing.T) {
 	inj := DefaultInjection()
 	for _, tc := range []struct {
@@ -77,10 +77,12 @@ func TestHeldOut(t *testing.T) {
 		minFlag float64 // share flagged or blocked, at least
 		maxFlag float64 // at most
 	}{
-		{"testdata/injection_heldout.jsonl", 0.85, 1},
-		{"testdata/benign_heldout.jsonl", 0, 0.05},
-		{"testdata/final_heldout.jsonl#1", 0.6, 1},
-		{"testdata/final_heldout.jsonl#0", 0, 0.1},
+		{"testdata/injection_dev.jsonl", 0.85, 1},
+		{"testdata/benign_dev.jsonl", 0, 0.05},
+		{"testdata/mixed_dev.jsonl#1", 0.85, 1},
+		{"testdata/mixed_dev.jsonl#0", 0, 0.05},
+		{"testdata/heldout.jsonl#1", 0.6, 1},
+		{"testdata/heldout.jsonl#0", 0, 0.1},
 	} {
 		file, part, _ := strings.Cut(tc.file, "#")
 		ex := readLabeledFile(t, file)

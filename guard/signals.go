@@ -43,6 +43,8 @@ var signalNames = [numSignals]string{"override", "new_task", "roleplay", "jailbr
 const patternSource = `
 !override: ignore|disregard|forget|skip|drop|abandon|override|overwrite|bypass|neglect|dismiss|erase|cancel|discard|ditch ~3 previous|prior|above|earlier|preceding|past|initial|original|all|any|every|your|these|those|the|system|safety|privacy|default ~2 instruction*|rule*|prompt*|direction*|guideline*|order*|task*|assignment*|command*|context|information|constraint*|restriction*|polic*|programming|training|filter*|conversation|discussion|directive*|setting*
 override: ignore|disregard|forget ~1 everything|anything|all
+override: set_aside|put_aside|throw_out|scrap|leave_behind|drop ~3 guidance|instructions|directions|rules|guidelines|directives|briefing|programming
+override: forget ~2 that_you_are|you_are|youre ~3 ai|assistant|model|chatbot|bot|language_model
 override: ignore|disregard|forget ~2 above|before|earlier|previously
 override: forget|forgot|ignore ~2 what|everything ~2 said|told|know|learned|wrote
 override: forgot|forgotten ~1 everything|all ~2 instruction*|before|previous
@@ -79,13 +81,16 @@ roleplay: i_want|i_need|i_would_like ~1 you_to ~1 act|be|pretend|roleplay|play|i
 roleplay: pretend|imagine ~2 you|youre ~1 are|were|can|have|re
 roleplay: pretend ~1 to_be|that_you
 roleplay: you_are_now|youre_now|you_are_no_longer|now_you_are|now_youre|you_will_now|you_must_now|you_shall_now
-roleplay: roleplay|role_play|rollenspiel|play_the_role|in_character|stay_in_character|break_character|breaking_character|out_of_character|remain_in_their_roles|stay_in_their_roles|stay_fully_in_their_roles|never_break|absorbed_in_your_role
+roleplay: roleplay|role_play|rollenspiel ~4 you_are|youre|as_a|as_an|where_you|in_which_you|you_will_be|you_play
+roleplay: play_the_role|in_character|stay_in_character|break_character|breaking_character|out_of_character|remain_in_their_roles|stay_in_their_roles|stay_fully_in_their_roles|never_break|absorbed_in_your_role
 roleplay: stell_dir_vor ~1 du_bist|du_wärst|du_waerst
 roleplay: du_bist_jetzt|jetzt_bist_du|nun_bist_du|du_bist_nun|tu_so_als|tue_so_als|verhalte_dich_wie|spiele_die_rolle|schlüpfe_in_die_rolle
 roleplay: dass_sie_als|dass_du_als ~4 agieren|fungieren|auftreten|handeln
 roleplay: fungiere|agiere|agieren_sie|fungieren_sie ~1 als
 roleplay: ^ you_are|youre ~1 the|an|a ~3 bot|ai|assistant|guide|gpt|monster|model|version
-!jailbreak: dan|stan|betterdan|antigpt|ucar|jailbroken|jailbreak|jailbreaking|jailbreaks|dude_mode
+!jailbreak: dan|stan|betterdan|antigpt|ucar|dude_mode
+jailbreak: you|your|yourself|were ~3 jailbroken|jailbreak*
+jailbreak: jailbreak*|jailbroken ~3 you|your|yourself|mode|enabled|prompt|version
 !jailbreak: do_anything_now
 jailbreak: developer|dev|god|sudo|debug|admin|maintenance|unrestricted|opposite|evil|chaos ~1 mode ~1 enabled|activated|engaged|output|response*
 jailbreak: you ~3 developer|god|sudo|evil|unrestricted|opposite ~1 mode
@@ -95,7 +100,11 @@ jailbreak: you ~2 have ~1 no ~2 rules|restrictions|limits|limitations|guidelines
 jailbreak: must_now_obey|obey_only_me|only_obey_me|obey_only_the_user
 jailbreak: unfiltered|uncensored|unrestricted|unbound|amoral|immoral|unethical|unhinged ~2 ai|assistant|bot|model|response*|answer*|version|character|mode|and
 jailbreak: no|without|free_of|free_from|not_bound_by|not_restricted_by|beyond ~2 ethical|moral|any|the|all ~1 restrictions|limitations|filters|censorship|guidelines|ethics|morals|morality|boundaries|constraints|policies|content_policy|rules
-jailbreak: no|without|free_of|free_from|not_bound_by ~1 restrictions|filters|censorship|ethics|morals|morality|content_policy|programming_guidelines
+jailbreak: no|zero|without|free_of|free_from|not_bound_by ~1 restrictions|filters|censorship|ethics|morals|morality|content_policy|programming_guidelines|limitations|limits|rules|boundaries
+jailbreak: rules|restrictions|guidelines|limits|filters|policies ~1 dont|do_not|no_longer|doesnt|does_not ~1 exist|apply|matter|count
+jailbreak: keine|ohne ~2 regeln|einschränkungen|grenzen|filter|richtlinien|zensur|beschränkungen
+jailbreak: obey ~1 me|only_me ~3 not|instead|rather
+jailbreak: not_your|instead_of_your ~1 creators|developers|makers|programmers|owners
 jailbreak: ignore|bypass|break|violate ~3 openai|anthropic|content|safety|ethical ~1 polic*|guideline*|rules|filter*|restriction*
 jailbreak: evil|malicious|rogue ~1 ai|assistant|bot|confidant|twin|version
 jailbreak: hypothetical|theoretical|fictional|imaginary ~1 world|scenario|universe|setting ~5 you|where|in_which
@@ -110,6 +119,9 @@ jailbreak: du_bist_keine|du_bist_kein ~2 redaktion|assistent|ki|chatbot
 !exfil: reveal|leak|dump|disclose|expose|exfiltrate ~4 secret*|password*|confidential|credential*|keys|api_key*|token*|data
 exfil: first|last ~2 words|lines|sentences|characters|paragraph ~2 of ~1 your|the|this ~1 prompt*|instruction*|conversation|message
 exfil: instruction*|prompt*|rules ~1 you ~1 received|were_given|got|have|were_told
+exfil: what ~1 instruction*|rules|directives|prompt ~1 were|have|did ~1 you ~1 given|received|get|told
+exfil: prompt*|instruction*|rules ~4 developers|creators|openai|admin|administrator|operator ~2 wrote|gave|set|programmed|written
+exfil: everything|all|text|words ~3 came|written|said|appears ~1 before|above
 exfil: anfang ~2 dieses|des|deines ~1 prompts|textes|gesprächs|prompt
 exfil: gib|gebe ~3 gesamten|ganzen|vollständigen ~1 text|prompt
 !exfil: deine|ihre ~1 ursprünglichen|anfänglichen|ersten|versteckten|geheimen ~1 instruktionen|anweisungen|prompt*|regeln
