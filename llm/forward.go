@@ -22,11 +22,18 @@ import (
 // the client: a retryable status (429, 5xx...) or no response at all; the
 // retried response's body is discarded. Any other response, success or
 // error, is returned unread for the caller to relay and close.
+//
+// The returned body is read after Forward returns, so the upstream request
+// runs under its own context: derived from ctx (a client disconnect still
+// reaches the upstream), bounded by the call timeout, and ended when the
+// body is closed.
 func (m *Model) Forward(ctx context.Context, model string, req *driver.ForwardRequest) (*http.Response, error) {
 	c := Call{Kind: "forward", Model: model}
 	start := m.opts.Now()
 	var res *http.Response
-	c.Err = m.run(ctx, &c, model, func(ctx context.Context, t Target) (bool, error) {
+	bodyCtx, cancelBody := context.WithTimeout(ctx, m.opts.Timeout)
+	c.Err = m.run(ctx, &c, model, func(_ context.Context, t Target) (bool, error) {
+		ctx := bodyCtx
 		f, ok := m.opts.Providers[t.Provider].(driver.Forwarder)
 		if !ok {
 			f, ok = m.opts.Embedders[t.Provider].(driver.Forwarder)
@@ -59,9 +66,23 @@ func (m *Model) Forward(ctx context.Context, model string, req *driver.ForwardRe
 		m.opts.Hooks.Done(c)
 	}
 	if c.Err != nil {
+		cancelBody()
 		return nil, c.Err
 	}
+	res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancelBody}
 	return res, nil
+}
+
+// cancelOnClose ends a forwarded request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // retryableStatus returns an UpstreamError for a response worth retrying:
