@@ -1,0 +1,271 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"slices"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+)
+
+// Source is what Verify and Export read: the records in chain order and
+// the checkpoints. The sqlite store implements it, and so does an export
+// file (ReadExport).
+type Source interface {
+	// AuditRecords yields the records with Seq >= from in ascending Seq
+	// order, from one consistent snapshot.
+	AuditRecords(ctx context.Context, from int64) iter.Seq2[sextant.AuditRecord, error]
+	// AuditCheckpoints returns every checkpoint, ascending by Seq.
+	AuditCheckpoints(ctx context.Context) ([]sextant.AuditCheckpoint, error)
+}
+
+// VerifyOptions configures verification.
+type VerifyOptions struct {
+	// PublicKeys are the keys trusted to have signed checkpoints; a
+	// checkpoint signed by any other key is a problem. Empty trusts the key
+	// each checkpoint names, which still catches edits by someone without
+	// the signing key but proves nothing against someone who can also sign:
+	// pin the key (a copy kept away from the data directory) to rule that
+	// out.
+	PublicKeys []ed25519.PublicKey
+	// Partial accepts a log that starts after record 1 (an export made
+	// with --since): the first record's predecessor is taken on trust.
+	Partial bool
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	Records        int64 // records checked
+	First, Last    int64 // their first and last Seq (0 when none)
+	Tombstones     int64 // records whose payload retention replaced with a tombstone
+	Checkpoints    int   // checkpoints whose signature and hash matched
+	LastCheckpoint int64 // Seq of the last matching checkpoint (0 = none)
+	// Problem is the first thing found wrong, in chain order; nil when the
+	// log verifies. Verification stops at it.
+	Problem *Problem
+}
+
+// OK reports whether the log verified.
+func (r *Report) OK() bool { return r.Problem == nil }
+
+// Unsigned is the number of records after the last checkpoint: the tail
+// that is chained but not yet covered by a signature.
+func (r *Report) Unsigned() int64 { return r.Last - max(r.LastCheckpoint, r.First-1) }
+
+// Problem is the first bad record (or checkpoint) and what is wrong with it.
+type Problem struct {
+	// Seq is the first bad record: the first one missing, out of place,
+	// changed or not linked to its predecessor. When the chain was
+	// rewritten with recomputed hashes only checkpoints show it, and the
+	// change lies somewhere from Seq to Through.
+	Seq     int64
+	Through int64
+	// Checkpoint is set when the bad thing is the checkpoint at Seq, not a
+	// record.
+	Checkpoint bool
+	Reason     string
+}
+
+func (p *Problem) Error() string { return p.Reason }
+
+// Verifier checks a stream of records and checkpoints. Feed it the
+// checkpoints (all at once before the records, or each right after its
+// record, as an export has them) and the records in order; it stops at the
+// first problem. Verify drives one over a Source.
+type Verifier struct {
+	opts    VerifyOptions
+	rep     Report
+	started bool
+	next    int64    // the Seq expected next
+	prev    [32]byte // hash of the last record accepted
+	prev2   [32]byte // hash of the record before it
+	pending []sextant.AuditCheckpoint
+	lastCP  sextant.AuditCheckpoint
+	buf     []byte
+}
+
+// NewVerifier returns a verifier with nothing fed yet.
+func NewVerifier(opts VerifyOptions) *Verifier {
+	return &Verifier{opts: opts, next: 1, buf: make([]byte, 0, 512)}
+}
+
+func (v *Verifier) fail(p *Problem) bool {
+	v.rep.Problem = p
+	return false
+}
+
+// AddCheckpoint feeds a checkpoint. It reports false once a problem is
+// known.
+func (v *Verifier) AddCheckpoint(cp sextant.AuditCheckpoint) bool {
+	if v.rep.Problem != nil {
+		return false
+	}
+	if v.started && cp.Seq < v.next {
+		if cp.Seq != v.next-1 {
+			return v.fail(&Problem{Seq: cp.Seq, Checkpoint: true, Reason: fmt.Sprintf(
+				"checkpoint for record %d appears after record %d: it was moved", cp.Seq, v.next-1)})
+		}
+		return v.checkCheckpoint(&cp, v.prev)
+	}
+	i, _ := slices.BinarySearchFunc(v.pending, cp.Seq, func(c sextant.AuditCheckpoint, s int64) int { return int(c.Seq - s) })
+	v.pending = slices.Insert(v.pending, i, cp)
+	return true
+}
+
+// checkCheckpoint checks cp's signature and that record cp.Seq has hash
+// recHash.
+func (v *Verifier) checkCheckpoint(cp *sextant.AuditCheckpoint, recHash [32]byte) bool {
+	if p := v.badSignature(cp); p != nil {
+		return v.fail(p)
+	}
+	if cp.Hash != recHash {
+		from := v.lastCP.Seq + 1
+		if v.opts.Partial && from < v.rep.First {
+			from = v.rep.First
+		}
+		return v.fail(&Problem{Seq: from, Through: cp.Seq, Reason: fmt.Sprintf(
+			"record %d's hash differs from the one its checkpoint signed at %s: the chain was rewritten, "+
+				"so a record from %d to %d was changed, inserted or removed and the hashes after it recomputed",
+			cp.Seq, cp.Time.UTC().Format(time.RFC3339), from, cp.Seq)})
+	}
+	v.rep.Checkpoints++
+	v.rep.LastCheckpoint = cp.Seq
+	v.lastCP = *cp
+	return true
+}
+
+func (v *Verifier) badSignature(cp *sextant.AuditCheckpoint) *Problem {
+	pub := ed25519.PublicKey(cp.PublicKey)
+	if len(v.opts.PublicKeys) > 0 && !slices.ContainsFunc(v.opts.PublicKeys, func(k ed25519.PublicKey) bool { return k.Equal(pub) }) {
+		return &Problem{Seq: cp.Seq, Checkpoint: true, Reason: fmt.Sprintf(
+			"checkpoint for record %d is signed by key %s, which is not a trusted key", cp.Seq, KeyID(pub))}
+	}
+	if !VerifyCheckpoint(pub, cp) {
+		return &Problem{Seq: cp.Seq, Checkpoint: true, Reason: fmt.Sprintf(
+			"checkpoint for record %d has an invalid signature: it was changed or forged", cp.Seq)}
+	}
+	return nil
+}
+
+// Add feeds the next record. It reports false once a problem is known.
+func (v *Verifier) Add(r *sextant.AuditRecord) bool {
+	if v.rep.Problem != nil {
+		return false
+	}
+	if !v.started {
+		v.started = true
+		if v.opts.Partial {
+			v.next, v.prev = r.Seq, r.PrevHash
+			for len(v.pending) > 0 && v.pending[0].Seq < r.Seq {
+				v.pending = v.pending[1:] // before the segment: cannot be checked
+			}
+		}
+		v.rep.First = v.next
+	}
+	switch {
+	case r.Seq > v.next:
+		return v.fail(&Problem{Seq: v.next, Reason: fmt.Sprintf(
+			"record %d is missing from its place: the log goes from record %d to record %d (records were deleted or moved)", v.next, v.next-1, r.Seq)})
+	case r.Seq < v.next:
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf(
+			"record %d appears again after record %d (duplicated or moved)", r.Seq, v.next-1)})
+	case r.PrevHash != v.prev:
+		if r.Seq > v.rep.First && r.PrevHash == v.prev2 && v.shifted(r) {
+			return v.fail(&Problem{Seq: r.Seq - 1, Reason: fmt.Sprintf(
+				"record %d was inserted: record %d links to record %d, not to it", r.Seq-1, r.Seq, r.Seq-2)})
+		}
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf(
+			"record %d does not link to record %d: its prev_hash is not that record's hash (it was moved, or records around it were inserted or removed)",
+			r.Seq, r.Seq-1)})
+	}
+	switch {
+	case r.Payload != nil && !r.PurgedAt.IsZero():
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf("record %d has a payload and a purge time: it was changed", r.Seq)})
+	case r.Payload == nil && r.PurgedAt.IsZero():
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf("record %d has no payload but was never purged: its payload was removed", r.Seq)})
+	case r.Payload != nil && PayloadHash(r.Payload) != r.PayloadHash:
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf("record %d was changed: its payload does not match its payload hash", r.Seq)})
+	case r.Payload == nil:
+		v.rep.Tombstones++
+	}
+	v.buf = appendRecord(v.buf[:0], r)
+	if sum := sha256Sum(v.buf); sum != r.Hash {
+		return v.fail(&Problem{Seq: r.Seq, Reason: fmt.Sprintf("record %d was changed: its hash does not match its contents", r.Seq)})
+	}
+	v.prev2, v.prev = v.prev, r.Hash
+	v.next++
+	v.rep.Records++
+	v.rep.Last = r.Seq
+	for len(v.pending) > 0 && v.pending[0].Seq <= r.Seq {
+		cp := v.pending[0]
+		v.pending = v.pending[1:]
+		if cp.Seq < r.Seq {
+			continue // unreachable: every Seq below r.Seq was checked in turn
+		}
+		if !v.checkCheckpoint(&cp, r.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+// shifted reports whether r is an intact record moved one place up: it
+// hashes correctly with the Seq before its own. Then the record just
+// accepted before it was inserted.
+func (v *Verifier) shifted(r *sextant.AuditRecord) bool {
+	orig := *r
+	orig.Seq--
+	v.buf = appendRecord(v.buf[:0], &orig)
+	return sha256Sum(v.buf) == r.Hash
+}
+
+// Finish returns the report. Checkpoints for records beyond the last one
+// fed mean the tail of the log was removed.
+func (v *Verifier) Finish() Report {
+	if v.rep.Problem == nil && len(v.pending) > 0 {
+		cp := &v.pending[len(v.pending)-1]
+		if p := v.badSignature(cp); p != nil {
+			v.rep.Problem = p
+		} else {
+			v.rep.Problem = &Problem{Seq: v.next, Reason: fmt.Sprintf(
+				"the log ends at record %d but a checkpoint signed at %s covers record %d: records %d to %d were removed (truncated)",
+				v.next-1, cp.Time.UTC().Format(time.RFC3339), cp.Seq, v.next, cp.Seq)}
+		}
+	}
+	return v.rep
+}
+
+// Verify checks the whole log in src. It returns an error only when src
+// cannot be read; what is wrong with the log is in Report.Problem.
+func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error) {
+	// Checkpoints first: the records' snapshot, taken after, then covers
+	// every checkpoint, so concurrent appends never look like truncation.
+	cps, err := src.AuditCheckpoints(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	v := NewVerifier(opts)
+	for _, cp := range cps {
+		v.AddCheckpoint(cp)
+	}
+	for r, err := range src.AuditRecords(ctx, 1) {
+		if err != nil {
+			return Report{}, err
+		}
+		if !v.Add(&r) {
+			break
+		}
+	}
+	return v.Finish(), nil
+}
+
+// KeyID is a short printable id of a public key: the first 8 bytes of its
+// SHA-256, in hex.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256Sum(pub)
+	return hex.EncodeToString(sum[:8])
+}
