@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -580,12 +581,16 @@ func (x *Index) link(st *storage, s *scratch, node, newID uint32, d float32, l i
 		atomic.StoreUint32(&arr[base], uint32(n+1))
 		return
 	}
-	nv := x.nodeVec(st, node, s.vbuf)
-	cands := s.prune[:0]
-	cands = append(cands, item{d, newID})
+	ids := s.kids[:0]
 	for i := range n {
-		o := atomic.LoadUint32(&arr[base+1+i])
-		cands = append(cands, item{x.vecDist(st, nv, o, s.vbuf2), o})
+		ids = append(ids, atomic.LoadUint32(&arr[base+1+i]))
+	}
+	ds := s.kd[:len(ids)]
+	x.prepareNode(&s.pq, st, node, s)
+	x.dists(st, &s.pq, s, ids, ds)
+	cands := append(s.prune[:0], item{d, newID})
+	for i, o := range ids {
+		cands = append(cands, item{ds[i], o})
 	}
 	sortItems(cands)
 	cands = x.selectNeighbours(st, s, cands, limit)
@@ -607,12 +612,21 @@ func (x *Index) selectNeighbours(st *storage, s *scratch, cands []item, m int) [
 	kept := cands[:0]
 	for i := 0; i < len(cands) && len(kept) < m; i++ {
 		c := cands[i]
-		cv := x.nodeVec(st, c.id, s.vbuf)
 		good := true
-		for _, k := range kept {
-			if x.vecDist(st, cv, k.id, s.vbuf2) < c.d {
-				good = false
-				break
+		if len(kept) > 0 {
+			// One batched call for the distances from c to every kept node.
+			ids := s.kids[:0]
+			for _, k := range kept {
+				ids = append(ids, k.id)
+			}
+			ds := s.kd[:len(ids)]
+			x.prepareNode(&s.pq, st, c.id, s)
+			x.dists(st, &s.pq, s, ids, ds)
+			for _, dk := range ds {
+				if dk < c.d {
+					good = false
+					break
+				}
 			}
 		}
 		if good {
@@ -620,6 +634,23 @@ func (x *Index) selectNeighbours(st *storage, s *scratch, cands []item, m int) [
 		}
 	}
 	return kept
+}
+
+// prepareNode makes p the prepared query for node id's stored vector, so
+// node-to-node distances go through the same batched kernels as searches.
+// For Float32, p.f aliases the slab: p must never be passed to prepare.
+func (x *Index) prepareNode(p *prepared, st *storage, id uint32, s *scratch) {
+	off := int(id) * x.dim
+	if st.vecs != nil {
+		p.f = st.vecs[off : off+x.dim]
+	} else {
+		x.quant.decode(s.nbuf, st.codes[off:off+x.dim])
+		p.f = s.nbuf
+		x.quant.weights(p, p.f)
+	}
+	if st.sqnorm != nil {
+		p.qn = st.sqnorm[id]
+	}
 }
 
 // nodeVec returns node id's stored vector as floats (decoded into buf for
@@ -631,16 +662,6 @@ func (x *Index) nodeVec(st *storage, id uint32, buf []float32) []float32 {
 	}
 	x.quant.decode(buf, st.codes[off:off+x.dim])
 	return buf
-}
-
-// vecDist is the internal distance (lower is closer) between a float vector
-// in stored form and node id.
-func (x *Index) vecDist(st *storage, v []float32, id uint32, buf []float32) float32 {
-	w := x.nodeVec(st, id, buf)
-	if x.opt.Metric == Euclidean {
-		return L2(v, w)
-	}
-	return -Dot(v, w)
 }
 
 func (x *Index) storedSqNorm(st *storage, id uint32, buf []float32) float32 {
@@ -723,26 +744,25 @@ func (x *Index) repair(st *storage, s *scratch, node, gone uint32, goneNbrs []ui
 	if !found {
 		return
 	}
-	nv := x.nodeVec(st, node, s.vbuf)
-	nvCopy := append(s.qtmp[:0], nv...)
-	s.qtmp = nvCopy
-	cands := s.prune[:0]
+	ids := s.kids[:0]
 	add := func(c uint32) {
-		if c == node || c == gone || isDeleted(st, c) {
+		if c == node || c == gone || isDeleted(st, c) || slices.Contains(ids, c) {
 			return
 		}
-		for _, e := range cands {
-			if e.id == c {
-				return
-			}
-		}
-		cands = append(cands, item{x.vecDist(st, nvCopy, c, s.vbuf2), c})
+		ids = append(ids, c)
 	}
 	for i := range n {
 		add(atomic.LoadUint32(&arr[base+1+i]))
 	}
 	for _, c := range goneNbrs {
 		add(c)
+	}
+	ds := s.kd[:len(ids)]
+	x.prepareNode(&s.pq, st, node, s)
+	x.dists(st, &s.pq, s, ids, ds)
+	cands := s.prune[:0]
+	for i, c := range ids {
+		cands = append(cands, item{ds[i], c})
 	}
 	sortItems(cands)
 	cands = x.selectNeighbours(st, s, cands, x.maxLinks(l))

@@ -80,9 +80,13 @@ type scratch struct {
 	dists   []float32
 	idists  []int32
 	vbuf    []float32
-	vbuf2   []float32
-	qtmp    []float32
 	block   []float32
+
+	// Node-to-node distances during inserts and repairs.
+	pq   prepared
+	nbuf []float32
+	kids []uint32
+	kd   []float32
 }
 
 func (x *Index) getScratch(st *storage) *scratch {
@@ -90,14 +94,17 @@ func (x *Index) getScratch(st *storage) *scratch {
 	if s == nil {
 		s = &scratch{
 			vbuf:  make([]float32, x.dim),
-			vbuf2: make([]float32, x.dim),
 			ids:   make([]uint32, 0, x.m0+1),
 			dists: make([]float32, x.m0+1),
 			q:     prepared{f: make([]float32, x.dim)},
+			kids:  make([]uint32, 0, 2*x.m0+2),
+			kd:    make([]float32, 2*x.m0+2),
 		}
 		if x.opt.Quantization == Int8 {
-			s.idists = make([]int32, x.m0+1)
+			s.idists = make([]int32, 2*x.m0+2)
 			s.q.w = make([]int16, x.dim)
+			s.pq.w = make([]int16, x.dim)
+			s.nbuf = make([]float32, x.dim)
 		}
 	}
 	words := (st.cap + 63) / 64
