@@ -6,7 +6,11 @@ import "slices"
 // returns the part of the text that no pending finding can still cover,
 // with findings already redacted; the rest is held back until more text
 // arrives or Flush is called. What a Stream emits in total equals what
-// Check and Redactor.Apply produce on the whole answer.
+// Check and Redactor.Apply produce on the whole answer, with one
+// exception: PROMPT_LEAK findings never hold text back (that would delay
+// every answer by a dozen words); they are reported, and redacted, only
+// when the copied run fits in the unemitted text plus the last 256 emitted
+// bytes. A caller that sees one should stop the stream.
 //
 // A Stream is not safe for concurrent use; use one per answer.
 type Stream struct {
