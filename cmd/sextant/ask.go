@@ -71,7 +71,7 @@ func openPipeline(ctx context.Context, e *env, dataDir, configPath string, tweak
 		Embed: embed, SemanticThreshold: cfg.Cache.SemanticThreshold,
 	}
 	if cfg.cacheEnabled() {
-		opts.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL})
+		opts.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL.D()})
 	}
 	if tweak != nil {
 		tweak(&opts)

@@ -41,16 +41,16 @@ type answerReport struct {
 	PipelineSupported float64 `json:"pipeline_supported_rate"`
 
 	// Time outside the generator (every stage but "generate"), per answer.
-	OverheadP50MS float64            `json:"overhead_p50_ms"`
-	OverheadP95MS float64            `json:"overhead_p95_ms"`
-	OverheadP99MS float64            `json:"overhead_p99_ms"`
+	OverheadP50MS float64 `json:"overhead_p50_ms"`
+	OverheadP95MS float64 `json:"overhead_p95_ms"`
+	OverheadP99MS float64 `json:"overhead_p99_ms"`
 	// Per question, the least overhead over the passes (the run least
 	// disturbed by other processes), then percentiles over questions.
 	BestP50MS float64 `json:"overhead_best_of_passes_p50_ms"`
 	BestP95MS float64 `json:"overhead_best_of_passes_p95_ms"`
 	// Load average of the machine before and after the run (Linux).
-	LoadBefore string `json:"load_before,omitempty"`
-	LoadAfter  string `json:"load_after,omitempty"`
+	LoadBefore    string             `json:"load_before,omitempty"`
+	LoadAfter     string             `json:"load_after,omitempty"`
 	GenerateP50MS float64            `json:"generate_p50_ms"`
 	TotalP50MS    float64            `json:"total_p50_ms"`
 	StagesP50MS   map[string]float64 `json:"stages_p50_ms"`
@@ -296,7 +296,7 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 func pipelineOptions(s *askSetup, embed sextant.EmbedFunc) rag.Options {
 	o := s.opts
 	if s.cfg.cacheEnabled() {
-		o.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: s.cfg.Cache.MaxEntries, TTL: s.cfg.Cache.TTL})
+		o.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: s.cfg.Cache.MaxEntries, TTL: s.cfg.Cache.TTL.D()})
 	}
 	if embed != nil {
 		o.Embed = embed

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/llm"
@@ -70,21 +71,21 @@ type targetConfig struct {
 }
 
 type retryConfig struct {
-	MaxAttempts   int           `yaml:"max_attempts"`
-	BaseDelay     time.Duration `yaml:"base_delay"`
-	MaxDelay      time.Duration `yaml:"max_delay"`
-	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
+	MaxAttempts   int      `yaml:"max_attempts"`
+	BaseDelay     duration `yaml:"base_delay"`
+	MaxDelay      duration `yaml:"max_delay"`
+	MaxRetryAfter duration `yaml:"max_retry_after"`
 }
 
 type breakerConfig struct {
-	Failures int           `yaml:"failures"`
-	OpenFor  time.Duration `yaml:"open_for"`
+	Failures int      `yaml:"failures"`
+	OpenFor  duration `yaml:"open_for"`
 }
 
 type timeoutsConfig struct {
-	Call       time.Duration `yaml:"call"`
-	FirstDelta time.Duration `yaml:"first_delta"`
-	Idle       time.Duration `yaml:"idle"`
+	Call       duration `yaml:"call"`
+	FirstDelta duration `yaml:"first_delta"`
+	Idle       duration `yaml:"idle"`
 }
 
 type embedderConfig struct {
@@ -114,11 +115,35 @@ type assistantConfig struct {
 }
 
 type cacheConfig struct {
-	Enabled           *bool         `yaml:"enabled"` // default true
-	MaxEntries        int           `yaml:"max_entries"`
-	TTL               time.Duration `yaml:"ttl"`
-	SemanticThreshold float64       `yaml:"semantic_threshold"`
+	Enabled           *bool    `yaml:"enabled"` // default true
+	MaxEntries        int      `yaml:"max_entries"`
+	TTL               duration `yaml:"ttl"`
+	SemanticThreshold float64  `yaml:"semantic_threshold"`
 }
+
+// duration is a time.Duration written as "30s", "5m", "1h30m". Its decode
+// errors give the line and column, which go-yaml's own time.Duration
+// decoding does not.
+type duration time.Duration
+
+// UnmarshalYAML implements yaml.NodeUnmarshaler.
+func (d *duration) UnmarshalYAML(node ast.Node) error {
+	tok := node.GetToken()
+	s := strings.TrimSpace(node.String())
+	s = strings.Trim(s, `"'`)
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		if tok != nil && tok.Position != nil {
+			return fmt.Errorf("[%d:%d] %q is not a duration (like 500ms, 30s, 5m, 1h)", tok.Position.Line, tok.Position.Column, s)
+		}
+		return fmt.Errorf("%q is not a duration (like 500ms, 30s, 5m, 1h)", s)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d duration) D() time.Duration { return time.Duration(d) }
 
 // loadConfig reads the configuration: the file at path, or when path is ""
 // DATA/sextant.yaml if it exists (SEXTANT_CONFIG names a file too), then
@@ -280,9 +305,9 @@ func (c *config) models(getenv func(string) string) (*llm.Model, error) {
 	}
 	m, err := llm.New(llm.Options{
 		Providers: providers, Routes: routes,
-		Timeout: c.Timeouts.Call, FirstDeltaTimeout: c.Timeouts.FirstDelta, IdleTimeout: c.Timeouts.Idle,
-		Retry:   llm.RetryPolicy{MaxAttempts: c.Retry.MaxAttempts, BaseDelay: c.Retry.BaseDelay, MaxDelay: c.Retry.MaxDelay, MaxRetryAfter: c.Retry.MaxRetryAfter},
-		Breaker: llm.BreakerPolicy{Failures: c.Breaker.Failures, OpenFor: c.Breaker.OpenFor},
+		Timeout: c.Timeouts.Call.D(), FirstDeltaTimeout: c.Timeouts.FirstDelta.D(), IdleTimeout: c.Timeouts.Idle.D(),
+		Retry:   llm.RetryPolicy{MaxAttempts: c.Retry.MaxAttempts, BaseDelay: c.Retry.BaseDelay.D(), MaxDelay: c.Retry.MaxDelay.D(), MaxRetryAfter: c.Retry.MaxRetryAfter.D()},
+		Breaker: llm.BreakerPolicy{Failures: c.Breaker.Failures, OpenFor: c.Breaker.OpenFor.D()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
