@@ -206,9 +206,9 @@ func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, er
 			yield(Event{}, err)
 			return
 		}
-		if !yield(Event{Type: EventDone, Result: res}, nil) {
-			return
-		}
+		// The Done hooks run whether or not the consumer goes on ranging
+		// (Ask stops at the result).
+		yield(Event{Type: EventDone, Result: res}, nil)
 		for _, h := range p.opts.Hooks.Done {
 			h(ctx, res)
 		}

@@ -491,3 +491,42 @@ func TestNewErrors(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+func TestReplay(t *testing.T) {
+	w := newWorld(t, nil)
+	me := sextant.Principal{ID: "alice"}
+	first := ask(t, w.p, &rag.Request{Principal: me, Question: "What does the response cache store?"})
+	second := ask(t, w.p, &rag.Request{Principal: me, SessionID: first.SessionID, Question: "When do its entries expire?"})
+	// The document changes after the answer: the replay still uses the
+	// recorded text.
+	w.edit(t, "cache.md", "after a day", "after a week")
+	re, err := w.p.Replay(t.Context(), me, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Text != second.Text || re.TemplateHash != second.TemplateHash || len(re.Sources) != len(second.Sources) {
+		t.Errorf("replay %q, recorded %q", re.Text, second.Text)
+	}
+	if _, err := w.p.Replay(t.Context(), sextant.Principal{ID: "bob"}, second.ID); sextant.ErrorCode(err) != sextant.EFORBIDDEN {
+		t.Errorf("replay by another caller: %v", err)
+	}
+	if _, err := w.p.Replay(t.Context(), me, "nope"); sextant.ErrorCode(err) != sextant.ENOTFOUND {
+		t.Errorf("unknown answer: %v", err)
+	}
+	tp, _ := rag.LoadTemplates(fstest.MapFS{"answer.tmpl": {Data: []byte(`{{define "system"}}changed{{end}}`)}})
+	p2, _ := rag.New(rag.Options{Retriever: w.index, Model: w.model, Store: w.db, Templates: tp, Assistants: []rag.Assistant{{Name: "sextant", Model: "extractive"}}})
+	if _, err := p2.Replay(t.Context(), me, second.ID); sextant.ErrorCode(err) != sextant.ECONFLICT {
+		t.Errorf("changed template: %v", err)
+	}
+}
+
+func TestDoneHooks(t *testing.T) {
+	var got []string
+	w := newWorld(t, func(o *rag.Options) {
+		o.Hooks.Done = []func(context.Context, *rag.Result){func(_ context.Context, r *rag.Result) { got = append(got, r.ID) }}
+	})
+	res := ask(t, w.p, &rag.Request{Question: "What does the response cache store?"})
+	if len(got) != 1 || got[0] != res.ID {
+		t.Errorf("done hooks saw %v, want [%s]", got, res.ID)
+	}
+}
