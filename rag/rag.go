@@ -25,7 +25,8 @@
 //	           Hooks.Done for metrics, audit and evaluation
 //
 // Pipeline.Stream yields typed events (stage timings, the numbered sources,
-// text deltas, the final Result); Pipeline.Ask returns the Result alone.
+// text deltas, the final Result); Pipeline.Ask returns the Result alone;
+// Pipeline.Replay answers a recorded question again from its record.
 // The package declares the small interfaces it consumes (Retriever,
 // Generator, Store, Cache): *search.Index, *llm.Model and *sqlite.DB
 // satisfy them, and tests use fakes.
@@ -280,7 +281,10 @@ const (
 	// before generation starts: Event.Sources.
 	EventSources EventType = "sources"
 	// EventDelta carries the next piece of the answer text: Event.Text
-	// (never empty). The pieces concatenate to Result.Text.
+	// (never empty). The pieces concatenate to Result.Text — unless the
+	// output guard withheld the answer at its end (Result.Refusal starts
+	// with "output:"), when a client must replace what it showed with
+	// Result.Text.
 	EventDelta EventType = "delta"
 	// EventDone carries the final Result and is the last event.
 	EventDone EventType = "done"
