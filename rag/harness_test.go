@@ -30,7 +30,11 @@ type world struct {
 	p     *rag.Pipeline
 }
 
-func newWorld(t *testing.T, tweak func(*rag.Options)) *world {
+func newWorld(t *testing.T, tweak func(*rag.Options)) *world { return newWorldTB(t, tweak) }
+
+func newWorldB(b *testing.B) *world { return newWorldTB(b, nil) }
+
+func newWorldTB(t testing.TB, tweak func(*rag.Options)) *world {
 	t.Helper()
 	ctx := t.Context()
 	w := &world{dir: t.TempDir()}
@@ -67,7 +71,7 @@ func newWorld(t *testing.T, tweak func(*rag.Options)) *world {
 	return w
 }
 
-func (w *world) ingest(t *testing.T) {
+func (w *world) ingest(t testing.TB) {
 	t.Helper()
 	sum, err := ingest.Run(t.Context(), []string{w.docs}, ingest.Options{Prune: true}, w.db)
 	if err != nil || sum.Failed > 0 {
