@@ -35,6 +35,7 @@ var allowedImports = map[string][]string{
 	"policy": {"."},
 	"cost":   {"."},
 	"audit":  {"."},
+	"access": {"."},
 	"churn":  {".", "gbdt"},
 	"eval":   {".", "search"},
 
@@ -53,7 +54,7 @@ var allowedImports = map[string][]string{
 	// Adapters to external systems.
 	"sqlite":    {"."},
 	"telemetry": {"."},
-	"web":       {".", "rag", "search", "llm", "llm/driver", "guard", "policy", "cost", "audit", "eval", "churn", "telemetry"},
+	"web":       {".", "rag", "search", "llm", "llm/driver", "guard", "policy", "cost", "audit", "access", "eval", "churn", "telemetry"},
 
 	// cmd wires everything; nothing imports it.
 	"cmd/sextant": nil,
