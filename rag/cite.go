@@ -2,6 +2,7 @@ package rag
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/search"
@@ -135,19 +136,18 @@ type passage struct {
 
 func (p *Pipeline) analyzePassage(text string) *passage {
 	ps := &passage{all: map[string]bool{}}
-	sents := sextant.SplitSentences(text)
 	toks := p.analyzer.Tokens(text)
 	k := 0
-	for _, s := range sents {
+	for _, s := range passageUnits(text) {
 		set := map[string]bool{}
-		for k < len(toks) && toks[k].Start < s.End {
-			if toks[k].Start >= s.Start {
+		for k < len(toks) && toks[k].Start < s[1] {
+			if toks[k].Start >= s[0] {
 				set[toks[k].Term] = true
 			}
 			ps.all[toks[k].Term] = true
 			k++
 		}
-		ps.spans = append(ps.spans, [2]int{s.Start, s.End})
+		ps.spans = append(ps.spans, s)
 		ps.sets = append(ps.sets, set)
 	}
 	for ; k < len(toks); k++ {
@@ -202,4 +202,45 @@ func lexicalSupport(a *search.Analyzer) SupportFunc {
 		c := p.claimOf(sentence, question)
 		return c.support(p.analyzePassage(text))
 	}
+}
+
+// passageUnits returns the byte spans of a passage's quotable units, in
+// order: the sentences of its prose, and each line of its tables and fenced
+// code blocks (which have no sentence punctuation, and whose lines are
+// what an answer quotes).
+func passageUnits(text string) [][2]int {
+	var out [][2]int
+	para := -1 // start of the prose run being collected
+	flush := func(end int) {
+		if para < 0 {
+			return
+		}
+		for _, s := range sextant.SplitSentences(text[para:end]) {
+			out = append(out, [2]int{para + s.Start, para + s.End})
+		}
+		para = -1
+	}
+	fence := false
+	off := 0
+	for line := range strings.Lines(text) {
+		start := off
+		off += len(line)
+		l := strings.TrimSpace(line)
+		isFence := strings.HasPrefix(l, "```") || strings.HasPrefix(l, "~~~")
+		if isFence || fence || strings.HasPrefix(l, "|") {
+			flush(start)
+			if isFence {
+				fence = !fence
+			} else if l != "" {
+				lo := start + strings.Index(line, l)
+				out = append(out, [2]int{lo, lo + len(l)})
+			}
+			continue
+		}
+		if para < 0 {
+			para = start
+		}
+	}
+	flush(len(text))
+	return out
 }

@@ -159,7 +159,7 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep.LoadBefore = loadAverage()
+	rep.LoadBefore = loadAvg1()
 	var overhead, generate, total, cached []time.Duration
 	best := make([]time.Duration, len(qids))
 	stages := map[string][]time.Duration{}
@@ -253,7 +253,7 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	rep.OverheadP99MS = percentileMS(overhead, 99)
 	rep.BestP50MS = percentileMS(best, 50)
 	rep.BestP95MS = percentileMS(best, 95)
-	rep.LoadAfter = loadAverage()
+	rep.LoadAfter = loadAvg1()
 	rep.GenerateP50MS = percentileMS(generate, 50)
 	rep.TotalP50MS = percentileMS(total, 50)
 	rep.CachedP50MS = percentileMS(cached, 50)
@@ -304,8 +304,8 @@ func pipelineOptions(s *askSetup, embed sextant.EmbedFunc) rag.Options {
 	return o
 }
 
-// loadAverage returns the 1-minute load average, or "" where unknown.
-func loadAverage() string {
+// loadAvg1 returns the 1-minute load average, or "" where unknown.
+func loadAvg1() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return ""

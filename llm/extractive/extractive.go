@@ -171,7 +171,7 @@ func (p *Provider) answer(req *driver.Request) (string, string) {
 	if len(qw) == 0 || len(req.Sources) == 0 {
 		return NoAnswer, sextant.FinishStop
 	}
-	units := p.units(req.Sources)
+	units := p.units(req.Sources, lastUser(req.Messages))
 	if len(units) == 0 {
 		return NoAnswer, sextant.FinishStop
 	}
@@ -217,14 +217,30 @@ func (p *Provider) queryWeights(msgs []sextant.Message) map[string]float64 {
 	return w
 }
 
+// lastUser returns the content of the last user message.
+func lastUser(msgs []sextant.Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == sextant.RoleUser {
+			return msgs[i].Content
+		}
+	}
+	return ""
+}
+
 // units splits the sources into candidate sentences.
-func (p *Provider) units(srcs []sextant.Source) []unit {
+func (p *Provider) units(srcs []sextant.Source, question string) []unit {
 	var out []unit
+	// A unit holding the question itself (an example in the docs, a FAQ
+	// heading) repeats it rather than answering it.
+	q := strings.ToLower(strings.TrimRight(strings.TrimSpace(question), "?!. "))
+	if len(q) < 12 {
+		q = ""
+	}
 	for si, s := range srcs {
 		pos := 0
 		for _, st := range sextant.SplitSentences(prose(s.Text)) {
 			t := strings.TrimSpace(st.Text)
-			if !usable(t) {
+			if !usable(t) || (q != "" && strings.Contains(strings.ToLower(t), q)) {
 				continue
 			}
 			u := unit{src: si, pos: pos, text: t, terms: map[string]int{}}
@@ -253,8 +269,9 @@ func (p *Provider) units(srcs []sextant.Source) []unit {
 
 // prose rewrites Markdown-like text into sentence-sized units: prose stays
 // as it is; each table row becomes one unit (cells joined by " — ", header
-// and separator rows dropped); each line of a short fenced code block
-// becomes an inline-code unit, a trailing "# comment" after it; headings,
+// and separator rows dropped); each line of a shell code block (```sh,
+// bash, console, ...) becomes an inline-code unit, a trailing "# comment"
+// after it; other code blocks, headings,
 // block quotes and HTML lines are dropped. Units are separated by blank
 // lines so sentences never run across them.
 func prose(text string) string {
@@ -262,16 +279,17 @@ func prose(text string) string {
 		return text
 	}
 	var b strings.Builder
-	fence, prevTable := false, false
+	fence, shell, prevTable := false, false, false
 	for line := range strings.Lines(text) {
 		l := strings.TrimSpace(line)
 		table := strings.HasPrefix(l, "|")
 		switch {
 		case strings.HasPrefix(l, "```") || strings.HasPrefix(l, "~~~"):
 			fence = !fence
+			shell = fence && shellFence(l[3:])
 			b.WriteString("\n\n")
 		case fence:
-			if u := codeUnit(l); u != "" {
+			if u := codeUnit(l); u != "" && shell {
 				b.WriteString("\n\n" + u + "\n\n")
 			}
 		case table:
@@ -286,6 +304,16 @@ func prose(text string) string {
 		prevTable = table
 	}
 	return b.String()
+}
+
+// shellFence reports whether a fence's info string names a shell: only
+// commands are quoted from code blocks, not program output or config.
+func shellFence(info string) bool {
+	switch strings.ToLower(strings.TrimSpace(info)) {
+	case "sh", "bash", "shell", "console", "zsh", "fish", "powershell", "ps1", "cmd", "bat":
+		return true
+	}
+	return false
 }
 
 // codeUnit renders one line of code as `code` — comment, or "" for lines
