@@ -407,9 +407,9 @@ func (r *run) generate(ctx context.Context) error {
 	}
 	marks := &markerFilter{n: len(r.sources), keep: p.opts.FlagBadCitations}
 	var (
-		text             strings.Builder
-		call             llm.Call
-		citeT, outT, own time.Duration
+		text               strings.Builder
+		call               llm.Call
+		citeT, outT, emitT time.Duration
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -431,7 +431,7 @@ func (r *run) generate(ctx context.Context) error {
 		text.WriteString(s)
 		t1 := time.Now()
 		err := r.emit(Event{Type: EventDelta, Text: s})
-		own += time.Since(t1)
+		emitT += time.Since(t1)
 		return err
 	}
 	start := time.Now()
@@ -445,11 +445,9 @@ func (r *run) generate(ctx context.Context) error {
 			s += marks.Close()
 		}
 		citeT += time.Since(t0)
-		t1 := time.Now()
 		if err := pass(s); err != nil {
 			return err
 		}
-		own += time.Since(t1)
 		if d.FinishReason != "" {
 			r.res.FinishReason = d.FinishReason
 			r.res.ToolCalls = d.ToolCalls
@@ -458,7 +456,9 @@ func (r *run) generate(ctx context.Context) error {
 			}
 		}
 	}
-	gen := time.Since(start) - own
+	// The generator's own time: the loop's, less filtering (cite and
+	// output stages) and the consumer reading deltas (nobody's).
+	gen := time.Since(start) - citeT - outT - emitT
 	r.res.Served = call.Target.String()
 	if call.Target.Model == "" && call.Target.Provider != "" {
 		r.res.Served = call.Target.Provider + ":" + r.asst.Model
@@ -485,7 +485,7 @@ func (r *run) generate(ctx context.Context) error {
 		}
 	}
 	r.res.Text = text.String()
-	if err := r.timed(StageGenerate, gen-citeT-outT); err != nil {
+	if err := r.timed(StageGenerate, gen); err != nil {
 		return err
 	}
 	if out != nil {
