@@ -134,10 +134,6 @@ func (r *run) answer(ctx context.Context) (*Result, error) {
 	if err := r.done(StageCompose, start); err != nil {
 		return nil, err
 	}
-	if err := r.emit(Event{Type: EventSources, Sources: r.sources}); err != nil {
-		return nil, err
-	}
-
 	if p.opts.Cache != nil {
 		start = time.Now()
 		hit, err := r.lookup(ctx)
@@ -148,6 +144,9 @@ func (r *run) answer(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		if hit {
+			if err := r.emit(Event{Type: EventSources, Sources: r.res.Sources}); err != nil {
+				return nil, err
+			}
 			if r.res.Text != "" {
 				if err := r.emit(Event{Type: EventDelta, Text: r.res.Text}); err != nil {
 					return nil, err
@@ -157,6 +156,9 @@ func (r *run) answer(ctx context.Context) (*Result, error) {
 		}
 	}
 
+	if err := r.emit(Event{Type: EventSources, Sources: r.sources}); err != nil {
+		return nil, err
+	}
 	if err := r.generate(ctx); err != nil {
 		return nil, err
 	}
