@@ -21,7 +21,7 @@ const cacheVersion = "rag-cache-1"
 // served from it (then r.res holds it).
 func (r *run) lookup(ctx context.Context) (bool, error) {
 	p := r.p
-	if r.req.NoCache || r.asst.NoCache || len(r.req.Tools) > 0 {
+	if r.req.NoCache || r.asst.NoCache || r.noCache || len(r.req.Tools) > 0 {
 		p.stats.bypassed.Add(1)
 		return false, nil
 	}

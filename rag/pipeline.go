@@ -197,6 +197,9 @@ func (p *Pipeline) Ask(ctx context.Context, req *Request) (*Result, error) {
 // another principal's session, and the generator's codes).
 func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
+		if h := p.opts.Hooks.Begin; h != nil {
+			ctx = h(ctx, req)
+		}
 		r := &run{p: p, req: req, yield: yield}
 		res, err := r.answer(ctx)
 		if errors.Is(err, errStopped) {
@@ -209,8 +212,12 @@ func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, er
 		// The Done hooks run whether or not the consumer goes on ranging
 		// (Ask stops at the result).
 		yield(Event{Type: EventDone, Result: res}, nil)
+		kept := res
+		if r.recorded != nil {
+			kept = r.recorded
+		}
 		for _, h := range p.opts.Hooks.Done {
-			h(ctx, res)
+			h(ctx, kept)
 		}
 	}
 }

@@ -220,8 +220,14 @@ type Result struct {
 	// ToolCalls are the tools the model asked to call (FinishReason
 	// "tool_calls").
 	ToolCalls []sextant.ToolCall
-	// Input and Output are the guard verdicts (Allow when no hook is set).
-	Input, Output Verdict
+	// Input, Output and Tools are the guard verdicts (Allow when no hook
+	// is set or, for Tools, when the model asked for no tools).
+	Input, Output, Tools Verdict
+	// Approvals are what this request left waiting for a person's
+	// decision: the request itself (Input.Approval) or tool calls the
+	// model asked for. The caller is told in Text; the chat API adds them
+	// as an "approval" extension field.
+	Approvals []sextant.Approval
 	// ChunksRemoved counts retrieved chunks Hooks.Chunks dropped.
 	ChunksRemoved int
 }
@@ -267,6 +273,7 @@ const (
 	StageCompose   = "compose"
 	StageGenerate  = "generate"
 	StageCite      = "cite"
+	StageTools     = "tools" // Hooks.Tools on the calls the model asked for
 	StageOutput    = "output"
 	StageRecord    = "record"
 )

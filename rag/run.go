@@ -39,6 +39,9 @@ type run struct {
 	cacheKey string
 	vector   []float32
 	citeT    time.Duration // citation filtering while streaming
+	spent    sextant.Usage // tokens of the session's earlier turns
+	noCache  bool          // a guard kept this answer out of the response cache
+	recorded *Result       // what was stored and what the Done hooks see (Hooks.Record)
 }
 
 func (r *run) emit(ev Event) error {
@@ -77,21 +80,42 @@ func (r *run) answer(ctx context.Context) (*Result, error) {
 
 	if h := p.opts.Hooks.Input; h != nil {
 		start = time.Now()
-		v, err := h(ctx, InputCheck{Principal: r.req.Principal, Assistant: r.asst.Name, Question: r.question, History: r.history})
+		v, err := h(ctx, InputCheck{Principal: r.req.Principal, Assistant: r.asst.Name, Model: r.asst.Model,
+			SessionID: r.req.SessionID, Question: r.question, History: r.history, System: r.system,
+			Trailing: r.trailing, Tools: r.req.Tools, Spent: r.spent})
 		if err != nil {
 			return nil, fmt.Errorf("rag: input guard: %w", err)
 		}
 		r.res.Input = v
+		r.noCache = v.NoCache
 		switch v.Action {
 		case Block:
 			r.res.Refusal = "input: " + v.Reason
 			if err := r.done(StageGuard, start); err != nil {
 				return nil, err
 			}
-			return r.refuse(ctx, blockedText, sextant.FinishFilter)
+			if v.Approval != nil {
+				// Held, not refused: the caller is told what it waits for.
+				r.res.Approvals = append(r.res.Approvals, *v.Approval)
+				return r.refuse(ctx, v.Reason, sextant.FinishStop)
+			}
+			text := blockedText
+			if v.Reason != "" {
+				text = strings.TrimSuffix(blockedText, ".") + ": " + v.Reason
+			}
+			return r.refuse(ctx, text, sextant.FinishFilter)
 		case Redact:
 			r.question = normalizeText(v.Text)
 			r.res.Question = r.question
+			if v.History != nil {
+				r.history = v.History
+			}
+			if v.Trailing != nil {
+				r.trailing = v.Trailing
+			}
+			if v.System != "" && r.system != "" {
+				r.system = v.System
+			}
 		}
 		if err := r.done(StageGuard, start); err != nil {
 			return nil, err
@@ -160,6 +184,9 @@ func (r *run) answer(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if err := r.generate(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.screenTools(ctx); err != nil {
 		return nil, err
 	}
 	start = time.Now()
@@ -252,6 +279,7 @@ func (r *run) normalize(ctx context.Context) error {
 		if a.Tenant != req.Principal.Tenant || a.Principal != req.Principal.ID {
 			return sextant.Errorf(sextant.EFORBIDDEN, "session %q belongs to another caller", req.SessionID)
 		}
+		r.spent = r.spent.Add(a.Usage)
 		r.history = append(r.history,
 			sextant.Message{Role: sextant.RoleUser, Content: a.Question},
 			sextant.Message{Role: sextant.RoleAssistant, Content: stripMarkers(a.Text)})
@@ -405,7 +433,8 @@ func (r *run) generate(ctx context.Context) error {
 	}
 	var out OutputFilter
 	if h := p.opts.Hooks.Output; h != nil {
-		out = h(ctx, OutputCheck{Principal: r.req.Principal, Assistant: r.asst.Name, Question: r.question, Sources: r.sources})
+		out = h(ctx, OutputCheck{Principal: r.req.Principal, Assistant: r.asst.Name, Model: r.asst.Model,
+			Question: r.question, Sources: r.sources, System: r.asst.System})
 	}
 	marks := &markerFilter{n: len(r.sources), keep: p.opts.FlagBadCitations}
 	var (
@@ -499,18 +528,63 @@ func (r *run) generate(ctx context.Context) error {
 	return nil
 }
 
+// screenTools hands the tool calls the model asked for to Hooks.Tools,
+// which may block them or park them for approval. When no call is left
+// for the caller, the answer finishes as a normal (or filtered) answer
+// whose text says why, if the model wrote none.
+func (r *run) screenTools(ctx context.Context) error {
+	h := r.p.opts.Hooks.Tools
+	if h == nil || len(r.res.ToolCalls) == 0 {
+		return nil
+	}
+	start := time.Now()
+	v, err := h(ctx, ToolCheck{Principal: r.req.Principal, Assistant: r.asst.Name, Model: r.asst.Model,
+		SessionID: r.res.SessionID, AnswerID: r.res.ID, Question: r.question, Calls: r.res.ToolCalls,
+		Trailing: r.trailing, Usage: r.res.Usage})
+	if err != nil {
+		return fmt.Errorf("rag: tool guard: %w", err)
+	}
+	r.res.ToolCalls = v.Calls
+	r.res.Tools = v.Verdict
+	r.res.Approvals = append(r.res.Approvals, v.Approvals...)
+	if len(v.Calls) == 0 {
+		switch {
+		case len(v.Approvals) == 0 && v.Verdict.Action == Block:
+			r.res.FinishReason = sextant.FinishFilter
+			r.res.Refusal = "tools: " + v.Verdict.Reason
+		case r.res.FinishReason == sextant.FinishToolCalls:
+			r.res.FinishReason = sextant.FinishStop
+		}
+		if strings.TrimSpace(r.res.Text) == "" && v.Verdict.Reason != "" {
+			r.res.Text = v.Verdict.Reason
+			if err := r.emit(Event{Type: EventDelta, Text: r.res.Text}); err != nil {
+				return err
+			}
+		}
+	}
+	return r.done(StageTools, start)
+}
+
 // record stores and caches the answer.
 func (r *run) record(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	p := r.p
-	if r.cacheKey != "" && r.res.Cache == "" && r.res.Refusal == "" && r.res.FinishReason == sextant.FinishStop && len(r.res.ToolCalls) == 0 {
+	if r.cacheKey != "" && !r.noCache && r.res.Cache == "" && r.res.Refusal == "" && r.res.FinishReason == sextant.FinishStop && len(r.res.ToolCalls) == 0 {
 		p.opts.Cache.Put(r.cacheEntry())
+	}
+	// What is kept after the response (the stored answer, what the Done
+	// hooks see) is the answer as Hooks.Record rewrites it.
+	kept := r.res
+	if h := p.opts.Hooks.Record; h != nil {
+		c := *r.res
+		h(ctx, &c.Answer)
+		kept = &c
 	}
 	// The record's own duration cannot be inside the record; it is
 	// measured up to the write and reported after.
 	t := sextant.StageTiming{Stage: StageRecord}
 	if p.opts.Store != nil && r.res.SessionID != "" {
-		a := r.res.Answer
+		a := kept.Answer
 		a.Timings = append(append([]sextant.StageTiming(nil), r.res.Timings...), sextant.StageTiming{Stage: StageRecord, Duration: time.Since(start)})
 		if err := p.opts.Store.PutAnswer(ctx, &a); err != nil {
 			return nil, fmt.Errorf("rag: record answer: %w", err)
@@ -518,16 +592,20 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 	}
 	t.Duration = time.Since(start)
 	r.res.Timings = append(r.res.Timings, t)
+	if kept != r.res {
+		kept.Timings = r.res.Timings
+		r.recorded = kept
+	}
 	if err := r.emit(Event{Type: EventStage, Stage: t}); err != nil {
 		return nil, err
 	}
 	return r.res, nil
 }
 
-// normalizeText puts s in Unicode NFC, turns every run of horizontal
-// whitespace into one space, keeps at most one blank line, and trims.
+// normalizeText turns every run of horizontal whitespace into one space,
+// keeps at most one blank line, drops control characters, trims, and puts
+// the result in Unicode NFC.
 func normalizeText(s string) string {
-	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	space, newlines := false, 0
@@ -554,7 +632,9 @@ func normalizeText(s string) string {
 			b.WriteRune(c)
 		}
 	}
-	return b.String()
+	// NFC last: removing a control character may bring a letter and its
+	// combining mark together.
+	return norm.NFC.String(b.String())
 }
 
 // stripMarkers removes citation markers from an earlier answer before it
