@@ -54,7 +54,7 @@ var allowedImports = map[string][]string{
 	// Adapters to external systems.
 	"sqlite":    {"."},
 	"telemetry": {"."},
-	"web":       {".", "rag", "search", "llm", "llm/driver", "guard", "policy", "cost", "audit", "access", "eval", "churn", "telemetry"},
+	"web":       {".", "rag", "search", "llm", "llm/driver", "ingest", "guard", "policy", "cost", "audit", "access", "eval", "churn", "telemetry"},
 
 	// cmd wires everything; nothing imports it.
 	"cmd/sextant": nil,

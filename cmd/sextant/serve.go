@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/churn"
+	"github.com/sextant-ai/sextant/ingest"
+	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/llm/extractive"
+	"github.com/sextant-ai/sextant/sqlite"
+	"github.com/sextant-ai/sextant/web"
+)
+
+const serveUsage = `Usage: sextant serve [--addr HOST:PORT] [--data DIR] [--config FILE]
+
+Start the HTTP API: OpenAI-compatible chat completions (assistants answer
+from your documents with citations; other models are proxied to their
+configured providers), embeddings, models, and the native endpoints for
+answers, search, documents and churn scoring (docs/api.md).
+
+With no configuration it runs on the embedded default: the extractive
+generator and lexical search, no API key needed. On first start with an
+empty store it ingests Sextant's own manual as a sample corpus.
+
+Flags:
+`
+
+// Serve defaults.
+const (
+	defaultAddr    = "127.0.0.1:8080"
+	followInterval = time.Second      // how often the index checks the store for other processes' changes
+	shutdownGrace  = 10 * time.Second // in-flight requests get this long after a stop signal
+	sampleDirName  = "sample-docs"    // under DATA: the bundled manual, ingested on first start
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("serve", e.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	def := e.getenv("SEXTANT_ADDR")
+	if def == "" {
+		def = defaultAddr
+	}
+	addr := fs.String("addr", def, "address to listen on (env SEXTANT_ADDR); 127.0.0.1 keeps it local, :8080 serves every interface")
+	dataDir := dataFlag(fs, e)
+	configPath := fs.String("config", "", "configuration file (default DATA/sextant.yaml when present; env SEXTANT_CONFIG)")
+	noSample := fs.Bool("no-sample", false, "do not ingest the bundled manual into an empty store")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("serve: unexpected argument %q", pos[0])
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	s, err := openPipeline(ctx, e, *dataDir, *configPath, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	store, index := s.eng.store, s.eng.index
+	if !*noSample {
+		if n, err := ingestSample(ctx, store, *dataDir); err != nil {
+			return err
+		} else if n > 0 {
+			if err := index.Refresh(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "First start: ingested Sextant's manual (%d documents) as a sample corpus.\n", n)
+		}
+	}
+	model, _ := s.opts.Model.(*llm.Model)
+	srv, err := web.New(web.Options{
+		Pipeline: s.pipeline, Model: model, Retriever: index, Store: store,
+		List:          listFunc(store),
+		Refresh:       index.Refresh,
+		UploadDir:     filepath.Join(*dataDir, "uploads"),
+		Scorer:        churnScorers(*dataDir),
+		GatewayModels: gatewayModels(model),
+		Ready: func(ctx context.Context) error {
+			_, err := store.Generation(ctx)
+			return err
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		follow(ctx, store, index, followInterval, log)
+	}()
+	printServing(e, ln.Addr().String(), *dataDir)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(e.stderr, "sextant: shutting down (in-flight requests get", shutdownGrace, "to finish)")
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close() // streams still running past the grace period are cut
+	}
+	cancel()
+	wg.Wait()
+	return nil
+}
+
+// indexer is what follow needs of the search index.
+type indexer interface {
+	Generation() int64
+	Refresh(ctx context.Context) error
+}
+
+// follow keeps the index in step with the store when other processes
+// (sextant ingest, another server) change it: it polls the store's
+// generation and applies the change log when it moved.
+func follow(ctx context.Context, store interface {
+	Generation(context.Context) (int64, error)
+}, ix indexer, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		gen, err := store.Generation(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("index follow: store generation", "err", err)
+			}
+			continue
+		}
+		if gen != ix.Generation() {
+			if err := ix.Refresh(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("index follow: refresh", "err", err)
+			}
+		}
+	}
+}
+
+// ingestSample writes the bundled manual to DATA/sample-docs and ingests
+// it when the store has never held a document (generation 0). It returns
+// the number of documents added.
+func ingestSample(ctx context.Context, store *sqlite.DB, dataDir string) (int, error) {
+	gen, err := store.Generation(ctx)
+	if err != nil || gen != 0 {
+		return 0, err
+	}
+	dir := filepath.Join(dataDir, sampleDirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("sample corpus: %w", err)
+	}
+	files, err := fs.Glob(sextant.Docs, "docs/*.md")
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range files {
+		b, err := sextant.Docs.ReadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return 0, fmt.Errorf("sample corpus: %w", err)
+		}
+	}
+	sum, err := ingest.Run(ctx, []string{dir}, ingest.Options{Metadata: map[string]string{"sample": "sextant-manual"}}, store)
+	if err != nil {
+		return 0, fmt.Errorf("sample corpus: %w", err)
+	}
+	return sum.Added, nil
+}
+
+// printServing prints where the API is and how to try it.
+func printServing(e *env, addr, dataDir string) {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	url := "http://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(e.stdout, `Sextant is serving at %s  (data: %s)
+
+Ask it something:
+
+  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model": "sextant", "messages": [{"role": "user", "content": "How do I ingest a folder of PDFs?"}]}'
+
+  sextant ask --server %s "How do I ingest a folder of PDFs?"
+
+OpenAI clients work unchanged: base URL %s/v1, model "sextant". API: docs/api.md. Stop with Ctrl-C.
+`, url, dataDir, url, url, url)
+}
+
+// listFunc adapts the store's document listing to the web package.
+func listFunc(store *sqlite.DB) web.ListFunc {
+	return func(ctx context.Context, q web.DocumentList) ([]web.ListedDocument, error) {
+		docs, err := store.ListDocuments(ctx, sqlite.DocumentFilter{Tenant: q.Tenant, Collection: q.Collection,
+			SourcePrefix: q.SourcePrefix, Stale: q.Stale, After: q.After, Limit: q.Limit})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]web.ListedDocument, len(docs))
+		for i, d := range docs {
+			out[i] = web.ListedDocument{Document: d.Document, Chunks: d.Chunks}
+		}
+		return out, nil
+	}
+}
+
+// gatewayModels lists the routed model names the gateway can serve: every
+// exactly routed name except the built-in extractive generator, which has
+// no wire protocol to forward.
+func gatewayModels(m *llm.Model) func() []string {
+	return func() []string {
+		if m == nil {
+			return nil
+		}
+		var out []string
+		for _, n := range m.Models() {
+			if ts, err := m.Targets(n); err == nil && len(ts) > 0 && ts[0].Provider == extractive.Model {
+				continue
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+}
+
+// churnScorers resolves churn model references against DATA/churn for each
+// request (so a promotion by `sextant churn promote` takes effect at
+// once) and keeps one scorer per model id. Scored rows are recorded for
+// drift, as `sextant churn score` does.
+func churnScorers(dataDir string) web.ScorerFunc {
+	var (
+		mu      sync.Mutex
+		scorers = map[string]*churn.Scorer{}
+	)
+	return func(ctx context.Context, ref string) (*churn.Scorer, string, error) {
+		reg, err := openRegistry(dataDir)
+		if err != nil {
+			return nil, "", err
+		}
+		if ref == "" {
+			ref = "production"
+		}
+		id, err := reg.Resolve(ref)
+		if err != nil {
+			return nil, "", err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if sc, ok := scorers[id]; ok {
+			return sc, id, nil
+		}
+		m, err := reg.Load(id)
+		if err != nil {
+			return nil, "", err
+		}
+		sc := churn.NewScorer(m, churn.ScorerOptions{Reasons: 3, Record: func(recs []churn.TrafficRecord) error {
+			return reg.RecordTraffic(id, recs)
+		}})
+		scorers[id] = sc
+		return sc, id, nil
+	}
+}
