@@ -51,6 +51,7 @@ func commands() []command {
 		{"docs", "list, show, delete documents in the store; store stats", runDocs},
 		{"search", "search the indexed documents", runSearch},
 		{"ask", "answer a question from the documents, with cited sources", runAsk},
+		{"serve", "start the HTTP API (OpenAI-compatible chat, answers with citations, gateway)", runServe},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
 		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
