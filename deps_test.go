@@ -56,6 +56,9 @@ var allowedImports = map[string][]string{
 	"telemetry": {"."},
 	"web":       {".", "rag", "search", "llm", "llm/driver", "ingest", "guard", "policy", "cost", "audit", "access", "eval", "churn", "telemetry"},
 
+	// Test support: runs a real Prometheus for integration tests.
+	"telemetry/promtest": {},
+
 	// cmd wires everything; nothing imports it.
 	"cmd/sextant": nil,
 }
@@ -71,6 +74,10 @@ var externalOwners = map[string][]string{
 	"github.com/openai/openai-go/v3":            {"llm/openai"},
 	"github.com/anthropics/anthropic-sdk-go/v2": {"llm/anthropic"},
 	"github.com/prometheus/client_golang":       {"telemetry"},
+	// The OpenTelemetry SDK and exporters are telemetry's; the trace API
+	// (go.opentelemetry.io/otel/trace) is open to all, like log/slog.
+	"go.opentelemetry.io/otel/sdk":       {"telemetry"},
+	"go.opentelemetry.io/otel/exporters": {"telemetry"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -1,0 +1,28 @@
+package promtest
+
+import (
+	"testing"
+	"time"
+)
+
+func TestConfig(t *testing.T) {
+	got := Config(Options{Targets: []string{"127.0.0.1:8080", "127.0.0.1:9090"}, MetricsPath: "/metrics", Job: "sextant", ScrapeInterval: 500 * time.Millisecond})
+	want := `global:
+  scrape_interval: 500ms
+  evaluation_interval: 500ms
+scrape_configs:
+  - job_name: "sextant"
+    metrics_path: "/metrics"
+    scrape_timeout: 500ms
+    static_configs:
+      - targets:
+          - "127.0.0.1:8080"
+          - "127.0.0.1:9090"
+`
+	if got != want {
+		t.Errorf("Config:\n%s\nwant:\n%s", got, want)
+	}
+	if d := promDuration(2 * time.Second); d != "2s" {
+		t.Errorf("promDuration(2s) = %q", d)
+	}
+}
