@@ -12,8 +12,8 @@ import (
 // exact fallback), recall >= 0.95 at 10% and 50%, and never an id the
 // filter rejects.
 func TestFilteredSearch(t *testing.T) {
-	data := clustered(30, 6000, 32, 40)
-	queries := clustered(31, 100, 32, 40)
+	data := clustered(30, 4000, 32, 40)
+	queries := clustered(31, 60, 32, 40)
 	x := build(t, Options{Dim: 32, M: 12, EfConstruction: 100, Seed: 4}, data)
 	r := rand.New(rand.NewPCG(5, 5))
 	for _, sel := range []float64{0.01, 0.1, 0.5} {
@@ -69,8 +69,8 @@ func TestFilteredSearch(t *testing.T) {
 // TestFilteredSearchCorrelated uses a filter that excludes the query's own
 // neighbourhood, the hard case for filtered graph search.
 func TestFilteredSearchCorrelated(t *testing.T) {
-	data := clustered(32, 6000, 32, 40)
-	queries := clustered(33, 60, 32, 40)
+	data := clustered(32, 4000, 32, 40)
+	queries := clustered(33, 40, 32, 40)
 	x := build(t, Options{Dim: 32, M: 12, EfConstruction: 100, Seed: 4}, data)
 	for _, q := range queries {
 		// Allow only vectors on the far side of a hyperplane through the

@@ -84,17 +84,17 @@ func TestRecall(t *testing.T) {
 		quant  Quantization
 		min    float64
 	}{
-		{"clustered/cosine", clustered(1, 3000, 48, 30), Cosine, Float32, 0.98},
-		{"clustered/dot", clustered(2, 3000, 48, 30), InnerProduct, Float32, 0.97},
-		{"clustered/l2", clustered(3, 3000, 48, 30), Euclidean, Float32, 0.98},
-		{"uniform/cosine", uniform(4, 3000, 32), Cosine, Float32, 0.95},
-		{"clustered/cosine/int8", clustered(5, 3000, 48, 30), Cosine, Int8, 0.97},
-		{"clustered/l2/int8", clustered(6, 3000, 48, 30), Euclidean, Int8, 0.97},
+		{"clustered/cosine", clustered(1, 2000, 48, 30), Cosine, Float32, 0.98},
+		{"clustered/dot", clustered(2, 2000, 48, 30), InnerProduct, Float32, 0.97},
+		{"clustered/l2", clustered(3, 2000, 48, 30), Euclidean, Float32, 0.98},
+		{"uniform/cosine", uniform(4, 2000, 32), Cosine, Float32, 0.95},
+		{"clustered/cosine/int8", clustered(5, 2000, 48, 30), Cosine, Int8, 0.97},
+		{"clustered/l2/int8", clustered(6, 2000, 48, 30), Euclidean, Int8, 0.97},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := tc.data[:2800]
-			queries := tc.data[2800:]
-			opt := Options{Dim: len(data[0]), Metric: tc.metric, M: 12, EfConstruction: 100, Seed: 42, Quantization: tc.quant}
+			data := tc.data[:1900]
+			queries := tc.data[1900:]
+			opt := Options{Dim: len(data[0]), Metric: tc.metric, M: 12, EfConstruction: 80, Seed: 42, Quantization: tc.quant}
 			if tc.quant == Int8 {
 				opt.Source = func(id uint32, dst []float32) []float32 { return data[id] }
 			}
