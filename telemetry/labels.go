@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,6 +116,22 @@ var stages = newEnum("normalize", "guard", "rewrite", "retrieve", "rerank", "cac
 // HTTP status codes kept as their own label value.
 var statusCodes = newEnum("200", "201", "202", "204", "206", "301", "302", "304", "400", "401", "403", "404", "405", "408",
 	"409", "413", "415", "422", "429", "499", "500", "501", "502", "503", "504")
+
+// codeLabels maps a status code to its label value without formatting
+// (the request path stays allocation-free).
+var codeLabels = func() (a [600]string) {
+	for i := range a {
+		a[i] = statusCodes.value(strconv.Itoa(i))
+	}
+	return a
+}()
+
+func codeLabel(code int) string {
+	if code < 0 || code >= len(codeLabels) {
+		return Other
+	}
+	return codeLabels[code]
+}
 
 // Error codes of sextant.Error, plus "ok" and "canceled".
 var errorCodes = newEnum("ok", "canceled", "invalid", "not_found", "conflict", "unauthorized", "forbidden", "rate_limited", "unavailable", "internal")

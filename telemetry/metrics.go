@@ -203,7 +203,7 @@ func (m *Metrics) ObserveRequest(route, assistant, model string, code int, d tim
 		return
 	}
 	m.requestDuration.WithLabelValues(m.routes.value(route), m.assistants.value(assistant), m.model(model),
-		statusCodes.value(strconv.Itoa(code))).Observe(d.Seconds())
+		codeLabel(code)).Observe(d.Seconds())
 }
 
 // ObserveFirstToken records the time from a request's arrival to the
