@@ -49,7 +49,7 @@ type annConfig struct {
 	n, dim, nq, k, m, efc, centres, repeat int
 	sigma                                  float64
 	seed                                   uint64
-	dist, base, queries, efs, quant        string
+	dist, base, queries, efs, quant, gt    string
 	metric, peer, python, peerScript       string
 	filters                                string
 	json, exact                            bool
@@ -67,6 +67,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the generated data and of the index")
 	fs.StringVar(&c.base, "base", "", "base vectors (.fvecs) instead of generated ones")
 	fs.StringVar(&c.queries, "queries", "", "query vectors (.fvecs); required with --base")
+	fs.StringVar(&c.gt, "gt", "", "ground-truth neighbours (.ivecs, one row per query) instead of exact search; needs --base")
 	fs.IntVar(&c.k, "k", 10, "neighbours per query (recall is measured at 10)")
 	fs.IntVar(&c.m, "m", 16, "HNSW M (links per node; 2M on level 0)")
 	fs.IntVar(&c.efc, "ef-construction", 200, "HNSW efConstruction")
@@ -118,6 +119,8 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("--peer %q: the only peer is hnswlib", c.peer)
 	case (c.base == "") != (c.queries == ""):
 		return usageErrorf("--base and --queries go together")
+	case c.gt != "" && c.base == "":
+		return usageErrorf("--gt needs --base and --queries")
 	case c.base == "" && (c.n < 1 || c.dim < 1 || c.nq < 1):
 		return usageErrorf("--n, --dim and --nq must be positive")
 	case c.dist != "clustered" && c.dist != "uniform":
@@ -192,15 +195,23 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	logf("sextant: built in %.1fs single-threaded; index %.1f MB = %.3f× the raw float32 vectors (%.1f MB); process RSS %.1f MB; kernels: %s",
 		buildSec, float64(mem)/1e6, float64(mem)/float64(rawBytes), float64(rawBytes)/1e6, float64(rssBytes())/1e6, kernelName())
 
-	// Ground truth: exact search on the same index (float scores).
-	gt := make([][]int32, len(queries))
-	for i, q := range queries {
-		res, err := idx.Exact(q, hnsw.SearchOptions{K: 10})
-		if err != nil {
+	// Ground truth: a supplied .ivecs file, or exact search on the same
+	// index (float scores).
+	var gt [][]int32
+	if c.gt != "" {
+		if gt, err = readGroundTruth(c.gt, len(queries), len(base)); err != nil {
 			return err
 		}
-		for _, r := range res {
-			gt[i] = append(gt[i], int32(r.ID))
+	} else {
+		gt = make([][]int32, len(queries))
+		for i, q := range queries {
+			res, err := idx.Exact(q, hnsw.SearchOptions{K: 10})
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				gt[i] = append(gt[i], int32(r.ID))
+			}
 		}
 	}
 
@@ -698,4 +709,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// readGroundTruth reads the first nq rows of an .ivecs ground-truth file
+// and checks them against the data: one row per query, ids within the base.
+func readGroundTruth(path string, nq, nbase int) ([][]int32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := hnsw.ReadIvecs(f, path, nq)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) < nq {
+		return nil, fmt.Errorf("bench ann: %s has %d rows for %d queries", path, len(rows), nq)
+	}
+	for i, r := range rows {
+		for _, id := range r {
+			if id < 0 || int(id) >= nbase {
+				return nil, fmt.Errorf("bench ann: %s: row %d names id %d, outside the %d base vectors", path, i, id, nbase)
+			}
+		}
+	}
+	return rows, nil
 }

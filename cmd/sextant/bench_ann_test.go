@@ -75,6 +75,34 @@ func TestBenchANNFvecsInput(t *testing.T) {
 	if !strings.Contains(out, "300 base and 10 query vectors of dimension 8") || !strings.Contains(out, "recall@10=") {
 		t.Errorf("unexpected output:\n%s", out)
 	}
+	// A supplied ground truth is used as is: the exact answers give recall
+	// 1 at a large ef, a wrong one gives recall 0.
+	gt := make([][]int32, len(queries))
+	wrong := make([][]int32, len(queries))
+	idx, _ := hnsw.Build(context.Background(), hnsw.Options{Dim: 8}, base)
+	for i, q := range queries {
+		res, _ := idx.Exact(q, hnsw.SearchOptions{K: 10})
+		for _, r := range res {
+			gt[i] = append(gt[i], int32(r.ID))
+		}
+		far, _ := idx.Exact(scale(q, -1), hnsw.SearchOptions{K: 10})
+		for _, r := range far {
+			wrong[i] = append(wrong[i], int32(r.ID))
+		}
+	}
+	for _, tc := range []struct {
+		rows [][]int32
+		want string
+	}{{gt, "recall@10=1.0000"}, {wrong, "recall@10=0.0000"}} {
+		p := filepath.Join(dir, "gt.ivecs")
+		f, _ := os.Create(p)
+		hnsw.WriteIvecs(f, tc.rows)
+		f.Close()
+		out, err := runBenchANNForTest(t, "--base", bp, "--queries", qp, "--gt", p, "--ef", "300")
+		if err != nil || !strings.Contains(out, tc.want) {
+			t.Errorf("--gt: err %v, want %q in:\n%s", err, tc.want, out)
+		}
+	}
 	os.WriteFile(filepath.Join(dir, "bad.fvecs"), []byte{9, 0, 0, 0, 1}, 0o644)
 	_, err = runBenchANNForTest(t, "--base", filepath.Join(dir, "bad.fvecs"), "--queries", qp)
 	if err == nil || !strings.Contains(err.Error(), "bad.fvecs: record 0: truncated") {
@@ -85,7 +113,7 @@ func TestBenchANNFvecsInput(t *testing.T) {
 func TestBenchANNUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--ef", "0"}, {"--quant", "int4"}, {"--peer", "faiss"}, {"--base", "x.fvecs"},
-		{"--dist", "zipf"}, {"--filter", "2"}, {"--metric", "hamming"},
+		{"--dist", "zipf"}, {"--filter", "2"}, {"--metric", "hamming"}, {"--gt", "gt.ivecs"},
 	} {
 		if _, err := runBenchANNForTest(t, args...); exitCode(err) != 2 {
 			t.Errorf("%v: err %v, want a usage error", args, err)
@@ -126,4 +154,12 @@ func TestBenchANNPeer(t *testing.T) {
 	if engines["sextant"] != 2 || engines["hnswlib"] != 2 || engines["ratio"] != 1 {
 		t.Errorf("engines %v in:\n%s", engines, out)
 	}
+}
+
+func scale(v []float32, f float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = x * f
+	}
+	return out
 }
