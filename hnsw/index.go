@@ -386,7 +386,7 @@ func (x *Index) AddBatch(ctx context.Context, vectors [][]float32) (uint32, erro
 // An Int8 index is trained on vectors first. It is how an index is rebuilt
 // from the store.
 func Build(ctx context.Context, opt Options, vectors [][]float32) (*Index, error) {
-	if opt.Capacity < len(vectors) {
+	if opt.Capacity < len(vectors) && opt.Quantization != Int8 {
 		opt.Capacity = len(vectors)
 	}
 	x, err := New(opt)
@@ -407,6 +407,7 @@ func Build(ctx context.Context, opt Options, vectors [][]float32) (*Index, error
 	// build several times faster than walking 8-bit codes.
 	fopt := opt
 	fopt.Quantization, fopt.Source = Float32, nil
+	fopt.Capacity = len(vectors)
 	f, err := New(fopt)
 	if err != nil {
 		return nil, err
