@@ -65,7 +65,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	q := sextant.Query{Text: in.Query, K: in.K, Filter: p.Scope(f), Mode: sextant.SearchMode(in.Mode)}
 	if err := q.Validate(); err != nil {
-		writeError(w, &apiError{err: err, param: "mode"})
+		writeError(w, invalidParam("mode", "%s", sextant.ErrorMessage(err)))
 		return
 	}
 	start := s.opts.Now()

@@ -10,6 +10,7 @@
 //     (Server.Handler): request id → panic recovery → Options.Middleware →
 //     authentication (Options.Authenticate) → authorization (the route's
 //     permission, sextant.Allowed) → Options.Admission → the handler.
+//     Public routes (the health checks) skip authentication and admission.
 //   - Errors are OpenAI's error JSON ({"error": {"message", "type",
 //     "param", "code"}}) with the status the one table in errors.go gives
 //     each sextant error code. Bodies over the size limit get 413.
@@ -220,11 +221,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.Routes() {
 		var h http.Handler = rt.Handler
-		for i := len(s.opts.Admission) - 1; i >= 0; i-- {
-			h = s.opts.Admission[i](rt, h)
+		if rt.Perm != "" { // public routes (health checks) skip authentication and admission
+			for i := len(s.opts.Admission) - 1; i >= 0; i-- {
+				h = s.opts.Admission[i](rt, h)
+			}
+			h = s.authorize(rt, h)
+			h = s.authenticate(h)
 		}
-		h = s.authorize(rt, h)
-		h = s.authenticate(h)
 		for i := len(s.opts.Middleware) - 1; i >= 0; i-- {
 			h = s.opts.Middleware[i](rt, h)
 		}
