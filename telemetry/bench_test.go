@@ -37,7 +37,8 @@ func BenchmarkObserveAnswer(b *testing.B) {
 	a := sampleAnswer()
 	b.ReportAllocs()
 	for b.Loop() {
-		m.ObserveAnswer(a, 0.00027, 0.00001)
+		m.ObserveAnswer(a)
+		m.ObserveUsage(a.Assistant, a.Model, a.Usage, 0.00027, 0.00001)
 	}
 }
 
@@ -153,7 +154,8 @@ func (p *gatewayParts) handler(on bool) http.Handler {
 			p.ledger.Record(sextant.UsageRecord{RequestID: RequestFrom(r.Context()).ID, Time: time.Now(), Tenant: scope.Tenant,
 				Project: scope.Project, Key: scope.Key, Assistant: a.Assistant, Model: a.Model, Provider: "openai", Usage: a.Usage,
 				CostUSD: ch.USD, SavedUSD: ch.SavedUSD, Success: true, Priced: ch.Priced})
-			p.m.ObserveAnswer(a, ch.USD, ch.SavedUSD)
+			p.m.ObserveAnswer(a)
+			p.m.ObserveUsage(a.Assistant, a.Model, a.Usage, ch.USD, ch.SavedUSD)
 			RecordAnswer(r.Context(), p.tr.Tracer(), a)
 			info := RequestFrom(r.Context())
 			info.SetAnswer(a, ch.USD)

@@ -37,6 +37,10 @@ type HTTPOptions struct {
 	// when it is well-formed (up to 64 letters, digits and -_.:), so a
 	// gateway in front can correlate; otherwise a new one is made.
 	TrustRequestID bool
+	// RequestID, when set, gives the id of a request whose server
+	// assigned one already (web.RequestID); the middleware then sets no
+	// header of its own.
+	RequestID func(*http.Request) string
 }
 
 // RequestInfo is what the telemetry middleware knows of one request.
@@ -96,6 +100,15 @@ func (i *RequestInfo) SetAnswer(a *sextant.Answer, costUSD float64) {
 	i.Assistant, i.Model, i.Usage, i.Cache, i.CostUSD = a.Assistant, a.Model, a.Usage, a.Cache, costUSD
 }
 
+// SetRecord copies a usage record's assistant, model, usage, cost and
+// cache outcome.
+func (i *RequestInfo) SetRecord(r *sextant.UsageRecord) {
+	if i == nil || r == nil {
+		return
+	}
+	i.Assistant, i.Model, i.Usage, i.Cache, i.CostUSD = r.Assistant, r.Model, r.Usage, r.Cache, r.CostUSD
+}
+
 // Middleware returns HTTP middleware that, for every request: assigns a
 // request id (RequestFrom, X-Request-Id response header); continues the
 // caller's trace from its traceparent header and opens a server span
@@ -116,12 +129,17 @@ func Middleware(o HTTPOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := &RequestInfo{start: time.Now()}
-			if id := r.Header.Get(RequestIDHeader); o.TrustRequestID && validID(id) {
+			switch id := r.Header.Get(RequestIDHeader); {
+			case o.RequestID != nil:
+				info.ID = o.RequestID(r)
+			case o.TrustRequestID && validID(id):
 				info.ID = id
-			} else {
+			default:
 				info.ID = newID()
 			}
-			w.Header().Set(RequestIDHeader, info.ID)
+			if o.RequestID == nil {
+				w.Header().Set(RequestIDHeader, info.ID)
+			}
 			ctx := context.WithValue(r.Context(), infoKey{}, info)
 			ctx = o.Tracing.Extract(ctx, r.Header)
 			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(

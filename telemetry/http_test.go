@@ -109,6 +109,21 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
+func TestMiddlewareServerRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	h := Middleware(HTTPOptions{Logger: NewLogger(&buf, LogOptions{}), RequestID: func(r *http.Request) string { return "from-server" }})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id := RequestFrom(r.Context()).ID; id != "from-server" {
+				t.Errorf("id %q", id)
+			}
+		}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Header().Get(RequestIDHeader) != "" || logLines(t, &buf)[0]["request_id"] != "from-server" {
+		t.Errorf("header %q, log %s", rec.Header().Get(RequestIDHeader), buf.String())
+	}
+}
+
 func TestMiddlewarePanic(t *testing.T) {
 	m := newTestMetrics(t, MetricsOptions{NoRuntime: true})
 	h := Middleware(HTTPOptions{Metrics: m})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") }))

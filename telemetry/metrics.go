@@ -297,11 +297,12 @@ func (m *Metrics) ObserveGuard(stage, action string, findings []string) {
 	}
 }
 
-// ObserveAnswer records what a finished answer carries: every stage's
-// duration, the number of sources it was given (when it has a "retrieve"
-// stage), its response-cache outcome (when it has a "cache" stage), and
-// its tokens with the cost the caller computed.
-func (m *Metrics) ObserveAnswer(a *sextant.Answer, costUSD, savedUSD float64) {
+// ObserveAnswer records what a finished answer carries besides its cost:
+// every stage's duration, the number of sources it was given (when it has
+// a "retrieve" stage) and its response-cache outcome (when it has a
+// "cache" stage). Tokens and cost are recorded with ObserveUsage where the
+// request is priced, so gateway and answer requests are counted alike.
+func (m *Metrics) ObserveAnswer(a *sextant.Answer) {
 	if m == nil || a == nil {
 		return
 	}
@@ -317,7 +318,6 @@ func (m *Metrics) ObserveAnswer(a *sextant.Answer, costUSD, savedUSD float64) {
 	if retrieved {
 		m.ObserveRetrieval(a.Assistant, len(a.Sources))
 	}
-	m.ObserveUsage(a.Assistant, a.Model, a.Usage, costUSD, savedUSD)
 }
 
 // LLMCall is one finished model call, as llm.Hooks.Done reports it.

@@ -40,6 +40,9 @@ type config struct {
 	Assistants       []assistantConfig `yaml:"assistants"`
 	DefaultAssistant string            `yaml:"default_assistant"`
 	Cache            cacheConfig       `yaml:"cache"`
+	Prices           pricesConfig      `yaml:"prices"`      // operate.go
+	Budgets          budgetsConfig     `yaml:"budgets"`     // operate.go
+	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
 
 	path string // the file read, "" when none
 }
@@ -251,7 +254,7 @@ func (c *config) check() error {
 	if t := c.Cache.SemanticThreshold; t < 0 || t > 1 {
 		return fmt.Errorf("config: cache.semantic_threshold %v: want a cosine similarity in (0, 1]", t)
 	}
-	return nil
+	return c.checkOperations()
 }
 
 // cacheEnabled reports whether the response cache is on (the default).
