@@ -87,3 +87,36 @@ func nested(s string) bool {
 	}
 	return false
 }
+
+func FuzzNormalizeText(f *testing.F) {
+	for _, s := range []string{"  How\tdo I\r\n\r\n\r\ningest   a PDF? ", "Cafe\u0301", "a\x00b\u200bc", "\n\n\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := normalizeText(s)
+		if normalizeText(n) != n {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, normalizeText(n))
+		}
+		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") || strings.Contains(n, "\n\n\n") {
+			t.Fatalf("whitespace left in %q", n)
+		}
+	})
+}
+
+func FuzzParseTemplate(f *testing.F) {
+	for _, s := range []string{`{{define "system"}}x{{end}}`, `{{define "system"}}{{range .Sources}}{{.N}}{{end}}{{end}}{{define "user"}}{{.Question}}{{end}}`, `{{`, `{{define "system"}}{{template "system"}}{{end}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := ParseTemplate("fuzz", s)
+		if err != nil {
+			if sextant.ErrorCode(err) != sextant.EINVALID {
+				t.Fatalf("error code %q: %v", sextant.ErrorCode(err), err)
+			}
+			return
+		}
+		if _, _, err := tp.Render(&PromptData{Question: "q"}); err != nil && sextant.ErrorCode(err) != sextant.EINVALID {
+			t.Fatalf("render error code %q: %v", sextant.ErrorCode(err), err)
+		}
+	})
+}

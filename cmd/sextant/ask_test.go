@@ -195,3 +195,28 @@ func TestBenchAnswerTiny(t *testing.T) {
 		t.Errorf("queries %v coverage %v", rep["queries"], rep["citation_coverage"])
 	}
 }
+
+// FuzzLoadConfig feeds arbitrary files to the configuration loader: it
+// must return a configuration or an error, never panic.
+func FuzzLoadConfig(f *testing.F) {
+	for _, s := range []string{
+		"retry: {max_attempts: 2, base_delay: 100ms}\n",
+		"providers:\n  - name: x\n    type: openai\nroutes:\n  - match: '*'\n    targets: [{provider: x}]\n",
+		"assistants:\n  - name: a\n    filters: {k: \"a|b\"}\n    temperature: 0.3\n",
+		"timeouts:\n  call: -1s\n", "cache: {enabled: maybe}\n", "[", "a: &x [*x]\n",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, s string) {
+		p := filepath.Join(dir, "sextant.yaml")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(p, dir, func(string) string { return "" })
+		if err != nil {
+			return
+		}
+		c.assistants()
+	})
+}

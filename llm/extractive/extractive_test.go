@@ -133,3 +133,30 @@ func BenchmarkAnswer(b *testing.B) {
 		p.Answer(req)
 	}
 }
+
+// FuzzAnswer answers arbitrary questions from arbitrary sources: it must
+// not panic, and every sentence of an answer must cite an existing source.
+func FuzzAnswer(f *testing.F) {
+	f.Add("How are PDF files ingested?", "Sextant ingests PDF files. Text is extracted.", "| a | b |\n|---|---|\n| pdf | yes |")
+	f.Add("run it", "```sh\nsextant ingest x.pdf # ingest a pdf\n```\n", "[1] [2] citations in the text. Another sentence here about pdf.")
+	f.Add("ab", "", "")
+	f.Fuzz(func(t *testing.T, q, a, b string) {
+		p := extractive.New(extractive.Options{})
+		req := &driver.Request{Messages: []sextant.Message{{Role: sextant.RoleUser, Content: q}},
+			Sources: []sextant.Source{{N: 1, Text: a}, {N: 2, Text: b}}}
+		text, finish := p.Answer(req)
+		if text == "" || finish == "" {
+			t.Fatalf("empty answer or finish: %q %q", text, finish)
+		}
+		if text == extractive.NoAnswer {
+			return
+		}
+		for _, m := range sextant.ParseCitations(text) {
+			for _, n := range m.Sources {
+				if n < 1 || n > 2 {
+					t.Fatalf("answer %q cites [%d]", text, n)
+				}
+			}
+		}
+	})
+}
