@@ -51,7 +51,7 @@ type annConfig struct {
 	seed                                   uint64
 	dist, base, queries, efs, quant, gt    string
 	metric, peer, python, peerScript       string
-	filters                                string
+	filters, peerSource, cxx               string
 	json, exact                            bool
 }
 
@@ -76,9 +76,11 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&c.metric, "metric", "cosine", "similarity: cosine, dot or l2")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per line, one line per setting")
 	fs.BoolVar(&c.exact, "exact", false, "also measure the brute-force scan rate against the machine's memory bandwidth")
-	fs.StringVar(&c.peer, "peer", "", "run a peer on the same vectors in the same run: hnswlib")
+	fs.StringVar(&c.peer, "peer", "", "run a peer on the same vectors in the same run: hnswlib (Debian's python3-hnswlib) or hnswlib-native (libhnswlib-dev compiled here with -O3 -march=native)")
 	fs.StringVar(&c.python, "python", "", "Python interpreter for the peer (default /usr/bin/python3, else python3)")
-	fs.StringVar(&c.peerScript, "peer-script", "bench/ann_peer.py", "the peer script, relative to the repository root")
+	fs.StringVar(&c.peerScript, "peer-script", "bench/ann_peer.py", "the hnswlib peer script, relative to the repository root")
+	fs.StringVar(&c.peerSource, "peer-source", "bench/ann_peer.cc", "the hnswlib-native peer's C++ source, relative to the repository root")
+	fs.StringVar(&c.cxx, "cxx", "c++", "C++ compiler for --peer hnswlib-native")
 	fs.StringVar(&c.filters, "filter", "", "comma-separated filter selectivities to sweep too, e.g. 0.01,0.1,0.5 (random allowed sets)")
 	fs.IntVar(&c.repeat, "repeat", 1, "query sweeps per engine, interleaved with the peer's")
 	if _, err := parseArgs(fs, args); err != nil {
@@ -115,8 +117,8 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("--k %d: want 1..1000", c.k)
 	case c.repeat < 1:
 		return usageErrorf("--repeat %d: want at least 1", c.repeat)
-	case c.peer != "" && c.peer != "hnswlib":
-		return usageErrorf("--peer %q: the only peer is hnswlib", c.peer)
+	case c.peer != "" && c.peer != "hnswlib" && c.peer != "hnswlib-native":
+		return usageErrorf("--peer %q: want hnswlib or hnswlib-native", c.peer)
 	case (c.base == "") != (c.queries == ""):
 		return usageErrorf("--base and --queries go together")
 	case c.gt != "" && c.base == "":
@@ -224,7 +226,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer peer.close()
-		logf("hnswlib: built in %.1fs single-threaded; index memory %.1f MB (%s)", peer.ready.BuildSeconds, float64(peer.ready.MemoryBytes)/1e6, peer.ready.Note)
+		logf("%s: built in %.1fs single-threaded; index memory %.1f MB (%s)", c.peer, peer.ready.BuildSeconds, float64(peer.ready.MemoryBytes)/1e6, peer.ready.Note)
 	}
 
 	var ours, theirs [][]annResult
@@ -256,7 +258,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if peer != nil {
-		reportRatios(out, c.json, ours, theirs, emit)
+		reportRatios(out, c.json, c.peer, ours, theirs, emit)
 	}
 
 	for _, sel := range sels {
@@ -523,12 +525,26 @@ func startPeer(ctx context.Context, stderr io.Writer, c *annConfig, base, querie
 			python = "/usr/bin/python3"
 		}
 	}
-	if _, err := os.Stat(c.peerScript); err != nil {
-		return nil, fmt.Errorf("bench ann: peer script %s: %w (run from the repository root or pass --peer-script)", c.peerScript, err)
-	}
 	dir, err := os.MkdirTemp("", "sextant-ann-")
 	if err != nil {
 		return nil, err
+	}
+	var argv []string
+	switch c.peer {
+	case "hnswlib":
+		if _, err := os.Stat(c.peerScript); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("bench ann: peer script %s: %w (run from the repository root or pass --peer-script)", c.peerScript, err)
+		}
+		argv = []string{python, c.peerScript}
+	case "hnswlib-native":
+		bin := filepath.Join(dir, "ann_peer")
+		cc := exec.CommandContext(ctx, c.cxx, "-O3", "-march=native", "-std=c++14", "-w", c.peerSource, "-o", bin)
+		if msg, err := cc.CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("bench ann: compiling %s (needs a C++ compiler and libhnswlib-dev): %w\n%s", c.peerSource, err, msg)
+		}
+		argv = []string{bin}
 	}
 	p := &annPeer{dir: dir}
 	write := func(name string, f func(io.Writer) error) error {
@@ -561,7 +577,7 @@ func startPeer(ctx context.Context, stderr io.Writer, c *annConfig, base, querie
 	if space == "" {
 		space = "cosine"
 	}
-	p.cmd = exec.CommandContext(ctx, python, c.peerScript,
+	p.cmd = exec.CommandContext(ctx, argv[0], append(argv[1:],
 		"--base", filepath.Join(dir, "base.fvecs"),
 		"--queries", filepath.Join(dir, "queries.fvecs"),
 		"--gt", filepath.Join(dir, "gt.ivecs"),
@@ -571,7 +587,7 @@ func startPeer(ctx context.Context, stderr io.Writer, c *annConfig, base, querie
 		"--ef-construction", strconv.Itoa(c.efc),
 		"--ef", strings.Join(efList, ","),
 		"--seed", strconv.FormatUint(c.seed, 10),
-		"--serve")
+		"--serve")...)
 	p.cmd.Stderr = stderr
 	if p.in, err = p.cmd.StdinPipe(); err != nil {
 		p.close()
@@ -585,7 +601,7 @@ func startPeer(ctx context.Context, stderr io.Writer, c *annConfig, base, querie
 	p.out = bufio.NewScanner(stdout)
 	if err := p.cmd.Start(); err != nil {
 		p.close()
-		return nil, fmt.Errorf("bench ann: starting %s %s: %w", python, c.peerScript, err)
+		return nil, fmt.Errorf("bench ann: starting %s: %w", strings.Join(argv, " "), err)
 	}
 	ev, err := p.next()
 	if err != nil {
@@ -611,7 +627,7 @@ func (p *annPeer) next() (peerEvent, error) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return peerEvent{}, fmt.Errorf("bench ann: hnswlib peer stopped (is python3-hnswlib installed?): %w", err)
+		return peerEvent{}, fmt.Errorf("bench ann: the peer stopped (for hnswlib, is python3-hnswlib installed?): %w", err)
 	}
 	var raw struct {
 		annResult
@@ -650,16 +666,16 @@ func (p *annPeer) close() {
 	os.RemoveAll(p.dir)
 }
 
-// reportRatios prints, per run, the QPS ratio sextant/hnswlib at each ef and
+// reportRatios prints, per run, the QPS ratio sextant/peer at each ef and
 // at matched recall: each engine's fastest setting with recall@10 >= 0.95.
-func reportRatios(w io.Writer, asJSON bool, ours, theirs [][]annResult, emit func(annResult)) {
+func reportRatios(w io.Writer, asJSON bool, peer string, ours, theirs [][]annResult, emit func(annResult)) {
 	var matched []float64
 	for run := range ours {
 		a, b := ours[run], theirs[run]
 		for i := range min(len(a), len(b)) {
 			if !asJSON {
-				fmt.Fprintf(w, "ratio    ef=%-4d qps sextant/hnswlib = %.2f, p50 latency hnswlib/sextant = %.2f (recall %.4f vs %.4f)\n",
-					a[i].Ef, a[i].QPS/b[i].QPS, b[i].P50us/a[i].P50us, a[i].RecallAt10, b[i].RecallAt10)
+				fmt.Fprintf(w, "ratio    ef=%-4d qps sextant/%s = %.2f, p50 latency %s/sextant = %.2f (recall %.4f vs %.4f)\n",
+					a[i].Ef, peer, a[i].QPS/b[i].QPS, peer, b[i].P50us/a[i].P50us, a[i].RecallAt10, b[i].RecallAt10)
 			}
 		}
 		ba, oka := fastestAt(a, 0.95)
@@ -668,12 +684,12 @@ func reportRatios(w io.Writer, asJSON bool, ours, theirs [][]annResult, emit fun
 			r := ba.QPS / bb.QPS
 			matched = append(matched, r)
 			if asJSON {
-				emit(annResult{Engine: "ratio", Param: fmt.Sprintf("sextant ef=%d vs hnswlib ef=%d at recall@10>=0.95", ba.Ef, bb.Ef),
+				emit(annResult{Engine: "ratio", Param: fmt.Sprintf("sextant ef=%d vs %s ef=%d at recall@10>=0.95", ba.Ef, peer, bb.Ef),
 					Ef: ba.Ef, RecallAt10: ba.RecallAt10, QPS: ba.QPS, P50us: ba.P50us, P99us: ba.P99us, QPSRatio: r, Run: run + 1,
-					Note: fmt.Sprintf("hnswlib: %.0f qps, p50 %.1fµs, recall %.4f; p50 latency ratio hnswlib/sextant %.2f", bb.QPS, bb.P50us, bb.RecallAt10, bb.P50us/ba.P50us)})
+					Note: fmt.Sprintf("%s: %.0f qps, p50 %.1fµs, recall %.4f; p50 latency ratio %s/sextant %.2f", peer, bb.QPS, bb.P50us, bb.RecallAt10, peer, bb.P50us/ba.P50us)})
 			} else {
-				fmt.Fprintf(w, "matched  recall@10>=0.95: sextant ef=%d %.0f qps (recall %.4f) vs hnswlib ef=%d %.0f qps (recall %.4f): qps ratio %.2f, p50 latency ratio %.2f\n",
-					ba.Ef, ba.QPS, ba.RecallAt10, bb.Ef, bb.QPS, bb.RecallAt10, r, bb.P50us/ba.P50us)
+				fmt.Fprintf(w, "matched  recall@10>=0.95: sextant ef=%d %.0f qps (recall %.4f) vs %s ef=%d %.0f qps (recall %.4f): qps ratio %.2f, p50 latency ratio %.2f\n",
+					ba.Ef, ba.QPS, ba.RecallAt10, peer, bb.Ef, bb.QPS, bb.RecallAt10, r, bb.P50us/ba.P50us)
 			}
 		} else if !asJSON {
 			fmt.Fprintln(w, "matched  no ef setting reached recall@10 0.95 for both engines; widen --ef")
