@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +224,63 @@ func TestKeyFile(t *testing.T) {
 	if _, err := audit.ReadPublicKey(path); sextant.ErrorCode(err) != sextant.EINVALID {
 		t.Errorf("garbage public key file: %v", err)
 	}
+}
+
+// FuzzRedactJSON: on any valid JSON, redaction keeps the structure and the
+// keys, changes exactly the string values, and yields valid JSON; invalid
+// input is an error, never a panic.
+func FuzzRedactJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"x","b":["y",{"c":"z"}],"d":1}`, `"s"`, `[]`, `{"k\"ey":"v\\u00e9\n"}`,
+		`[{"a":[{"b":"c"}]},"d"]`, `{"":""}`, `null`, `{"a":"\u2028"}`, `["\xff"]`} {
+		f.Add([]byte(s))
+	}
+	upper := func(s string) string { return "<" + strings.ToUpper(s) + ">" }
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var buf bytes.Buffer
+		if json.Compact(&buf, in) != nil {
+			audit.RedactJSON(nil, in, upper) // must not panic
+			return
+		}
+		src := buf.Bytes()
+		out, err := audit.RedactJSON(nil, src, upper)
+		if err != nil {
+			t.Fatalf("valid JSON %s refused: %v", src, err)
+		}
+		var a, b any
+		if err := json.Unmarshal(src, &a); err != nil {
+			return
+		}
+		if err := json.Unmarshal(out, &b); err != nil {
+			t.Fatalf("output %s is not JSON: %v", out, err)
+		}
+		if diff := cmp.Diff(mapStrings(a, upper), b); diff != "" {
+			t.Fatalf("in %s\nout %s\n(-want +got):\n%s", src, out, diff)
+		}
+		same, err := audit.RedactJSON(nil, src, func(s string) string { return s })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c, orig any
+		json.Unmarshal(same, &c)
+		json.Unmarshal(src, &orig)
+		if diff := cmp.Diff(orig, c); diff != "" {
+			t.Fatalf("identity redaction changed the value:\n%s", diff)
+		}
+	})
+}
+
+func mapStrings(v any, f func(string) string) any {
+	switch v := v.(type) {
+	case string:
+		return f(v)
+	case []any:
+		for i := range v {
+			v[i] = mapStrings(v[i], f)
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = mapStrings(x, f)
+		}
+	}
+	return v
 }

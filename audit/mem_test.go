@@ -76,6 +76,20 @@ func (m *memStore) AuditRecords(ctx context.Context, from int64) iter.Seq2[sexta
 	}
 }
 
+// headStore is a memStore that reports its head, so Verify splits the log
+// into segments.
+type headStore struct{ *memStore }
+
+func (h headStore) AuditHead(ctx context.Context) (sextant.AuditHead, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var hd sextant.AuditHead
+	if n := len(h.recs); n > 0 {
+		hd.Seq = h.recs[n-1].Seq
+	}
+	return hd, nil
+}
+
 func (m *memStore) AuditCheckpoints(ctx context.Context) ([]sextant.AuditCheckpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

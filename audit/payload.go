@@ -15,31 +15,31 @@ import (
 // events; documents and whole conversations belong in their own stores.
 const maxPayload = 1 << 20
 
-// encodePayload returns the stored form of v: compact JSON with object
-// keys sorted and no HTML escaping, with redact applied to every string
-// value (object keys are left alone: they are field names chosen by code).
-// A nil v encodes as null.
+// encodePayload returns the stored form of v: compact JSON as
+// encoding/json writes it (map keys sorted, struct fields in declaration
+// order) without HTML escaping, with redact applied to every string value.
+// Object keys are left alone: they are field names chosen by code. A
+// json.RawMessage is validated and compacted. A nil v encodes as null.
 func encodePayload(v any, redact func(string) string) ([]byte, error) {
-	raw, ok := v.(json.RawMessage)
-	if !ok {
+	var b []byte
+	if raw, ok := v.(json.RawMessage); ok {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, sextant.Errorf(sextant.EINVALID, "audit: payload is not valid JSON: %v", err)
+		}
+		b = buf.Bytes()
+	} else {
 		var err error
-		if raw, err = marshal(v); err != nil {
+		if b, err = marshal(v); err != nil {
 			return nil, sextant.Errorf(sextant.EINVALID, "audit: payload cannot be encoded as JSON: %v", err)
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, sextant.Errorf(sextant.EINVALID, "audit: payload is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, sextant.Errorf(sextant.EINVALID, "audit: payload holds more than one JSON value")
-	}
 	if redact != nil {
-		tree = redactTree(tree, redact)
+		var err error
+		if b, err = redactJSON(make([]byte, 0, len(b)+len(b)/8), b, redact); err != nil {
+			return nil, sextant.Errorf(sextant.EINVALID, "audit: payload: %v", err)
+		}
 	}
-	b := appendCanonical(nil, tree)
 	if len(b) > maxPayload {
 		return nil, sextant.Errorf(sextant.EINVALID, "audit: payload is %d bytes encoded; the limit is %d", len(b), maxPayload)
 	}
@@ -56,67 +56,84 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// redactTree applies redact to every string value of a decoded JSON tree.
-func redactTree(v any, redact func(string) string) any {
-	switch v := v.(type) {
-	case string:
-		return redact(v)
-	case []any:
-		for i := range v {
-			v[i] = redactTree(v[i], redact)
+// redactJSON appends to dst the compact, valid JSON src with redact
+// applied to every string value (not to object keys), in one pass over
+// the bytes: no decoding into a tree. A string redact leaves unchanged is
+// copied as it was written.
+func redactJSON(dst, src []byte, redact func(string) string) ([]byte, error) {
+	// stack holds, per open container, '{' or '[' ; key is set while the
+	// next string in the innermost object is a key.
+	var stack []byte
+	key := false
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch c {
+		case '{':
+			stack = append(stack, c)
+			key = true
+		case '[':
+			stack = append(stack, c)
+			key = false
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil, fmt.Errorf("unbalanced %q at byte %d", c, i)
+			}
+			stack = stack[:len(stack)-1]
+			key = false
+		case ':':
+			key = false
+		case ',':
+			key = len(stack) > 0 && stack[len(stack)-1] == '{'
+		case '"':
+			end, escaped := stringEnd(src, i)
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated string at byte %d", i)
+			}
+			tok := src[i:end]
+			i = end
+			if key {
+				dst = append(dst, tok...)
+				continue
+			}
+			var s string
+			if escaped {
+				if err := json.Unmarshal(tok, &s); err != nil {
+					return nil, fmt.Errorf("bad string at byte %d: %v", i, err)
+				}
+			} else {
+				s = string(tok[1 : len(tok)-1])
+			}
+			r := redact(s)
+			if r == s && !escaped && utf8.ValidString(s) {
+				dst = append(dst, tok...)
+			} else {
+				dst = appendString(dst, r)
+			}
+			continue
 		}
-	case map[string]any:
-		for k, x := range v {
-			v[k] = redactTree(x, redact)
-		}
+		dst = append(dst, c)
+		i++
 	}
-	return v
+	if len(stack) != 0 {
+		return nil, fmt.Errorf("unclosed %q", stack[len(stack)-1])
+	}
+	return dst, nil
 }
 
-// appendCanonical appends the canonical JSON of a decoded tree: compact,
-// object keys sorted by bytes, strings escaped as encoding/json does but
-// without HTML escaping, numbers as written.
-func appendCanonical(b []byte, v any) []byte {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case bool:
-		if v {
-			return append(b, "true"...)
+// stringEnd returns the index just past the JSON string starting at
+// src[i] (a '"'), and whether it holds escapes; -1 if it is unterminated.
+func stringEnd(src []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
 		}
-		return append(b, "false"...)
-	case json.Number:
-		return append(b, v...)
-	case string:
-		return appendString(b, v)
-	case []any:
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonical(b, x)
-		}
-		return append(b, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendCanonical(b, v[k])
-		}
-		return append(b, '}')
 	}
-	// A decoded tree holds only the types above.
-	return appendString(b, fmt.Sprint(v))
+	return -1, escaped
 }
 
 const hexDigits = "0123456789abcdef"

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -35,6 +38,10 @@ type VerifyOptions struct {
 	// Partial accepts a log that starts after record 1 (an export made
 	// with --since): the first record's predecessor is taken on trust.
 	Partial bool
+	// Workers is how many segments of a store's log Verify checks in
+	// parallel. 0 means GOMAXPROCS for logs of 65536 records or more, one
+	// below that.
+	Workers int
 }
 
 // Report is the outcome of a verification.
@@ -85,6 +92,7 @@ type Verifier struct {
 	prev2   [32]byte // hash of the record before it
 	pending []sextant.AuditCheckpoint
 	lastCP  sextant.AuditCheckpoint
+	segment bool // verifying one segment of a whole log (Verify), not a partial export
 	buf     []byte
 }
 
@@ -124,8 +132,8 @@ func (v *Verifier) checkCheckpoint(cp *sextant.AuditCheckpoint, recHash [32]byte
 	}
 	if cp.Hash != recHash {
 		from := v.lastCP.Seq + 1
-		if v.opts.Partial && from < v.rep.First {
-			from = v.rep.First
+		if v.opts.Partial && !v.segment && from < v.rep.First {
+			from = v.rep.First // nothing before a partial export is known
 		}
 		return v.fail(&Problem{Seq: from, Through: cp.Seq, Reason: fmt.Sprintf(
 			"record %d's hash differs from the one its checkpoint signed at %s: the chain was rewritten, "+
@@ -232,8 +240,8 @@ func (v *Verifier) Finish() Report {
 			v.rep.Problem = p
 		} else {
 			v.rep.Problem = &Problem{Seq: v.next, Reason: fmt.Sprintf(
-				"the log ends at record %d but a checkpoint signed at %s covers record %d: records %d to %d were removed (truncated)",
-				v.next-1, cp.Time.UTC().Format(time.RFC3339), cp.Seq, v.next, cp.Seq)}
+				"record %d is missing: records %d to %d were removed, though a checkpoint signed at %s covers record %d (the log was truncated)",
+				v.next, v.next, cp.Seq, cp.Time.UTC().Format(time.RFC3339), cp.Seq)}
 		}
 	}
 	return v.rep
@@ -241,6 +249,13 @@ func (v *Verifier) Finish() Report {
 
 // Verify checks the whole log in src. It returns an error only when src
 // cannot be read; what is wrong with the log is in Report.Problem.
+//
+// When src can report its head (the sqlite store can), the log is split
+// into VerifyOptions.Workers consecutive segments verified in parallel,
+// each from its own read, and the segments are then stitched: each must
+// start right after the previous one ends and link to its last hash. The
+// report is the same as a sequential pass would give: problems are
+// reported in chain order.
 func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error) {
 	// Checkpoints first: the records' snapshot, taken after, then covers
 	// every checkpoint, so concurrent appends never look like truncation.
@@ -248,19 +263,156 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error)
 	if err != nil {
 		return Report{}, err
 	}
-	v := NewVerifier(opts)
-	for _, cp := range cps {
-		v.AddCheckpoint(cp)
+	bounds, err := segments(ctx, src, opts.Workers)
+	if err != nil {
+		return Report{}, err
 	}
-	for r, err := range src.AuditRecords(ctx, 1) {
-		if err != nil {
-			return Report{}, err
+	segs := make([]segment, len(bounds))
+	var wg sync.WaitGroup
+	for i := range segs {
+		seg := &segs[i]
+		seg.from = bounds[i]
+		seg.to = int64(math.MaxInt64)
+		if i+1 < len(bounds) {
+			seg.to = bounds[i+1]
 		}
-		if !v.Add(&r) {
+		segOpts := opts
+		segOpts.Partial = i > 0 || opts.Partial
+		seg.v = NewVerifier(segOpts)
+		seg.v.segment = i > 0
+		for _, cp := range cps {
+			switch {
+			case cp.Seq < seg.from:
+				seg.v.lastCP = cp // the range of a rewritten chain starts after it
+			case cp.Seq < seg.to:
+				seg.v.AddCheckpoint(cp)
+			}
+		}
+		wg.Go(func() { seg.err = seg.run(ctx, src) })
+	}
+	wg.Wait()
+	for i := range segs {
+		if segs[i].err != nil {
+			return Report{}, segs[i].err
+		}
+	}
+	return stitch(segs, opts.Partial), nil
+}
+
+// headSource is implemented by sources that know their last record.
+type headSource interface {
+	AuditHead(ctx context.Context) (sextant.AuditHead, error)
+}
+
+// minParallel is the smallest log split across workers by default: below
+// it one pass is as fast.
+const minParallel = 1 << 16
+
+// segments returns the first Seq of each segment to verify: just 1 unless
+// src knows its head and the log is worth splitting.
+func segments(ctx context.Context, src Source, workers int) ([]int64, error) {
+	hs, ok := src.(headSource)
+	if !ok || workers == 1 {
+		return []int64{1}, nil
+	}
+	h, err := hs.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(workers)
+	if workers <= 0 {
+		n = int64(runtime.GOMAXPROCS(0))
+		if h.Seq < minParallel {
+			n = 1
+		}
+	}
+	n = max(1, min(n, h.Seq/2))
+	out := make([]int64, n)
+	for i := range n {
+		out[i] = 1 + i*h.Seq/n
+	}
+	return out, nil
+}
+
+// segment is the records with from <= Seq < to, verified on their own.
+type segment struct {
+	from, to  int64
+	v         *Verifier
+	firstSeq  int64    // Seq of the segment's first record; 0 = none
+	firstPrev [32]byte // and its PrevHash
+	err       error
+}
+
+func (s *segment) run(ctx context.Context, src Source) error {
+	first := true
+	for r, err := range src.AuditRecords(ctx, s.from) {
+		if err != nil {
+			return err
+		}
+		if r.Seq >= s.to {
+			break
+		}
+		if first {
+			s.firstSeq, s.firstPrev, first = r.Seq, r.PrevHash, false
+		}
+		if !s.v.Add(&r) {
 			break
 		}
 	}
-	return v.Finish(), nil
+	return nil
+}
+
+// stitch joins segment reports in order, checking that each segment that
+// saw records continues the one before, and returns the first problem in
+// chain order.
+func stitch(segs []segment, partial bool) Report {
+	var (
+		out      Report
+		started  = !partial // a whole log continues "record 0"
+		prevLast int64
+		prevHash [32]byte
+	)
+	for i := range segs {
+		s := &segs[i]
+		if !s.v.started {
+			// A segment that saw no record continues, for the
+			// truncation check, from the last record seen before it.
+			s.v.next = prevLast + 1
+		}
+		r := s.v.Finish()
+		if s.firstSeq > 0 {
+			switch {
+			case !started:
+			case s.firstSeq != prevLast+1:
+				out.Problem = &Problem{Seq: prevLast + 1, Reason: fmt.Sprintf(
+					"record %d is missing from its place: the log goes from record %d to record %d (records were deleted or moved)",
+					prevLast+1, prevLast, s.firstSeq)}
+				return out
+			case s.firstPrev != prevHash:
+				out.Problem = &Problem{Seq: s.firstSeq, Reason: fmt.Sprintf(
+					"record %d does not link to record %d: its prev_hash is not that record's hash (it was moved, or records around it were inserted or removed)",
+					s.firstSeq, prevLast)}
+				return out
+			}
+			if out.First == 0 {
+				out.First = r.First
+			}
+			started = true
+		}
+		if r.Records > 0 {
+			prevLast, prevHash = r.Last, s.v.prev
+			out.Last = r.Last
+		}
+		out.Records += r.Records
+		out.Tombstones += r.Tombstones
+		out.Checkpoints += r.Checkpoints
+		out.LastCheckpoint = max(out.LastCheckpoint, r.LastCheckpoint)
+		if r.Problem != nil {
+			out.Problem = r.Problem
+			return out
+		}
+	}
+	return out
 }
 
 // KeyID is a short printable id of a public key: the first 8 bytes of its

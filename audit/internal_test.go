@@ -1,0 +1,4 @@
+package audit
+
+// RedactJSON exposes redactJSON to the external tests' fuzzer.
+var RedactJSON = redactJSON
