@@ -56,8 +56,9 @@ func TestCacheExactAndInvalidation(t *testing.T) {
 	if st.ExactHits != 2 || st.Misses != 2 {
 		t.Errorf("stats %+v", st)
 	}
-	if n := cache.InvalidateDocuments(res.Sources[0].DocumentID); n == 0 {
-		t.Error("InvalidateDocuments dropped nothing")
+	// Both entries (before and after the edit) cite cache.md.
+	if before, n := cache.Len(), w.p.Invalidate(res.Sources[0].DocumentID); before != 2 || n != 2 || cache.Len() != 0 {
+		t.Errorf("Invalidate dropped %d of %d, %d entries left", n, before, cache.Len())
 	}
 }
 

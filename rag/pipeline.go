@@ -247,3 +247,19 @@ func validSessionID(id string) bool {
 	}
 	return true
 }
+
+// Invalidate drops the cached answers that cite any of the documents (call
+// it with the ids of a corpus change, e.g. after an upload or a delete)
+// and returns how many it dropped. It is housekeeping, not a correctness
+// requirement: the exact key holds the retrieved text and a semantic hit
+// re-checks its sources, so a changed document is never served from the
+// cache either way.
+func (p *Pipeline) Invalidate(documentIDs ...string) int {
+	c, ok := p.opts.Cache.(interface{ InvalidateDocuments(...string) int })
+	if !ok || len(documentIDs) == 0 {
+		return 0
+	}
+	n := c.InvalidateDocuments(documentIDs...)
+	p.stats.invalidated.Add(int64(n))
+	return n
+}
