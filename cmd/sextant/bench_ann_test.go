@@ -163,3 +163,37 @@ func scale(v []float32, f float32) []float32 {
 	}
 	return out
 }
+
+// TestBenchANNNativePeer compiles hnswlib's C++ headers into the native
+// peer and runs it side by side on a tiny data set. It needs a C++
+// compiler and Debian's libhnswlib-dev; it skips without them unless
+// SEXTANT_INTEGRATION=1.
+func TestBenchANNNativePeer(t *testing.T) {
+	_, errCC := exec.LookPath("c++")
+	_, errH := os.Stat("/usr/include/hnswlib/hnswlib.h")
+	if errCC != nil || errH != nil {
+		if os.Getenv("SEXTANT_INTEGRATION") == "1" {
+			t.Fatalf("c++ or libhnswlib-dev missing (%v, %v) and SEXTANT_INTEGRATION=1", errCC, errH)
+		}
+		t.Skip("c++ or libhnswlib-dev not installed")
+	}
+	out, err := runBenchANNForTest(t, "--n", "400", "--dim", "16", "--nq", "20", "--ef", "16,64", "--m", "8",
+		"--ef-construction", "40", "--peer", "hnswlib-native", "--peer-source", "../../bench/ann_peer.cc", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engines := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r annResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		engines[r.Engine]++
+		if r.Engine == "hnswlib-native" && (r.RecallAt10 < 0.8 || r.QPS <= 0) {
+			t.Errorf("implausible peer line: %s", l)
+		}
+	}
+	if engines["sextant"] != 2 || engines["hnswlib-native"] != 2 || engines["ratio"] != 1 {
+		t.Errorf("engines %v in:\n%s", engines, out)
+	}
+}
