@@ -221,6 +221,12 @@ func (v *Vault) Restore(text string) string {
 // restore rewrites text and returns how many trailing bytes it could not
 // decide yet (a '[' that may start a placeholder) when final is false.
 func (v *Vault) restore(text string, final bool) (string, int) {
+	return v.restoreWith(text, final, nil)
+}
+
+// restoreWith is restore with each value passed through escape (nil =
+// as is).
+func (v *Vault) restoreWith(text string, final bool, escape func(string) string) (string, int) {
 	var b strings.Builder
 	last := 0
 	held := 0
@@ -238,6 +244,9 @@ func (v *Vault) restore(text string, final bool) (string, int) {
 		}
 		if j < len(text) && text[j] == ']' {
 			if val, ok := v.Value(text[i : j+1]); ok {
+				if escape != nil {
+					val = escape(val)
+				}
 				b.WriteString(text[last:i])
 				b.WriteString(val)
 				last = j + 1
