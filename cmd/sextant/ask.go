@@ -69,6 +69,7 @@ func openPipeline(ctx context.Context, e *env, dataDir, configPath string, tweak
 		Retriever: eng.index, Model: model, Counter: model.Counter(), Analyzer: eng.index.Analyzer(),
 		Assistants: assistants, DefaultAssistant: def, Templates: templates, Store: eng.store,
 		Embed: embed, SemanticThreshold: cfg.Cache.SemanticThreshold,
+		History: cfg.Answers.History, SupportThreshold: cfg.Answers.SupportThreshold, FlagBadCitations: cfg.Answers.FlagBadCitations,
 	}
 	if cfg.cacheEnabled() {
 		opts.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL.D()})

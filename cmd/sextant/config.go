@@ -43,6 +43,7 @@ type config struct {
 	Prices           pricesConfig      `yaml:"prices"`      // operate.go
 	Budgets          budgetsConfig     `yaml:"budgets"`     // operate.go
 	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
+	Answers          answersConfig     `yaml:"answers"`
 
 	path string // the file read, "" when none
 }
@@ -115,6 +116,13 @@ type assistantConfig struct {
 	ContextWindow int               `yaml:"context_window"`
 	RewriteModel  string            `yaml:"rewrite_model"` // "" = the model (heuristic for extractive); "heuristic" forces it
 	NoCache       bool              `yaml:"no_cache"`
+}
+
+// answersConfig tunes the answer pipeline for every assistant.
+type answersConfig struct {
+	History          int     `yaml:"history"`            // earlier turns given to the model; 0 = 6
+	SupportThreshold float64 `yaml:"support_threshold"`  // support score a sentence needs; 0 = 0.5
+	FlagBadCitations bool    `yaml:"flag_bad_citations"` // keep markers naming no source (flagged) instead of removing them
 }
 
 type cacheConfig struct {
@@ -190,7 +198,7 @@ func yamlError(err error) string {
 
 // envSections are the config sections whose scalar keys SEXTANT_<SECTION>_<KEY>
 // overrides (SEXTANT_RETRY_MAX_ATTEMPTS=5, SEXTANT_CACHE_TTL=1h, ...).
-var envSections = []string{"retry", "breaker", "timeouts", "embedder", "cache"}
+var envSections = []string{"retry", "breaker", "timeouts", "embedder", "cache", "answers"}
 
 func (c *config) applyEnv(getenv func(string) string) error {
 	if v := getenv("SEXTANT_DEFAULT_ASSISTANT"); v != "" {
@@ -250,6 +258,12 @@ func (c *config) check() error {
 			return fmt.Errorf("config: %s (%s): stale %q: want exclude, only or any", where, a.Name, a.Stale)
 		}
 		names[a.Name] = true
+	}
+	if t := c.Answers.SupportThreshold; t < 0 || t > 1 {
+		return fmt.Errorf("config: answers.support_threshold %v: want a score in (0, 1]", t)
+	}
+	if c.Answers.History < 0 || c.Answers.History > 100 {
+		return fmt.Errorf("config: answers.history %d: want 0..100 turns", c.Answers.History)
 	}
 	if t := c.Cache.SemanticThreshold; t < 0 || t > 1 {
 		return fmt.Errorf("config: cache.semantic_threshold %v: want a cosine similarity in (0, 1]", t)
