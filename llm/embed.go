@@ -126,11 +126,11 @@ type EmbedCache interface {
 	PutEmbeddings(ctx context.Context, key CacheKey, hashes []string, vectors [][]float32) error
 }
 
-// CacheKey names the embedding space a cached vector belongs to.
-type CacheKey struct {
-	Model      string
-	Dimensions int // 0 = the model's native size
-}
+// CacheKey names the embedding space a cached vector belongs to: the
+// model and the requested dimensions (0 = the model's native size). It is
+// the root vocabulary type, so stores implement EmbedCache without
+// importing llm.
+type CacheKey = sextant.EmbeddingSpace
 
 // ContentHash is the cache key of a text: hex SHA-256 of its UTF-8 bytes.
 func ContentHash(text string) string {

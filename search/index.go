@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -58,6 +60,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives notes about snapshot use and rebuilds; nil discards.
 	Logger *slog.Logger
+
+	// Vector configures the vector (ANN) index; the zero value has none.
+	Vector VectorOptions
+	// Retrieval is how vector and hybrid queries are fused, diversified
+	// and re-ranked (zero = RRF k=60, no MMR, no reranker).
+	Retrieval Retrieval
 }
 
 // Tuned defaults, chosen on the BEIR SciFact train queries (see
@@ -123,6 +131,11 @@ type Index struct {
 	otherTen  int                  // documents outside the default tenant
 	dirty     bool                 // changed since the last snapshot
 	openNotes string
+	vnote     string
+
+	vec    *vectors    // the vector index; nil = none
+	vdirty bool        // vectors changed since the last snapshot
+	hasVec atomic.Bool // vec holds live vectors (read without the lock)
 }
 
 // Open builds the index over store: from the snapshot in o.Dir when it is
@@ -139,6 +152,14 @@ func Open(ctx context.Context, store Store, o Options) (*Index, error) {
 	if _, err := bm25.New(o.bm25()); err != nil {
 		return nil, sextant.Errorf(sextant.EINVALID, "search: %v", err)
 	}
+	if err := o.Retrieval.Validate(); err != nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "search: %w", err)
+	}
+	if o.Vector.Enabled {
+		if _, ok := store.(VectorStore); !ok {
+			return nil, sextant.Errorf(sextant.EINVALID, "search: vectors enabled but the store keeps no vectors")
+		}
+	}
 	storeGen, err := store.Generation(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("search: open: %w", err)
@@ -146,13 +167,16 @@ func Open(ctx context.Context, store Store, o Options) (*Index, error) {
 	if o.Dir != "" {
 		switch err := ix.loadSnapshot(storeGen); {
 		case err == nil:
+			if err := ix.openVectorSnapshot(ctx); err != nil {
+				return nil, err
+			}
 			if ix.gen == storeGen {
-				ix.openNotes = "snapshot loaded"
-				return ix, nil
+				ix.openNotes = "snapshot loaded" + ix.vectorNote()
+				return ix, ix.finishOpen(ctx)
 			}
 			from := ix.gen
 			if err := ix.Refresh(ctx); err == nil {
-				ix.openNotes = fmt.Sprintf("snapshot loaded and caught up from generation %d to %d", from, ix.gen)
+				ix.openNotes = fmt.Sprintf("snapshot loaded and caught up from generation %d to %d", from, ix.gen) + ix.vectorNote()
 				return ix, nil
 			} else if ctx.Err() != nil {
 				return nil, err
@@ -173,6 +197,56 @@ func Open(ctx context.Context, store Store, o Options) (*Index, error) {
 		return nil, err
 	}
 	return ix, nil
+}
+
+// openVectorSnapshot installs the vector snapshot matching the lexical
+// snapshot just loaded, when there is one; otherwise the vectors are
+// rebuilt from the store later (finishOpen, Refresh).
+func (ix *Index) openVectorSnapshot(ctx context.Context) error {
+	vs := ix.vectorStore()
+	if vs == nil {
+		return nil
+	}
+	space, dim, err := vs.ActiveSpace(ctx)
+	if err != nil {
+		return fmt.Errorf("search: open: %w", err)
+	}
+	if space.IsZero() || dim == 0 {
+		return nil
+	}
+	v, err := ix.loadVectorSnapshot(space, ix.vectorFingerprint(space, dim), dim)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			ix.log.Warn("search: vector snapshot unusable; rebuilding the vectors from the store", "err", err)
+			ix.vnote = "vectors rebuilt (" + err.Error() + ")"
+		}
+		return nil
+	}
+	v.space = space
+	ix.setVectors(v)
+	ix.vdirty = false
+	ix.vnote = "vector snapshot loaded"
+	return nil
+}
+
+// finishOpen builds the vectors when no snapshot supplied them.
+func (ix *Index) finishOpen(ctx context.Context) error {
+	ix.update.Lock()
+	defer ix.update.Unlock()
+	return ix.syncVectors(ctx)
+}
+
+// vectorNote describes how the vectors were obtained, for OpenNotes.
+func (ix *Index) vectorNote() string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	switch {
+	case ix.vec == nil:
+		return ""
+	case ix.vnote != "":
+		return "; " + ix.vnote
+	}
+	return "; vectors built from the store"
 }
 
 // OpenNotes says how Open obtained the index (snapshot, catch-up, rebuild
@@ -211,6 +285,7 @@ type analyzed struct {
 	entry  *docEntry
 	ids    []string
 	fields [][2][]string
+	vecs   map[string][]float32 // chunk vectors by chunk id, when indexed
 }
 
 func (ix *Index) analyze(doc *sextant.Document, chunks []sextant.Chunk) analyzed {
@@ -249,7 +324,7 @@ func (ix *Index) add(a analyzed) error {
 		ix.otherTen++
 	}
 	ix.dirty = true
-	return nil
+	return ix.addVectors(a.entry, a.ids, a.vecs)
 }
 
 // remove unindexes a document; the caller holds the write lock.
@@ -258,6 +333,7 @@ func (ix *Index) remove(id string) {
 	if !ok {
 		return
 	}
+	ix.removeVectors(e)
 	for _, n := range e.chunks {
 		ix.lex.Delete(n)
 		ix.chunkDoc[n] = nil
@@ -332,11 +408,31 @@ func (ix *Index) rebuild(ctx context.Context) error {
 		return fmt.Errorf("search: rebuild: %w", err)
 	}
 	next.lex.Shrink()
+	// The vectors are numbered by the new chunk numbers: build them before
+	// swapping both in together.
+	var vec *vectors
+	if vs := ix.vectorStore(); vs != nil {
+		space, dim, err := vs.ActiveSpace(ctx)
+		if err != nil {
+			return fmt.Errorf("search: rebuild: %w", err)
+		}
+		if !space.IsZero() && dim > 0 {
+			if vec, err = ix.buildVectors(ctx, vs, space, dim, next.chunkID); err != nil {
+				return err
+			}
+		}
+	}
 	ix.mu.Lock()
 	ix.lex, ix.docs, ix.chunkDoc, ix.chunkID, ix.otherTen = next.lex, next.docs, next.chunkDoc, next.chunkID, next.otherTen
 	ix.gen = gen
 	ix.dirty = true
+	old := ix.vec
+	ix.vec, ix.vdirty, ix.vnote = vec, true, ""
+	ix.hasVec.Store(vec != nil && vec.hn.Live() > 0)
 	ix.mu.Unlock()
+	if old != nil && old != vec {
+		old.floats.close()
+	}
 	return nil
 }
 
@@ -357,7 +453,10 @@ func (ix *Index) Refresh(ctx context.Context) error {
 	if len(changes) > max(5000, ndocs/4) {
 		return ix.rebuild(ctx)
 	}
-	return ix.apply(ctx, changes)
+	if err := ix.apply(ctx, changes); err != nil {
+		return err
+	}
+	return ix.syncVectors(ctx)
 }
 
 // Apply brings the documents named by changes up to date with the store:
@@ -408,6 +507,9 @@ func (ix *Index) apply(ctx context.Context, changes []sextant.Change) error {
 					return fmt.Errorf("search: apply change of %q: %w", id, err)
 				}
 				a := ix.analyze(doc, chunks)
+				if a.vecs, err = ix.docVectors(ctx, id); err != nil {
+					return fmt.Errorf("search: apply change of %q: %w", id, err)
+				}
 				u.a = &a
 			}
 		}
@@ -424,5 +526,5 @@ func (ix *Index) apply(ctx context.Context, changes []sextant.Change) error {
 		}
 	}
 	ix.gen = max(ix.gen, maxGen)
-	return nil
+	return ix.compactVectors(ctx)
 }

@@ -16,6 +16,12 @@ type Ranked struct {
 	ChunkID    string
 	DocumentID string
 	Score      float64
+	// Scores holds the stage scores of vector, hybrid and re-ranked
+	// results ("bm25", "vector", "fused", "rerank", "mmr"); nil for plain
+	// lexical results, whose Score is the BM25 score.
+	Scores map[string]float64
+
+	num uint32 // index number of the chunk
 }
 
 // defaultK is the number of results of a query that asks for 0; maxK is
@@ -24,17 +30,6 @@ const (
 	defaultK = 10
 	maxK     = 10000
 )
-
-// lexicalMode resolves q.Mode for this index: only the lexical retriever
-// exists yet; ModeAuto means lexical until a vector index is attached.
-func lexicalMode(q *sextant.Query) error {
-	switch q.Mode {
-	case sextant.ModeAuto, sextant.ModeLexical:
-		return nil
-	default:
-		return sextant.Errorf(sextant.EINVALID, "search mode %q needs a vector index, and none is configured", q.Mode)
-	}
-}
 
 // allow compiles q's filter into the predicate the traversal calls per
 // candidate chunk, or nil when the filter passes every indexed document
@@ -52,14 +47,21 @@ func (ix *Index) allow(f *sextant.Filter, now time.Time) func(uint32) bool {
 	}
 }
 
-// Rank returns the q.K best chunks for q without reading the store: ids
-// and scores, best first (ties by index order). Query text with no
-// indexable terms yields no results.
+// Rank returns the q.K best chunks for q, best first (ties by index
+// order), as ids and scores without reading the store (except to give a
+// reranker the candidates' text). The mode decides the retriever: lexical
+// (BM25F), vector (the ANN index), hybrid (both, run concurrently, fused
+// by Options.Retrieval), or auto: hybrid when the index holds vectors and
+// the query can be embedded in their space, else lexical. Query text with
+// no indexable terms yields no lexical results.
 func (ix *Index) Rank(ctx context.Context, q sextant.Query) ([]Ranked, error) {
+	return ix.RankWith(ctx, q, ix.opts.Retrieval)
+}
+
+// RankWith is Rank with retrieval settings other than the index's
+// defaults (Retrieval returns those).
+func (ix *Index) RankWith(ctx context.Context, q sextant.Query, r Retrieval) ([]Ranked, error) {
 	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	if err := lexicalMode(&q); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -69,19 +71,191 @@ func (ix *Index) Rank(ctx context.Context, q sextant.Query) ([]Ranked, error) {
 	if k == 0 {
 		k = defaultK
 	}
-	terms := ix.analyzer.Terms(q.Text)
+	mode := q.Mode
+	if mode == sextant.ModeAuto {
+		mode = sextant.ModeLexical
+		if ix.autoHybrid(&q) {
+			mode = sextant.ModeHybrid
+		}
+	}
+	if mode == sextant.ModeLexical && r.Reranker == nil && r.MMRLambda == 0 {
+		return ix.rankLexical(q.Text, k, &q.Filter), nil
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	r = r.withDefaults()
+	depth := max(k, r.Depth)
+	now := ix.now()
+	var cands []Ranked
+	switch mode {
+	case sextant.ModeLexical:
+		cands = ix.rankLexical(q.Text, depth, &q.Filter)
+		for i := range cands {
+			cands[i].Scores = map[string]float64{ScoreBM25: cands[i].Score}
+		}
+	case sextant.ModeVector:
+		qv, err := ix.queryVector(ctx, &q)
+		if err != nil {
+			return nil, err
+		}
+		if cands, err = ix.rankVector(qv, depth, &q.Filter, now); err != nil {
+			return nil, err
+		}
+		for i := range cands {
+			cands[i].Scores = map[string]float64{ScoreVector: cands[i].Score}
+		}
+	case sextant.ModeHybrid:
+		// The vector side (which may call an embedding server) runs
+		// beside the lexical one.
+		var vec []Ranked
+		var verr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			qv, err := ix.queryVector(ctx, &q)
+			if err != nil {
+				verr = err
+				return
+			}
+			vec, verr = ix.rankVector(qv, depth, &q.Filter, now)
+		}()
+		lex := ix.rankLexical(q.Text, depth, &q.Filter)
+		<-done
+		if verr != nil {
+			if q.Mode != sextant.ModeAuto || ctx.Err() != nil {
+				return nil, verr
+			}
+			// Auto mode degrades to lexical rather than failing a question
+			// because the embedding server is down.
+			ix.log.Warn("search: vector side of an auto query failed; answering lexically", "err", verr)
+		}
+		cands = Fuse(lex, vec, r)
+	}
+	if r.Reranker != nil && len(cands) > 0 {
+		var err error
+		if cands, err = ix.rerank(ctx, q.Text, cands, r); err != nil {
+			return nil, err
+		}
+	}
+	if r.MMRLambda > 0 {
+		cands = MMR(cands, k, r.MMRLambda, ix.unitVector)
+	}
+	return cands[:min(k, len(cands))], nil
+}
+
+// rankLexical is the BM25F ranking: the whole lexical path.
+func (ix *Index) rankLexical(text string, k int, f *sextant.Filter) []Ranked {
+	terms := ix.analyzer.Terms(text)
 	if len(terms) == 0 {
-		return nil, nil
+		return nil
 	}
 	now := ix.now()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	res := ix.lex.Search(bm25.Query{Terms: terms, Allow: ix.allow(&q.Filter, now)}, k)
+	res := ix.lex.Search(bm25.Query{Terms: terms, Allow: ix.allow(f, now)}, k)
 	out := make([]Ranked, len(res))
 	for i, r := range res {
-		out[i] = Ranked{ChunkID: ix.chunkID[r.Doc], DocumentID: ix.chunkDoc[r.Doc].doc.ID, Score: r.Score}
+		out[i] = Ranked{ChunkID: ix.chunkID[r.Doc], DocumentID: ix.chunkDoc[r.Doc].doc.ID, Score: r.Score, num: r.Doc}
 	}
-	return out, nil
+	return out
+}
+
+// unitVector returns the stored unit vector of a ranked chunk, or nil.
+func (ix *Index) unitVector(r Ranked) []float32 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.vec.chunkVector(r.num)
+}
+
+// rerank re-scores the first r.RerankDepth candidates with r.Reranker; the
+// rest keep their order after them.
+func (ix *Index) rerank(ctx context.Context, query string, cands []Ranked, r Retrieval) ([]Ranked, error) {
+	head := cands[:min(len(cands), r.RerankDepth)]
+	ids := make([]string, len(head))
+	for i, c := range head {
+		ids[i] = c.ChunkID
+	}
+	chunks, err := ix.store.ChunksByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("search: read candidates: %w", err)
+	}
+	byID := make(map[string]*sextant.Chunk, len(chunks))
+	for i := range chunks {
+		byID[chunks[i].ID] = &chunks[i]
+	}
+	titles := make([]string, len(head))
+	ix.mu.RLock()
+	for i, c := range head {
+		if e := ix.docs[c.DocumentID]; e != nil {
+			titles[i] = e.doc.Title
+		}
+	}
+	ix.mu.RUnlock()
+	in := make([]Candidate, 0, len(head))
+	kept := make([]Ranked, 0, len(head))
+	for i, c := range head {
+		ch, ok := byID[c.ChunkID]
+		if !ok {
+			continue // deleted since it was ranked
+		}
+		cd := Candidate{ChunkID: c.ChunkID, DocumentID: c.DocumentID, Title: titles[i], Section: ch.Section, Text: ch.Text, Fused: c.Score}
+		cd.Lexical, cd.HasLexical = c.Scores[ScoreBM25]
+		cd.Vector, cd.HasVector = c.Scores[ScoreVector]
+		in = append(in, cd)
+		kept = append(kept, c)
+	}
+	if len(in) == 0 {
+		return cands[len(head):], nil
+	}
+	scores, err := r.Reranker.Rerank(ctx, query, in)
+	if err != nil {
+		return nil, err
+	}
+	for i := range kept {
+		kept[i].Scores = cloneScores(kept[i].Scores)
+		kept[i].Scores[ScoreRerank] = scores[i]
+		kept[i].Score = scores[i]
+	}
+	sortRanked(kept)
+	return append(kept, cands[len(head):]...), nil
+}
+
+// Retrieval returns the index's default retrieval settings (Options.Retrieval).
+func (ix *Index) Retrieval() Retrieval { return ix.opts.Retrieval }
+
+// Features returns, for the chunks of ranked (as RankWith returns them),
+// the built-in reranker's feature rows, reading their text from the store;
+// chunks no longer stored get nil. It is how reranker weights are fitted.
+func (ix *Index) Features(ctx context.Context, query string, ranked []Ranked) ([][]float64, error) {
+	ids := make([]string, len(ranked))
+	for i, c := range ranked {
+		ids[i] = c.ChunkID
+	}
+	chunks, err := ix.store.ChunksByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("search: read candidates: %w", err)
+	}
+	byID := make(map[string]*sextant.Chunk, len(chunks))
+	for i := range chunks {
+		byID[chunks[i].ID] = &chunks[i]
+	}
+	in := make([]Candidate, len(ranked))
+	ix.mu.RLock()
+	for i, c := range ranked {
+		cd := Candidate{ChunkID: c.ChunkID, DocumentID: c.DocumentID, Fused: c.Score}
+		if e := ix.docs[c.DocumentID]; e != nil {
+			cd.Title = e.doc.Title
+		}
+		if ch, ok := byID[c.ChunkID]; ok {
+			cd.Section, cd.Text = ch.Section, ch.Text
+		}
+		cd.Lexical, cd.HasLexical = c.Scores[ScoreBM25]
+		cd.Vector, cd.HasVector = c.Scores[ScoreVector]
+		in[i] = cd
+	}
+	ix.mu.RUnlock()
+	return Features(ix.analyzer, query, in), nil
 }
 
 // RankDocuments returns the q.K best documents for q, each scored by its
@@ -89,14 +263,35 @@ func (ix *Index) Rank(ctx context.Context, q sextant.Query) ([]Ranked, error) {
 // more chunks until q.K distinct documents are found or the ranking runs
 // out, so the result is exactly the top q.K documents by best-chunk score.
 func (ix *Index) RankDocuments(ctx context.Context, q sextant.Query) ([]Ranked, error) {
+	return ix.RankDocumentsWith(ctx, q, ix.opts.Retrieval)
+}
+
+// RankDocumentsWith is RankDocuments with other retrieval settings.
+func (ix *Index) RankDocumentsWith(ctx context.Context, q sextant.Query, r Retrieval) ([]Ranked, error) {
 	k := q.K
 	if k == 0 {
 		k = defaultK
 	}
+	// Embed the query once, not on every deepening pass.
+	if q.Vector == nil && (q.Mode == sextant.ModeVector || q.Mode == sextant.ModeHybrid || (q.Mode == sextant.ModeAuto && ix.autoHybrid(&q))) {
+		if err := q.Validate(); err != nil {
+			return nil, err
+		}
+		qv, err := ix.queryVector(ctx, &q)
+		switch {
+		case err == nil:
+			q.Vector = qv
+		case q.Mode != sextant.ModeAuto || ctx.Err() != nil:
+			return nil, err
+		default:
+			ix.log.Warn("search: embedding an auto query failed; answering lexically", "err", err)
+			q.Mode = sextant.ModeLexical
+		}
+	}
 	want := k
 	q.K = min(maxK, k+k/2+4)
 	for {
-		chunks, err := ix.Rank(ctx, q)
+		chunks, err := ix.RankWith(ctx, q, r)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +318,12 @@ func (ix *Index) RankDocuments(ctx context.Context, q sextant.Query) ([]Ranked, 
 // this». Filters apply inside the ranking, so q.K hits are returned
 // whenever q.K matching chunks exist.
 func (ix *Index) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, error) {
-	ranked, err := ix.Rank(ctx, q)
+	return ix.SearchWith(ctx, q, ix.opts.Retrieval)
+}
+
+// SearchWith is Search with other retrieval settings.
+func (ix *Index) SearchWith(ctx context.Context, q sextant.Query, r Retrieval) ([]sextant.Hit, error) {
+	ranked, err := ix.RankWith(ctx, q, r)
 	if err != nil || len(ranked) == 0 {
 		return nil, err
 	}
@@ -157,11 +357,15 @@ func (ix *Index) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, er
 		doc := e.doc
 		doc.Metadata = maps.Clone(doc.Metadata)
 		doc.Labels = slices.Clone(doc.Labels)
+		scores := r.Scores
+		if scores == nil {
+			scores = map[string]float64{ScoreBM25: r.Score}
+		}
 		hits = append(hits, sextant.Hit{
 			Chunk:    *c,
 			Document: doc,
 			Score:    r.Score,
-			Scores:   map[string]float64{"bm25": r.Score},
+			Scores:   scores,
 			Snippet:  Snippet(ix.analyzer, c.Text, terms, SnippetOptions{}),
 		})
 	}

@@ -43,23 +43,36 @@ func (ix *Index) SaveSnapshot() error {
 	ix.save.Lock()
 	defer ix.save.Unlock()
 	ix.mu.RLock()
-	if !ix.dirty {
+	if !ix.dirty && !ix.vdirty {
 		ix.mu.RUnlock()
 		return nil
 	}
-	data, err := ix.encode()
+	var data []byte
+	var err error
+	if ix.dirty {
+		data, err = ix.encode()
+	}
 	gen := ix.gen
+	// The vector snapshot is written under the read lock so it records
+	// the same generation as the lexical one.
+	if err == nil && ix.vdirty && ix.vectorStore() != nil {
+		if err = ix.saveVectorSnapshot(); err != nil {
+			err = fmt.Errorf("search: save vector snapshot: %w", err)
+		}
+	}
 	ix.mu.RUnlock()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(ix.opts.Dir, SnapshotFile)
-	if err := writeFileAtomic(path, data); err != nil {
-		return fmt.Errorf("search: save snapshot: %w", err)
+	if data != nil {
+		path := filepath.Join(ix.opts.Dir, SnapshotFile)
+		if err := writeFileAtomic(path, data); err != nil {
+			return fmt.Errorf("search: save snapshot: %w", err)
+		}
 	}
 	ix.mu.Lock()
 	if ix.gen == gen {
-		ix.dirty = false
+		ix.dirty, ix.vdirty = false, false
 	}
 	ix.mu.Unlock()
 	return nil
