@@ -102,7 +102,7 @@ const ProximityWindow = 8
 // with the index's analyzer. It needs no model and costs microseconds per
 // candidate.
 type FeatureReranker struct {
-	Analyzer *Analyzer     // the index's analyzer (Index.Analyzer)
+	Analyzer *Analyzer      // the index's analyzer (Index.Analyzer)
 	Weights  FeatureWeights // zero = DefaultFeatureWeights
 }
 
