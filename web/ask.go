@@ -11,16 +11,16 @@ import (
 
 // AskRequest is the body of POST /v1/ask.
 type AskRequest struct {
-	Question    string      `json:"question"`
-	Assistant   string      `json:"assistant,omitempty"`
-	Filters     *filterJSON `json:"filters,omitempty"`
-	SessionID   string      `json:"session_id,omitempty"`
-	Stream      bool        `json:"stream,omitempty"`
-	K           int         `json:"k,omitempty"`
-	MaxTokens   int         `json:"max_tokens,omitempty"`
-	Temperature *float64    `json:"temperature,omitempty"`
-	Seed        *int64      `json:"seed,omitempty"`
-	NoCache     bool        `json:"no_cache,omitempty"`
+	Question    string   `json:"question"`
+	Assistant   string   `json:"assistant,omitempty"`
+	Filters     *Filter  `json:"filters,omitempty"`
+	SessionID   string   `json:"session_id,omitempty"`
+	Stream      bool     `json:"stream,omitempty"`
+	K           int      `json:"k,omitempty"`
+	MaxTokens   int      `json:"max_tokens,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
+	NoCache     bool     `json:"no_cache,omitempty"`
 }
 
 // Event names of the /v1/ask stream.

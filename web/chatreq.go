@@ -52,8 +52,8 @@ type chatRequest struct {
 	FunctionCall        json.RawMessage    `json:"function_call"`
 
 	// Sextant extensions.
-	Filters   *filterJSON `json:"filters"`    // narrows retrieval, like /v1/ask's
-	SessionID string      `json:"session_id"` // continues a stored conversation (single user message)
+	Filters   *Filter `json:"filters"`    // narrows retrieval, like /v1/ask's
+	SessionID string  `json:"session_id"` // continues a stored conversation (single user message)
 }
 
 type streamOptions struct {

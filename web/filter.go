@@ -9,7 +9,7 @@ import (
 	"github.com/sextant-ai/sextant"
 )
 
-// filterJSON is the filter object of /v1/ask, /v1/search and the chat
+// Filter is the filter object of /v1/ask, /v1/search and the chat
 // extension "filters":
 //
 //	{"collections": ["docs"], "document_ids": ["..."],
@@ -20,16 +20,16 @@ import (
 // A metadata value that is a string must match exactly; an array matches
 // any of its strings. Tenant and access groups come from the caller's key,
 // never from the request.
-type filterJSON struct {
-	Collections   []string                   `json:"collections"`
-	DocumentIDs   []string                   `json:"document_ids"`
-	Metadata      map[string]json.RawMessage `json:"metadata"`
-	UpdatedAfter  string                     `json:"updated_after"`
-	UpdatedBefore string                     `json:"updated_before"`
-	Stale         string                     `json:"stale"`
+type Filter struct {
+	Collections   []string                   `json:"collections,omitempty"`
+	DocumentIDs   []string                   `json:"document_ids,omitempty"`
+	Metadata      map[string]json.RawMessage `json:"metadata,omitempty"`
+	UpdatedAfter  string                     `json:"updated_after,omitempty"`
+	UpdatedBefore string                     `json:"updated_before,omitempty"`
+	Stale         string                     `json:"stale,omitempty"`
 }
 
-func (fj *filterJSON) filter(path string) (sextant.Filter, error) {
+func (fj *Filter) filter(path string) (sextant.Filter, error) {
 	var f sextant.Filter
 	if fj == nil {
 		return f, nil
@@ -110,4 +110,35 @@ func parseStale(s, param string) (sextant.StaleFilter, error) {
 		return sextant.StaleOnly, nil
 	}
 	return 0, invalidParam(param, "want exclude, only or any, got %q", s)
+}
+
+// NewFilter returns the API form of f, for clients (sextant ask --server).
+// Tenant and groups are not carried: the server takes them from the key.
+func NewFilter(f sextant.Filter) *Filter {
+	out := &Filter{Collections: f.Collections, DocumentIDs: f.DocumentIDs}
+	for k, v := range f.Equals {
+		if out.Metadata == nil {
+			out.Metadata = map[string]json.RawMessage{}
+		}
+		out.Metadata[k], _ = json.Marshal(v)
+	}
+	for k, vs := range f.In {
+		if out.Metadata == nil {
+			out.Metadata = map[string]json.RawMessage{}
+		}
+		out.Metadata[k], _ = json.Marshal(vs)
+	}
+	if !f.UpdatedAfter.IsZero() {
+		out.UpdatedAfter = f.UpdatedAfter.Format(time.RFC3339Nano)
+	}
+	if !f.UpdatedBefore.IsZero() {
+		out.UpdatedBefore = f.UpdatedBefore.Format(time.RFC3339Nano)
+	}
+	switch f.Stale {
+	case sextant.StaleExclude:
+		out.Stale = "exclude"
+	case sextant.StaleOnly:
+		out.Stale = "only"
+	}
+	return out
 }

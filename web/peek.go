@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // errNotObject is returned by peekModel for a body that is not one JSON
@@ -91,7 +92,7 @@ func containsByte(b []byte, c byte) bool {
 
 // unquote decodes a JSON string literal (quotes included).
 func unquote(q []byte) (string, bool) {
-	if !containsByte(q, '\\') {
+	if !containsByte(q, '\\') && utf8.Valid(q) {
 		return string(q[1 : len(q)-1]), true
 	}
 	var s string

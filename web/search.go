@@ -9,10 +9,10 @@ import (
 
 // SearchRequest is the body of POST /v1/search.
 type SearchRequest struct {
-	Query   string      `json:"query"`
-	K       int         `json:"k,omitempty"`    // results; 0 = 10
-	Mode    string      `json:"mode,omitempty"` // lexical (default when no vectors), vector, hybrid
-	Filters *filterJSON `json:"filters,omitempty"`
+	Query   string  `json:"query"`
+	K       int     `json:"k,omitempty"`    // results; 0 = 10
+	Mode    string  `json:"mode,omitempty"` // lexical (default when no vectors), vector, hybrid
+	Filters *Filter `json:"filters,omitempty"`
 }
 
 // SearchHit is one search result.

@@ -13,11 +13,13 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/rag"
+	"github.com/sextant-ai/sextant/web"
 )
 
 const askUsage = `Usage: sextant ask "QUESTION" [flags]
 
-Answer a question from the documents in the data directory, streaming the
+Answer a question from the documents in the data directory (or, with
+--server URL, from a running sextant serve), streaming the
 answer with its [n] citations, then the numbered sources it cites (title,
 section, source URI, byte offsets in the document text, and the quoted
 span). The default assistant ("sextant") quotes the most relevant sentences
@@ -111,6 +113,8 @@ func runAsk(ctx context.Context, e *env, args []string) error {
 	maxTokens := fs.Int("max-tokens", 0, "answer token limit (default: the assistant's)")
 	noCache := fs.Bool("no-cache", false, "do not use the response cache")
 	asJSON := fs.Bool("json", false, "print the whole result as one JSON object instead of streaming text")
+	server := fs.String("server", e.getenv("SEXTANT_SERVER"), "ask a running server (sextant serve) at this URL instead of the local data directory (env SEXTANT_SERVER)")
+	apiKey := fs.String("api-key", "", "API key for --server (default $SEXTANT_API_KEY)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -130,6 +134,15 @@ func runAsk(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	f.Collections = collections
+	if *server != "" {
+		key := *apiKey
+		if key == "" {
+			key = e.getenv("SEXTANT_API_KEY")
+		}
+		return askServer(ctx, e, remoteAsk{server: *server, apiKey: key, asJSON: *asJSON, req: web.AskRequest{
+			Question: question, Assistant: *assistant, Filters: web.NewFilter(f), SessionID: *session, K: *k,
+			MaxTokens: *maxTokens, NoCache: *noCache}})
+	}
 
 	s, err := openPipeline(ctx, e, *dataDir, *configPath, nil)
 	if err != nil {

@@ -17,6 +17,7 @@ func benchKinds() []command {
 		{"churn", "churn model: cross-validated AUC, log-loss, calibration, training time, scoring rows/s", runBenchChurn},
 		{"grounding", "groundedness scorer on labelled answers: AUC, precision/recall/F1 for unsupported answers, latency", runBenchGrounding},
 		{"answer", "answer pipeline on a BEIR folder: citation coverage, supported rate (eval scorer), RAG overhead p50/p95", runBenchAnswer},
+		{"gateway", "gateway overhead against a local fake upstream (p50/p99 added, requests/s) and RAG overhead over HTTP on SciFact", runBenchGateway},
 		{"guard", "guardrails: injection precision/recall/TPR@5%FPR/AUC, PII F1 per type, 2 KB scan latency", runBenchGuard},
 	}
 }
