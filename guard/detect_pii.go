@@ -201,8 +201,16 @@ func (sc *scan) card(s, e int, d []byte) {
 		return
 	}
 	brand := cardBrand(d)
-	ctx := hasCue(sc.before(s, 48), cardCues)
-	anti := hasCue(sc.before(s, 32), cardAntiCues)
+	// The nearer cue decides: "phone 415 555 2671, card 4111 …" is a
+	// card although a phone cue is in reach.
+	w := sc.before(s, 48)
+	cue := lastCue(w, cardCues)
+	antiAt := lastCue(sc.before(s, 32), cardAntiCues)
+	if antiAt >= 0 {
+		antiAt += len(w) - min(32, len(w))
+	}
+	ctx := cue >= 0
+	anti := antiAt > cue
 	var conf float64
 	switch {
 	case brand != "" && ctx && !anti:

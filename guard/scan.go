@@ -184,6 +184,34 @@ func hasCue(window []byte, cues []string) bool {
 	return false
 }
 
+// lastCue returns the offset in window of the last word-bounded
+// occurrence of any of cues (as hasCue matches them), or -1.
+func lastCue(window []byte, cues []string) int {
+	last := -1
+	for _, cue := range cues {
+		prefix := strings.HasSuffix(cue, "*")
+		if prefix {
+			cue = cue[:len(cue)-1]
+		}
+		from := 0
+		for from+len(cue) <= len(window) {
+			i := indexBytes(window[from:], cue)
+			if i < 0 {
+				break
+			}
+			i += from
+			j := i + len(cue)
+			startOK := i == 0 || !isWordByte(window[i-1]) || !isWordByte(cue[0])
+			endOK := prefix || j == len(window) || !isWordByte(window[j]) || !isWordByte(cue[len(cue)-1])
+			if startOK && endOK && i > last {
+				last = i
+			}
+			from = i + 1
+		}
+	}
+	return last
+}
+
 // indexBytes is strings.Index for a byte slice without converting (and
 // so allocating): windows and cues are short.
 func indexBytes(b []byte, s string) int {

@@ -116,6 +116,10 @@ type GuardrailOptions struct {
 	Audit func(ctx context.Context, ev sextant.AuditEvent)
 	// Cost prices usage for the policy's cost variable; nil = 0.
 	Cost func(model string, u sextant.Usage) float64
+	// RequestID returns the id of the request ctx belongs to (the web
+	// server's), recorded in audit events so they join the request log;
+	// nil = none.
+	RequestID func(ctx context.Context) string
 
 	// MaxConversations bounds the conversations whose vaults are kept in
 	// memory; 0 means 10000. VaultTTL is how long an idle conversation's
@@ -283,6 +287,15 @@ type reqState struct {
 	tenant    string
 	principal string
 	score     float64
+	question  string // the question as stored: de-identified
+	rules     []string
+}
+
+// note remembers a deciding rule for the answer record.
+func (st *reqState) note(stage, rule string) {
+	if rule != "" {
+		st.rules = append(st.rules, stage+":"+rule)
+	}
 }
 
 func (g *Guardrails) begin(ctx context.Context, req *Request) context.Context {
@@ -388,6 +401,7 @@ func (g *Guardrails) input(ctx context.Context, in InputCheck) (Verdict, error) 
 		}
 	}
 	text := red.Apply(in.Question, findings)
+	st.question = text
 	changed := text != in.Question
 	history, hc := g.redactMessages(&red, in.History)
 	trailing, tc := g.redactMessages(&red, in.Trailing)
@@ -431,6 +445,7 @@ func (g *Guardrails) input(ctx context.Context, in InputCheck) (Verdict, error) 
 		v.Reason = "personal data replaced with placeholders"
 	}
 	if d.action != policy.Allow || v.Action != Allow {
+		st.note("input", v.Rule)
 		g.audit(ctx, in.Principal, "input", v, d.matched, a.Score, findings)
 	}
 	return v, nil
@@ -791,6 +806,7 @@ func (f *outputFilter) Close() (string, Verdict, error) {
 		}
 	}
 	if v.Action != Allow || f.d.action != policy.Allow {
+		state(f.ctx).note("output", v.Rule)
 		f.g.audit(f.ctx, f.in.Principal, "output", v, f.d.matched, f.score, f.findings)
 	}
 	return rest, v, nil
@@ -870,6 +886,7 @@ func (g *Guardrails) screenTools(ctx context.Context, in ToolCheck) (ToolVerdict
 			blocked = true
 			v.Action = Block
 			reasons = append(reasons, fmt.Sprintf("The call to %s was blocked: %s.", c.Name, strings.TrimSuffix(d.reason, ".")))
+			st.note("tools", d.rule)
 			g.audit(ctx, in.Principal, "tool", v, d.matched, 0, nil)
 			continue
 		case policy.RequireApproval:
@@ -979,7 +996,20 @@ func (g *Guardrails) record(ctx context.Context, a *sextant.Answer) {
 		st.convKey = convKey(sextant.Principal{Tenant: a.Tenant, ID: a.Principal}, a.SessionID)
 		g.vaults.put(st.convKey, st.vault)
 	}
-	if g.opts.KeepPlaceholders || st.vault.Len() == 0 {
+	if a.Refusal != "" && len(st.rules) > 0 {
+		// The stored record names the deciding rules; the caller saw
+		// only the reason.
+		a.Refusal += " [rules: " + strings.Join(st.rules, ", ") + "]"
+	}
+	// The question is stored as the provider saw it, also when it was
+	// refused (the pipeline then keeps the text as asked); anything the
+	// input guard did not replace is caught by a last scan.
+	if st.question != "" {
+		a.Question = st.question
+	}
+	a.Question = g.deidentify(st, a.Question)
+	a.Query = g.deidentify(st, a.Query)
+	if st.vault.Len() == 0 {
 		return
 	}
 	text, edits := st.vault.Deidentify(a.Text)
@@ -994,6 +1024,19 @@ func (g *Guardrails) record(ctx context.Context, a *sextant.Answer) {
 		sents[i] = s
 	}
 	a.Sentences = sents
+}
+
+// deidentify puts the conversation's placeholders back in s and redacts
+// whatever else the scanner finds there.
+func (g *Guardrails) deidentify(st *reqState, s string) string {
+	if s == "" {
+		return s
+	}
+	s, _ = st.vault.Deidentify(s)
+	red := g.prompt
+	red.Vault = st.vault
+	out, _ := red.Redact(g.scanner, s)
+	return out
 }
 
 // ---- approvals --------------------------------------------------------------
@@ -1138,7 +1181,14 @@ func (g *Guardrails) audit(ctx context.Context, p sextant.Principal, stage strin
 	if types := findingTypes(fs); len(types) > 0 {
 		payload["finding_types"] = types
 	}
-	g.opts.Audit(ctx, sextant.AuditEvent{Kind: sextant.AuditPolicy, Actor: p.ID, Tenant: p.Tenant, Payload: payload})
+	g.opts.Audit(ctx, sextant.AuditEvent{Kind: sextant.AuditPolicy, Actor: p.ID, Tenant: p.Tenant, RequestID: g.requestID(ctx), Payload: payload})
+}
+
+func (g *Guardrails) requestID(ctx context.Context) string {
+	if g.opts.RequestID == nil {
+		return ""
+	}
+	return g.opts.RequestID(ctx)
 }
 
 func (g *Guardrails) auditApproval(ctx context.Context, ap *sextant.Approval, what string) {
@@ -1156,7 +1206,7 @@ func (g *Guardrails) auditApproval(ctx context.Context, ap *sextant.Approval, wh
 		payload["decided_by"] = ap.DecidedBy
 		payload["note"] = ap.Note
 	}
-	g.opts.Audit(ctx, sextant.AuditEvent{Kind: sextant.AuditApproval, Actor: actor, Tenant: ap.Tenant, Payload: payload})
+	g.opts.Audit(ctx, sextant.AuditEvent{Kind: sextant.AuditApproval, Actor: actor, Tenant: ap.Tenant, RequestID: g.requestID(ctx), Payload: payload})
 }
 
 func round3(x float64) float64 { return float64(int(x*1000+0.5)) / 1000 }
