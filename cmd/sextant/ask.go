@@ -47,6 +47,11 @@ func openPipeline(ctx context.Context, e *env, dataDir, configPath string, tweak
 	if err != nil {
 		return nil, err
 	}
+	return buildPipeline(ctx, e, cfg, dataDir, tweak)
+}
+
+// buildPipeline builds the answer pipeline cfg describes over dataDir.
+func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, tweak func(*rag.Options)) (*askSetup, error) {
 	model, err := cfg.models(e.getenv)
 	if err != nil {
 		return nil, err

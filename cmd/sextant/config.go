@@ -45,7 +45,8 @@ type config struct {
 	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
 	Answers          answersConfig     `yaml:"answers"`
 
-	path string // the file read, "" when none
+	path  string    // the file read, "" when none
+	hooks llm.Hooks // model-layer callbacks (metrics); set by openOperated
 }
 
 type providerConfig struct {
@@ -325,6 +326,7 @@ func (c *config) models(getenv func(string) string) (*llm.Model, error) {
 		Timeout: c.Timeouts.Call.D(), FirstDeltaTimeout: c.Timeouts.FirstDelta.D(), IdleTimeout: c.Timeouts.Idle.D(),
 		Retry:   llm.RetryPolicy{MaxAttempts: c.Retry.MaxAttempts, BaseDelay: c.Retry.BaseDelay.D(), MaxDelay: c.Retry.MaxDelay.D(), MaxRetryAfter: c.Retry.MaxRetryAfter.D()},
 		Breaker: llm.BreakerPolicy{Failures: c.Breaker.Failures, OpenFor: c.Breaker.OpenFor.D()},
+		Hooks:   c.hooks,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)

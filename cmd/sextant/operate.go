@@ -328,21 +328,25 @@ func (o *operations) alert(a cost.Alert) {
 // modelHooks are the model layer's callbacks: provider calls, retries,
 // fallbacks and circuit changes into metrics.
 func (o *operations) modelHooks() llm.Hooks {
-	m := o.metrics
-	return llm.Hooks{
-		Retry: func(ev llm.RetryEvent) { m.ObserveLLMRetry(ev.Target.Provider, ev.Model, errorCode(ev.Err)) },
-		Fallback: func(ev llm.FallbackEvent) {
-			m.ObserveLLMFallback(ev.From.Provider, ev.To.Provider)
-		},
-		Breaker: func(ev llm.BreakerEvent) {
-			m.SetCircuitState(ev.Provider, ev.To.String())
-			o.log.Warn("provider circuit", "provider", ev.Provider, "from", ev.From.String(), "to", ev.To.String(), "failures", ev.Failures)
-		},
-		Done: func(c llm.Call) {
-			m.ObserveLLMCall(telemetry.LLMCall{Kind: c.Kind, Provider: c.Target.Provider, Model: c.Model, Code: errorCode(c.Err),
-				Usage: c.Usage, FirstToken: c.FirstDelta, Duration: c.Duration})
-		},
-	}
+	return llm.Hooks{Retry: o.onRetry, Fallback: o.onFallback, Breaker: o.onBreaker, Done: o.onCall}
+}
+
+func (o *operations) onRetry(ev llm.RetryEvent) {
+	o.metrics.ObserveLLMRetry(ev.Target.Provider, ev.Model, errorCode(ev.Err))
+}
+
+func (o *operations) onFallback(ev llm.FallbackEvent) {
+	o.metrics.ObserveLLMFallback(ev.From.Provider, ev.To.Provider)
+}
+
+func (o *operations) onBreaker(ev llm.BreakerEvent) {
+	o.metrics.SetCircuitState(ev.Provider, ev.To.String())
+	o.log.Warn("provider circuit", "provider", ev.Provider, "from", ev.From.String(), "to", ev.To.String(), "failures", ev.Failures)
+}
+
+func (o *operations) onCall(c llm.Call) {
+	o.metrics.ObserveLLMCall(telemetry.LLMCall{Kind: c.Kind, Provider: c.Target.Provider, Model: c.Model, Code: errorCode(c.Err),
+		Usage: c.Usage, FirstToken: c.FirstDelta, Duration: c.Duration})
 }
 
 // errorCode is "ok", "canceled" or err's sextant code.
@@ -601,4 +605,58 @@ func (o *operations) usage(ctx context.Context, rec sextant.UsageRecord) {
 	}
 	o.metrics.ObserveUsage(rec.Assistant, rec.Model, rec.Usage, rec.CostUSD, rec.SavedUSD)
 	telemetry.RequestFrom(ctx).SetRecord(&rec)
+}
+
+// openOperated builds the answer pipeline like openPipeline, with the
+// operating side wired in: the model layer reports to metrics, finished
+// answers to metrics and traces, and the returned operations hold the
+// ledger, budgets and limits for the web server (webOptions, handler).
+// logOut receives the JSON request log (nil = none).
+func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOut io.Writer) (*askSetup, *operations, error) {
+	cfg, err := loadConfig(configPath, dataDir, e.getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The model and pipeline are built before the operations (which need
+	// their store and assistants); their callbacks reach ops through here.
+	var ops *operations
+	cfg.hooks = llm.Hooks{
+		Retry: func(ev llm.RetryEvent) {
+			if ops != nil {
+				ops.onRetry(ev)
+			}
+		},
+		Fallback: func(ev llm.FallbackEvent) {
+			if ops != nil {
+				ops.onFallback(ev)
+			}
+		},
+		Breaker: func(ev llm.BreakerEvent) {
+			if ops != nil {
+				ops.onBreaker(ev)
+			}
+		},
+		Done: func(c llm.Call) {
+			if ops != nil {
+				ops.onCall(c)
+			}
+		},
+	}
+	s, err := buildPipeline(ctx, e, cfg, dataDir, func(o *rag.Options) {
+		o.Hooks.Done = append(o.Hooks.Done, func(ctx context.Context, r *rag.Result) {
+			if ops != nil {
+				ops.answerDone(ctx, r)
+			}
+		})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ops, err = newOperations(ctx, e, operationsDeps{cfg: cfg, store: s.eng.store, assistants: s.opts.Assistants,
+		indexed: s.eng.index.Generation, logOut: logOut, version: version})
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, ops, nil
 }
