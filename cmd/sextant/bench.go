@@ -19,6 +19,7 @@ func benchKinds() []command {
 		{"answer", "answer pipeline on a BEIR folder: citation coverage, supported rate (eval scorer), RAG overhead p50/p95", runBenchAnswer},
 		{"gateway", "gateway overhead against a local fake upstream (p50/p99 added, requests/s) and RAG overhead over HTTP on SciFact", runBenchGateway},
 		{"guard", "guardrails: injection precision/recall/TPR@5%FPR/AUC, PII F1 per type, 2 KB scan latency", runBenchGuard},
+		{"audit", "audit log: durable append records/s (group commit), verify records/s (target 1M in 10 s), export MB/s", runBenchAudit},
 	}
 }
 
