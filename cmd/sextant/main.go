@@ -55,6 +55,8 @@ func commands() []command {
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
 		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
+		{"usage", "usage and cost report: tokens and cost per task, cache savings, month forecast", runUsage},
+		{"budgets", "spending budgets per key and project: list, set, delete", runBudgets},
 		{"audit", "audit log: verify the hash chain and signatures, export JSONL, purge by retention", runAudit},
 		{"keys", "API keys: create (shown once), list, revoke, generate", runKeys},
 		{"policy", "policy files: check a file, test rules against example requests", runPolicy},
