@@ -68,7 +68,7 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 	if err != nil {
 		return nil, err
 	}
-	eng, err := openEngine(ctx, dataDir)
+	eng, err := openEngineWith(ctx, e, cfg, model, dataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,18 @@ type retrievalReport struct {
 	Peer          *retrievalRow `json:"peer,omitempty"`
 	P50Speedup    float64       `json:"p50_speedup_vs_peer,omitempty"`
 	NDCGDelta     float64       `json:"ndcg_at_10_minus_peer,omitempty"`
+
+	Mode         string             `json:"mode"`
+	Vectors      string             `json:"vectors,omitempty"`       // --vectors DIR
+	VectorDim    int                `json:"vector_dim,omitempty"`    // dimension of the supplied vectors
+	Fusion       string             `json:"fusion,omitempty"`        // hybrid: rrf or weighted
+	RRFK         float64            `json:"rrf_k,omitempty"`         // hybrid rrf
+	VectorWeight float64            `json:"vector_weight,omitempty"` // hybrid
+	Normalize    string             `json:"normalize,omitempty"`     // hybrid weighted
+	MMRLambda    float64            `json:"mmr_lambda,omitempty"`
+	Rerank       string             `json:"rerank,omitempty"`
+	RerankWeight map[string]float64 `json:"rerank_weights,omitempty"` // features reranker weights used (or fitted)
+	FitNDCG      float64            `json:"fit_ndcg_at_10,omitempty"` // --fit-rerank: nDCG@10 of the fitted weights on this split
 }
 
 func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
@@ -75,8 +87,55 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 	titleWeight := fs.Float64("title-weight", 0, "title field weight (0 = the product default)")
 	chunkTokens := fs.Int("chunk-tokens", 0, "chunk size in tokens (0 = the product default)")
 	noParts := fs.Bool("no-parts", false, "analyzer: do not index the parts of compound words")
+	mode := fs.String("mode", "lexical", "retrieval: lexical, vector or hybrid (vector and hybrid need --vectors)")
+	vecDir := fs.String("vectors", "", "folder with precomputed corpus.vectors.jsonl and queries.vectors.jsonl ({\"id\", \"vector\"} lines; corpus ids are BEIR document ids, each document's vector is given to every chunk of it)")
+	fusion := fs.String("fusion", "rrf", "hybrid fusion: rrf or weighted")
+	rrfK := fs.Float64("rrf-k", search.DefaultRRFK, "RRF k")
+	vw := fs.Float64("vector-weight", search.DefaultVectorWeight, "weight of the vector list in fusion, 0..1")
+	norm := fs.String("norm", "minmax", "weighted fusion normalisation: minmax or zscore")
+	mmr := fs.Float64("mmr", 0, "MMR lambda (0 = off)")
+	rerankName := fs.String("rerank", "none", "re-ranking: none or features")
+	rerankDepth := fs.Int("rerank-depth", search.DefaultRerankDepth, "candidates the reranker sees")
+	rerankWeights := fs.String("rerank-weights", "", "feature reranker weights, comma-separated in the order "+strings.Join(search.FeatureNames, ",")+" (default: the product's)")
+	fitRerank := fs.Bool("fit-rerank", false, "fit the feature reranker's weights on this split (coordinate ascent on nDCG@10) and report them; use --split train")
+	int8 := fs.Bool("int8", false, "vector index keeps int8 codes (float rescoring)")
+	ef := fs.Int("ef", 0, "HNSW efSearch (0 = default; searches use at least the candidate depth)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
+	}
+	qmode, err := parseMode(*mode)
+	if err != nil || qmode == sextant.ModeAuto {
+		return usageErrorf("bench retrieval: --mode %q: want lexical, vector or hybrid", *mode)
+	}
+	if qmode != sextant.ModeLexical && *vecDir == "" {
+		return usageErrorf("bench retrieval: --mode %s needs --vectors DIR (precomputed vectors; see bench/embed)", qmode)
+	}
+	retr := search.Retrieval{Fusion: search.Fusion(*fusion), RRFK: *rrfK, VectorWeight: *vw, Normalize: search.Normalization(*norm),
+		MMRLambda: *mmr, RerankDepth: *rerankDepth}
+	if err := retr.Validate(); err != nil {
+		return usageErrorf("bench retrieval: %v", err)
+	}
+	var weights search.FeatureWeights
+	switch *rerankName {
+	case "none":
+	case "features":
+		weights = search.DefaultFeatureWeights
+		if *rerankWeights != "" {
+			var ws []float64
+			for _, p := range strings.Split(*rerankWeights, ",") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				if err != nil {
+					return usageErrorf("bench retrieval: --rerank-weights %q: %q is not a number", *rerankWeights, p)
+				}
+				ws = append(ws, f)
+			}
+			if len(ws) != len(search.FeatureNames) {
+				return usageErrorf("bench retrieval: --rerank-weights: want %d numbers (%s)", len(search.FeatureNames), strings.Join(search.FeatureNames, ","))
+			}
+			weights = search.WeightsFrom(ws)
+		}
+	default:
+		return usageErrorf("bench retrieval: --rerank %q: want none or features", *rerankName)
 	}
 	if *beir == "" {
 		return usageErrorf("bench retrieval: --beir DIR is required")
@@ -134,14 +193,28 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	ingestSec := time.Since(t0).Seconds()
+	var qvecs map[string][]float32
+	vecDim := 0
+	if *vecDir != "" {
+		fmt.Fprintf(progress, "storing the vectors of %s ...\n", *vecDir)
+		if qvecs, vecDim, err = storeBenchVectors(ctx, st, *vecDir); err != nil {
+			return err
+		}
+	}
 	t1 := time.Now()
 	sopts := search.Options{K1: *k1, B: *b, TitleWeight: *titleWeight}
 	sopts.Analyzer.NoParts = *noParts
+	if *vecDir != "" {
+		sopts.Vector = search.VectorOptions{Enabled: true, Int8: *int8, EfSearch: *ef}
+	}
 	ix, err := search.Open(ctx, st, sopts)
 	if err != nil {
 		return err
 	}
 	buildSec := time.Since(t1).Seconds()
+	if weights != (search.FeatureWeights{}) {
+		retr.Reranker = &search.FeatureReranker{Analyzer: ix.Analyzer(), Weights: weights}
+	}
 	stats := ix.Stats()
 	// Documents were ingested with ids "collection:record-id"; the scope
 	// prefix is dropped to compare with the judgements.
@@ -173,6 +246,24 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		stop[w] = true
 	}
 
+	query := func(q string, k int) sextant.Query {
+		return sextant.Query{Text: queries[q], K: k, Mode: qmode, Vector: qvecs[q]}
+	}
+	if qmode != sextant.ModeLexical {
+		for _, q := range qids {
+			if qvecs[q] == nil {
+				return fmt.Errorf("bench retrieval: query %q has no vector in %s", q, filepath.Join(*vecDir, "queries.vectors.jsonl"))
+			}
+		}
+	}
+	var fitNDCG float64
+	if *fitRerank {
+		fmt.Fprintf(progress, "fitting the feature reranker on %d %s queries ...\n", len(qids), *split)
+		if weights, fitNDCG, err = fitBenchReranker(ctx, ix, qids, query, qrels, beirID, retr, *depth); err != nil {
+			return err
+		}
+		retr.Reranker = &search.FeatureReranker{Analyzer: ix.Analyzer(), Weights: weights}
+	}
 	fmt.Fprintf(progress, "running %d queries × %d passes ...\n", len(qids), *repeat)
 	run := map[string][]eval.Scored{}
 	peerRun := map[string][]eval.Scored{}
@@ -183,7 +274,7 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		for _, q := range qids {
 			text := queries[q]
 			t := time.Now()
-			ranked, err := ix.RankDocuments(ctx, sextant.Query{Text: text, K: *depth, Mode: sextant.ModeLexical})
+			ranked, err := ix.RankDocumentsWith(ctx, query(q, *depth), retr)
 			d := time.Since(t)
 			if err != nil {
 				return fmt.Errorf("bench retrieval: query %q: %w", q, err)
@@ -198,7 +289,7 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 			}
 			if pass == 0 {
 				t = time.Now()
-				if _, err := ix.Search(ctx, sextant.Query{Text: text, K: 10, Mode: sextant.ModeLexical}); err != nil {
+				if _, err := ix.SearchWith(ctx, query(q, 10), retr); err != nil {
 					return err
 				}
 				hydLat = append(hydLat, time.Since(t))
@@ -232,8 +323,24 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		P50MS: percentileMS(lat, 50), P95MS: percentileMS(lat, 95), P99MS: percentileMS(lat, 99),
 		SearchP50MS: percentileMS(hydLat, 50), SearchP95MS: percentileMS(hydLat, 95),
 		Depth: *depth, Repeat: *repeat,
+		Mode: string(qmode), Vectors: *vecDir, VectorDim: vecDim, MMRLambda: *mmr, FitNDCG: fitNDCG,
 	}
-	rows := []retrievalRow{{System: "sextant", NDCGAt10: rep.NDCGAt10, RecallAt100: rep.RecallAt100, MRRAt10: rep.MRRAt10,
+	if qmode == sextant.ModeHybrid {
+		rep.Fusion, rep.VectorWeight = *fusion, *vw
+		if *fusion == "rrf" {
+			rep.RRFK = *rrfK
+		} else {
+			rep.Normalize = *norm
+		}
+	}
+	if retr.Reranker != nil {
+		rep.Rerank = "features"
+		rep.RerankWeight = map[string]float64{}
+		for i, w := range []float64{weights.Coverage, weights.Title, weights.Proximity, weights.Lexical, weights.Vector, weights.Fused} {
+			rep.RerankWeight[search.FeatureNames[i]] = w
+		}
+	}
+	rows := []retrievalRow{{System: "sextant-" + string(qmode), NDCGAt10: rep.NDCGAt10, RecallAt100: rep.RecallAt100, MRRAt10: rep.MRRAt10,
 		MAPAt100: rep.MAPAt100, IndexSeconds: rep.IndexSeconds, P50MS: rep.P50MS, P95MS: rep.P95MS, P99MS: rep.P99MS}}
 	if fts != nil {
 		pm := eval.EvaluateRun(peerRun, qrels)
@@ -251,8 +358,18 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(rep)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "%s (%s): %d documents, %d chunks, %d judged queries, depth %d, %d timed passes on 1 core\n",
-		rep.Dataset, rep.Split, rep.Docs, rep.Chunks, rep.Queries, rep.Depth, rep.Repeat)
+	fmt.Fprintf(w, "%s (%s): %d documents, %d chunks, %d judged queries, depth %d, %d timed passes on 1 core; mode %s\n",
+		rep.Dataset, rep.Split, rep.Docs, rep.Chunks, rep.Queries, rep.Depth, rep.Repeat, rep.Mode)
+	if rep.Fusion != "" {
+		fmt.Fprintf(w, "fusion %s (k %g, normalise %s), vector weight %g, MMR %g\n", rep.Fusion, rep.RRFK, rep.Normalize, rep.VectorWeight, rep.MMRLambda)
+	}
+	if rep.Rerank != "" {
+		fmt.Fprintf(w, "rerank %s, weights %v\n", rep.Rerank, rep.RerankWeight)
+	}
+	if *fitRerank {
+		fmt.Fprintf(w, "fitted on %s: nDCG@10 %.4f with --rerank-weights %g,%g,%g,%g,%g,%g\n", rep.Split, fitNDCG,
+			weights.Coverage, weights.Title, weights.Proximity, weights.Lexical, weights.Vector, weights.Fused)
+	}
 	fmt.Fprintf(w, "%-18s %8s %8s %8s %8s %9s %8s %8s %8s\n", "system", "nDCG@10", "R@100", "MRR@10", "MAP@100", "index s", "p50 ms", "p95 ms", "p99 ms")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%-18s %8.4f %8.4f %8.4f %8.4f %9.2f %8.3f %8.3f %8.3f\n", r.System, r.NDCGAt10, r.RecallAt100,

@@ -37,6 +37,7 @@ type config struct {
 	Breaker          breakerConfig     `yaml:"breaker"`
 	Timeouts         timeoutsConfig    `yaml:"timeouts"`
 	Embedder         embedderConfig    `yaml:"embedder"`
+	Search           searchConfig      `yaml:"search"` // vectors.go
 	Assistants       []assistantConfig `yaml:"assistants"`
 	DefaultAssistant string            `yaml:"default_assistant"`
 	Cache            cacheConfig       `yaml:"cache"`
@@ -95,6 +96,8 @@ type timeoutsConfig struct {
 
 type embedderConfig struct {
 	Model          string `yaml:"model"`
+	BaseURL        string `yaml:"base_url"`    // vectors.go: an OpenAI-compatible server for embeddings only
+	APIKeyEnv      string `yaml:"api_key_env"` // its key's environment variable
 	Dimensions     int    `yaml:"dimensions"`
 	MaxBatch       int    `yaml:"max_batch"`
 	MaxBatchTokens int    `yaml:"max_batch_tokens"`
@@ -199,7 +202,7 @@ func yamlError(err error) string {
 
 // envSections are the config sections whose scalar keys SEXTANT_<SECTION>_<KEY>
 // overrides (SEXTANT_RETRY_MAX_ATTEMPTS=5, SEXTANT_CACHE_TTL=1h, ...).
-var envSections = []string{"retry", "breaker", "timeouts", "embedder", "cache", "answers"}
+var envSections = []string{"retry", "breaker", "timeouts", "embedder", "cache", "answers", "search"}
 
 func (c *config) applyEnv(getenv func(string) string) error {
 	if v := getenv("SEXTANT_DEFAULT_ASSISTANT"); v != "" {

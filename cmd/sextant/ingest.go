@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/ingest"
 	"golang.org/x/term"
 )
@@ -55,6 +56,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	batchChunks := fs.Int("batch-chunks", 4096, "chunks per store transaction (each document stays atomic)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	configPath := fs.String("config", "", "configuration file (default DATA/sextant.yaml when present; env SEXTANT_CONFIG); its embedder: embeds new and changed chunks")
+	noEmbed := fs.Bool("no-embed", false, "do not embed chunks even with an embedder configured (run sextant reembed later)")
 	paths, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -104,22 +107,62 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		opts.Progress = newProgressPrinter(e.stderr)
 	}
 
+	cfg, err := loadConfig(*configPath, *dataDir, e.getenv)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, *dataDir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	var emb *embedding
+	if !*noEmbed && cfg.Embedder.Model != "" {
+		model, err := cfg.models(e.getenv)
+		if err != nil {
+			return err
+		}
+		if emb, err = cfg.embedderFor(model, e.getenv, st, sextant.EmbeddingSpace{}); err != nil {
+			return err
+		}
+		// Refuse before ingesting anything when the store's vectors are
+		// of another model: changing it is `sextant reembed`.
+		if _, err := st.ClaimSpace(ctx, emb.space); err != nil {
+			return err
+		}
+	}
+	if !*quiet && !*asJSON {
+		if emb == nil {
+			fmt.Fprintln(e.stderr, "ingest: lexical only: no embedder configured, chunks are not embedded")
+		} else {
+			fmt.Fprintf(e.stderr, "ingest: new and changed chunks are embedded with %s\n", emb.space)
+		}
+	}
 	sum, runErr := ingest.Run(ctx, paths, opts, st)
+	var esum *ingest.EmbedSummary
+	var embedErr error
+	if emb != nil && runErr == nil {
+		var w io.Writer
+		if !*quiet {
+			w = e.stderr
+		}
+		es, err := embedPending(ctx, st, emb, w)
+		esum, embedErr = &es, err
+	}
 	gen, _ := st.Generation(ctx)
 	if *asJSON {
-		if err := writeIngestJSON(e.stdout, *dataDir, opts.Collection, gen, sum); err != nil {
+		if err := writeIngestJSON(e.stdout, *dataDir, opts.Collection, gen, sum, esum, embedStats(emb), embedErr); err != nil {
 			return err
 		}
 	} else {
 		writeIngestSummary(e.stdout, *dataDir, opts.Collection, sum)
+		writeEmbedSummary(e.stdout, emb, esum, embedErr)
 	}
 	if runErr != nil {
 		return runErr
+	}
+	if embedErr != nil {
+		return fmt.Errorf("ingest: documents stored, but embedding stopped (run sextant reembed to finish): %w", embedErr)
 	}
 	if *strict && sum.Failed > 0 {
 		return fmt.Errorf("ingest: %d files or records failed (--strict)", sum.Failed)
@@ -251,7 +294,24 @@ func writeIngestSummary(w io.Writer, dataDir, collection string, sum ingest.Summ
 	}
 }
 
-func writeIngestJSON(w io.Writer, dataDir, collection string, gen int64, sum ingest.Summary) error {
+// writeEmbedSummary prints what embedding did after an ingest.
+func writeEmbedSummary(w io.Writer, emb *embedding, es *ingest.EmbedSummary, err error) {
+	if emb == nil {
+		fmt.Fprintln(w, "  lexical only: no embedder configured (chunks not embedded)")
+		return
+	}
+	if es == nil {
+		return
+	}
+	s := emb.emb.Stats()
+	fmt.Fprintf(w, "  embedded %d chunks with %s in %.2fs (cache hits %d, misses %d; %d requests, %d tokens)\n",
+		es.Embedded, emb.space, es.Duration.Seconds(), s.CacheHits, s.CacheMisses, s.Requests, s.Tokens)
+	if err != nil {
+		fmt.Fprintf(w, "  embedding stopped: %v\n", err)
+	}
+}
+
+func writeIngestJSON(w io.Writer, dataDir, collection string, gen int64, sum ingest.Summary, es *ingest.EmbedSummary, stats *embedStatsJSON, embedErr error) error {
 	if collection == "" {
 		collection = "default"
 	}
@@ -276,8 +336,19 @@ func writeIngestJSON(w io.Writer, dataDir, collection string, gen int64, sum ing
 		Generation int64            `json:"generation"`
 		Problems   []ingest.Problem `json:"problems"`
 		Omitted    int              `json:"problems_omitted"`
-	}{dataDir, collection, sum.Files, sum.Bytes, sum.Added, sum.Updated, sum.Unchanged, sum.Deleted, sum.Skipped,
-		sum.Failed, sum.Chunks, sum.Duration.Seconds(), mbPerSec(sum), gen, problems, sum.Omitted}
+		Embedded   *int64           `json:"embedded,omitempty"`
+		Embedding  *embedStatsJSON  `json:"embedding,omitempty"`
+		EmbedError string           `json:"embed_error,omitempty"`
+	}{DataDir: dataDir, Collection: collection, Files: sum.Files, Bytes: sum.Bytes, Added: sum.Added, Updated: sum.Updated,
+		Unchanged: sum.Unchanged, Deleted: sum.Deleted, Skipped: sum.Skipped, Failed: sum.Failed, Chunks: sum.Chunks,
+		Seconds: sum.Duration.Seconds(), MBPerSec: mbPerSec(sum), Generation: gen, Problems: problems, Omitted: sum.Omitted,
+		Embedding: stats}
+	if es != nil {
+		out.Embedded = &es.Embedded
+	}
+	if embedErr != nil {
+		out.EmbedError = embedErr.Error()
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

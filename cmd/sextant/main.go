@@ -50,6 +50,7 @@ func commands() []command {
 		{"ingest", "ingest files and folders into the store", runIngest},
 		{"docs", "list, show, delete documents in the store; store stats", runDocs},
 		{"search", "search the indexed documents", runSearch},
+		{"reembed", "embed every chunk with the configured (or a new) embedding model; resumable", runReembed},
 		{"ask", "answer a question from the documents, with cited sources", runAsk},
 		{"serve", "start the HTTP API (OpenAI-compatible chat, answers with citations, gateway)", runServe},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},

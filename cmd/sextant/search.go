@@ -22,6 +22,9 @@ import (
 type engine struct {
 	store *sqlite.DB
 	index *search.Index
+	emb   *embedding         // the configured embedder; nil = lexical only
+	mode  sextant.SearchMode // search.mode from the configuration
+	note  string             // which retrieval, and why (printed at start)
 }
 
 // openEngine opens the store in dataDir and its search index (loading the
@@ -46,10 +49,21 @@ func (e *engine) Close() error {
 	return errors.Join(err, e.store.Close())
 }
 
+const searchUsage = `Usage: sextant search "QUERY" [--k 10] [--filter key=value ...] [--collection C]
+       [--stale exclude|only|any] [--mode auto|lexical|vector|hybrid] [--rerank none|features|MODEL]
+       [--fusion rrf|weighted] [--rrf-k 60] [--vector-weight 0.5] [--norm minmax|zscore] [--mmr LAMBDA] [--json]
+
+Search the indexed documents. Without an embedder (embedder: in sextant.yaml)
+search is lexical (BM25F); with one, auto mode runs lexical and vector search
+together and fuses them (docs/vectors.md). The first line says which.
+
+Flags:
+`
+
 func runSearch(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("search", e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: sextant search "QUERY" [--k 10] [--filter key=value ...] [--collection C] [--stale exclude|only|any] [--json]`)
+		fmt.Fprint(fs.Output(), searchUsage)
 		fs.PrintDefaults()
 	}
 	k := fs.Int("k", 10, "number of results")
@@ -58,6 +72,14 @@ func runSearch(ctx context.Context, e *env, args []string) error {
 	fs.Var(&collections, "collection", "search only this collection (repeatable)")
 	stale := fs.String("stale", "any", "documents past their TTL: exclude, only or any")
 	asJSON := fs.Bool("json", false, "print hits as JSON")
+	mode := fs.String("mode", "", "retrieval: auto (hybrid when vectors exist), lexical, vector or hybrid (default: search.mode, auto)")
+	rerankName := fs.String("rerank", "", "re-ranking: none, features (built-in), or a rerank model name (default: search.rerank)")
+	fusion := fs.String("fusion", "", "hybrid fusion: rrf or weighted (default: search.fusion, rrf)")
+	rrfK := fs.String("rrf-k", "", "RRF k (default 60)")
+	vw := fs.String("vector-weight", "", "weight of the vector list in fusion, 0..1 (default 0.5)")
+	norm := fs.String("norm", "", "weighted fusion normalisation: minmax or zscore")
+	mmr := fs.String("mmr", "", "MMR diversification lambda in (0,1); 0 = off")
+	configPath := fs.String("config", "", "configuration file (default DATA/sextant.yaml when present; env SEXTANT_CONFIG)")
 	dataDir := dataFlag(fs, e)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -84,14 +106,50 @@ func runSearch(ctx context.Context, e *env, args []string) error {
 	default:
 		return usageErrorf("search: --stale %q: want exclude, only or any", *stale)
 	}
-
-	eng, err := openEngine(ctx, *dataDir)
+	cfg, err := loadConfig(*configPath, *dataDir, e.getenv)
+	if err != nil {
+		return err
+	}
+	if *mode != "" {
+		cfg.Search.Mode = *mode
+	}
+	if *fusion != "" {
+		cfg.Search.Fusion = *fusion
+	}
+	if *norm != "" {
+		cfg.Search.Normalize = *norm
+	}
+	if *rerankName != "" {
+		cfg.Search.Rerank = *rerankName
+	}
+	for _, fl := range []struct {
+		name, v string
+		dst     *float64
+	}{{"rrf-k", *rrfK, &cfg.Search.RRFK}, {"vector-weight", *vw, &cfg.Search.VectorWeight}, {"mmr", *mmr, &cfg.Search.MMRLambda}} {
+		if fl.v == "" {
+			continue
+		}
+		if *fl.dst, err = floatFlag(fl.name, fl.v); err != nil {
+			return err
+		}
+	}
+	qmode, err := parseMode(cfg.Search.Mode)
+	if err != nil {
+		return err
+	}
+	model, err := cfg.models(e.getenv)
+	if err != nil {
+		return err
+	}
+	eng, err := openEngineWith(ctx, e, cfg, model, *dataDir)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	hits, err := eng.index.Search(ctx, sextant.Query{Text: text, K: *k, Filter: f, Mode: sextant.ModeLexical})
+	hits, err := eng.index.Search(ctx, sextant.Query{Text: text, K: *k, Filter: f, Mode: qmode})
 	took := time.Since(start)
+	used := usedMode(eng, qmode, hits)
+	stats := embedStats(eng.emb)
 	if cerr := eng.Close(); err == nil {
 		err = cerr
 	}
@@ -99,10 +157,30 @@ func runSearch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeHitsJSON(e.stdout, text, hits, took)
+		return writeHitsJSON(e.stdout, text, hits, took, used, eng.note, stats)
 	}
+	fmt.Fprintf(e.stdout, "%s\n\n", eng.note)
 	writeHits(e.stdout, hits, isTerminal(e.stdout), took)
 	return nil
+}
+
+// usedMode is the retrieval a query actually used, for output: auto
+// resolves to hybrid or lexical by the hits' stage scores.
+func usedMode(eng *engine, m sextant.SearchMode, hits []sextant.Hit) sextant.SearchMode {
+	if m != sextant.ModeAuto {
+		return m
+	}
+	for _, h := range hits {
+		if _, ok := h.Scores[search.ScoreFused]; ok {
+			return sextant.ModeHybrid
+		}
+	}
+	if eng.emb != nil && eng.index.Retrieval().Reranker == nil {
+		if _, ok := eng.index.VectorStats(); ok {
+			return sextant.ModeHybrid
+		}
+	}
+	return sextant.ModeLexical
 }
 
 // parseFilters turns --filter values into a Filter: key=value (equality),
@@ -206,35 +284,39 @@ func writeHits(w io.Writer, hits []sextant.Hit, tty bool, took time.Duration) {
 
 // jsonHit is the --json form of one hit.
 type jsonHit struct {
-	Rank       int               `json:"rank"`
-	Score      float64           `json:"score"`
-	ChunkID    string            `json:"chunk_id"`
-	DocumentID string            `json:"document_id"`
-	Title      string            `json:"title"`
-	Source     string            `json:"source"`
-	Section    []string          `json:"section,omitempty"`
-	Start      int               `json:"start"`
-	End        int               `json:"end"`
-	Snippet    string            `json:"snippet"`
-	Text       string            `json:"text"`
-	Collection string            `json:"collection"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	UpdatedAt  *time.Time        `json:"updated_at,omitempty"`
-	Stale      bool              `json:"stale,omitempty"`
+	Rank       int                `json:"rank"`
+	Score      float64            `json:"score"`
+	ChunkID    string             `json:"chunk_id"`
+	DocumentID string             `json:"document_id"`
+	Title      string             `json:"title"`
+	Source     string             `json:"source"`
+	Section    []string           `json:"section,omitempty"`
+	Start      int                `json:"start"`
+	End        int                `json:"end"`
+	Snippet    string             `json:"snippet"`
+	Text       string             `json:"text"`
+	Collection string             `json:"collection"`
+	Metadata   map[string]string  `json:"metadata,omitempty"`
+	UpdatedAt  *time.Time         `json:"updated_at,omitempty"`
+	Stale      bool               `json:"stale,omitempty"`
+	Scores     map[string]float64 `json:"scores,omitempty"`
 }
 
-func writeHitsJSON(w io.Writer, query string, hits []sextant.Hit, took time.Duration) error {
+func writeHitsJSON(w io.Writer, query string, hits []sextant.Hit, took time.Duration, mode sextant.SearchMode, note string, stats *embedStatsJSON) error {
 	out := struct {
-		Query  string    `json:"query"`
-		TookMS float64   `json:"took_ms"`
-		Hits   []jsonHit `json:"hits"`
-	}{Query: query, TookMS: float64(took.Microseconds()) / 1000, Hits: []jsonHit{}}
+		Query  string          `json:"query"`
+		Mode   string          `json:"mode"`
+		Note   string          `json:"retrieval"`
+		TookMS float64         `json:"took_ms"`
+		Embed  *embedStatsJSON `json:"embedding,omitempty"`
+		Hits   []jsonHit       `json:"hits"`
+	}{Query: query, Mode: string(mode), Note: note, TookMS: float64(took.Microseconds()) / 1000, Embed: stats, Hits: []jsonHit{}}
 	now := time.Now()
 	for i, h := range hits {
 		j := jsonHit{Rank: i + 1, Score: h.Score, ChunkID: h.Chunk.ID, DocumentID: h.Document.ID,
 			Title: h.Document.Title, Source: h.Document.Source, Section: h.Chunk.Section,
 			Start: h.Chunk.Start, End: h.Chunk.End, Snippet: h.Snippet, Text: h.Chunk.Text,
-			Collection: h.Document.Collection, Metadata: h.Document.Metadata, Stale: h.Document.Stale(now)}
+			Collection: h.Document.Collection, Metadata: h.Document.Metadata, Stale: h.Document.Stale(now), Scores: h.Scores}
 		if !h.Document.UpdatedAt.IsZero() {
 			t := h.Document.UpdatedAt
 			j.UpdatedAt = &t

@@ -72,6 +72,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	store, index := s.eng.store, s.eng.index
+	fmt.Fprintln(e.stdout, s.eng.note)
 	if !*noSample {
 		if n, err := ingestSample(ctx, store, *dataDir); err != nil {
 			return err
