@@ -64,13 +64,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("serve: unexpected argument %q", pos[0])
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	s, err := openPipeline(ctx, e, *dataDir, *configPath, nil)
+	// The operating side (operate.go): metrics at GET /metrics, tracing by
+	// OTEL_*, a JSON log with one line per request, rate limits, budgets
+	// and the usage ledger.
+	s, ops, err := openOperated(ctx, e, *dataDir, *configPath, e.stderr)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	defer ops.Close(context.Background()) // first: flushes the usage ledger into the store
+	log := ops.log
 	store, index := s.eng.store, s.eng.index
 	fmt.Fprintln(e.stdout, s.eng.note)
 	if !*noSample {
@@ -84,7 +87,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	model, _ := s.opts.Model.(*llm.Model)
-	srv, err := web.New(web.Options{
+	wo := web.Options{
 		Pipeline: s.pipeline, Model: model, Retriever: index, Store: store,
 		List:          listFunc(store),
 		Refresh:       index.Refresh,
@@ -96,7 +99,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return err
 		},
 		Logger: log,
-	})
+	}
+	ops.webOptions(&wo)
+	srv, err := web.New(wo)
 	if err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	hs := &http.Server{Handler: ops.handler(srv.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -114,6 +119,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() {
 		defer wg.Done()
 		follow(ctx, store, index, followInterval, log)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ops.run(ctx)
 	}()
 	printServing(e, ln.Addr().String(), *dataDir)
 
