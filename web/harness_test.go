@@ -30,12 +30,13 @@ import (
 // extractive generator as assistant "sextant", and the gateway routing
 // every other model to a fake OpenAI upstream.
 type stack struct {
-	URL   string // the API root, e.g. http://127.0.0.1:1234
-	srv   *httptest.Server
-	up    *llmtest.Server
-	store *sqlite.DB
-	index *search.Index
-	dir   string
+	URL      string // the API root, e.g. http://127.0.0.1:1234
+	srv      *httptest.Server
+	up       *llmtest.Server
+	store    *sqlite.DB
+	index    *search.Index
+	pipeline *rag.Pipeline
+	dir      string
 }
 
 type stackOptions struct {
@@ -113,7 +114,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &stack{URL: srv.URL, srv: srv, up: up, store: store, index: ix, dir: dir}
+	return &stack{URL: srv.URL, srv: srv, up: up, store: store, index: ix, pipeline: p, dir: dir}
 }
 
 // do sends a request and returns the status, headers and body.
