@@ -173,3 +173,24 @@ func TestBudgetsStore(t *testing.T) {
 		t.Errorf("second delete: %v, want not found", err)
 	}
 }
+
+// BenchmarkAppendUsage writes ledger batches of the usage writer's default
+// size; records/s is the ledger's sustained capacity.
+func BenchmarkAppendUsage(b *testing.B) {
+	db, err := Open(b.Context(), b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	batch := make([]sextant.UsageRecord, 256)
+	for i := range batch {
+		batch[i] = usageFixture()[i%4]
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := db.AppendUsage(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}
