@@ -100,6 +100,10 @@ type Options struct {
 	// Capacity preallocates room for this many vectors (default 0: grow
 	// by 12.5% at a time).
 	Capacity int
+	// BuildWorkers is how many goroutines Build inserts with. Default 1,
+	// which is deterministic; more is faster on several cores, but the
+	// graph then depends on scheduling.
+	BuildWorkers int
 
 	// Quantization selects float32 (default) or int8 storage.
 	Quantization Quantization
@@ -145,8 +149,8 @@ func (o *Options) normalize() error {
 	if o.Quantization > Int8 {
 		return fmt.Errorf("%w: unknown quantization %d", ErrOptions, o.Quantization)
 	}
-	if o.Capacity < 0 {
-		return fmt.Errorf("%w: negative capacity", ErrOptions)
+	if o.Capacity < 0 || o.BuildWorkers < 0 {
+		return fmt.Errorf("%w: negative capacity or build workers", ErrOptions)
 	}
 	return nil
 }
@@ -176,10 +180,11 @@ type Index struct {
 
 	quant *quantizer // Int8 only; immutable once set
 
-	mu       sync.Mutex // serialises writers
-	n        int        // nodes written (writer-owned)
-	upperLen int        // used length of upper (writer-owned)
-	rng      uint64     // level generator state (writer-owned)
+	mu       sync.Mutex   // serialises writers
+	n        int          // nodes written (writer-owned)
+	upperLen int          // used length of upper (writer-owned)
+	rng      uint64       // level generator state (writer-owned)
+	rowLocks []sync.Mutex // per-row locks, only during a parallel Build
 
 	st      atomic.Pointer[storage]
 	top     atomic.Uint64 // entry point id<<8 | level, plus hasTop bit
@@ -394,7 +399,7 @@ func Build(ctx context.Context, opt Options, vectors [][]float32) (*Index, error
 		return nil, err
 	}
 	if opt.Quantization != Int8 || len(vectors) == 0 {
-		if _, err := x.AddBatch(ctx, vectors); err != nil {
+		if err := x.addAll(ctx, vectors); err != nil {
 			return nil, err
 		}
 		return x, nil
@@ -412,11 +417,21 @@ func Build(ctx context.Context, opt Options, vectors [][]float32) (*Index, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.AddBatch(ctx, vectors); err != nil {
+	if err := f.addAll(ctx, vectors); err != nil {
 		return nil, err
 	}
 	x.adoptQuantized(f)
 	return x, nil
+}
+
+// addAll inserts vectors into the empty index x, in parallel when
+// BuildWorkers asks for it and there is enough to share.
+func (x *Index) addAll(ctx context.Context, vectors [][]float32) error {
+	if w := x.opt.BuildWorkers; w > 1 && len(vectors) >= 2*w && x.opt.Quantization == Float32 {
+		return x.buildParallel(ctx, vectors, w)
+	}
+	_, err := x.AddBatch(ctx, vectors)
+	return err
 }
 
 // adoptQuantized makes the empty Int8 index x hold f's graph, with f's
@@ -519,9 +534,18 @@ func (x *Index) addLocked(v []float32) (uint32, error) {
 		x.top.Store(hasTopBit | uint64(id)<<8 | uint64(level))
 		return id, nil
 	}
+	x.connect(st, s, q, id, level, t)
+	if level > int(t&0xff) {
+		x.top.Store(hasTopBit | uint64(id)<<8 | uint64(level))
+	}
+	return id, nil
+}
+
+// connect links node id (its vector, level and rows already in st, q its
+// prepared vector) into the graph below the entry point t.
+func (x *Index) connect(st *storage, s *scratch, q *prepared, id uint32, level int, t uint64) {
 	ep := uint32(t >> 8)
 	topLevel := int(t & 0xff)
-
 	epd := x.distOne(st, q, ep)
 	for l := topLevel; l > level; l-- {
 		ep, epd = x.greedy(st, q, s, ep, epd, l)
@@ -538,11 +562,7 @@ func (x *Index) addLocked(v []float32) (uint32, error) {
 		}
 		sel = x.selectNeighbours(st, s, sel, x.m)
 		s.sel = sel
-		arr, base := x.row(st, id, l)
-		for i, c := range sel {
-			atomic.StoreUint32(&arr[base+1+i], c.id)
-		}
-		atomic.StoreUint32(&arr[base], uint32(len(sel)))
+		x.setRow(st, id, l, sel)
 		for _, c := range sel {
 			x.link(st, s, c.id, id, c.d, l)
 		}
@@ -550,10 +570,125 @@ func (x *Index) addLocked(v []float32) (uint32, error) {
 			ep, epd = found[0].id, found[0].d
 		}
 	}
-	if level > topLevel {
-		x.top.Store(hasTopBit | uint64(id)<<8 | uint64(level))
+}
+
+// setRow replaces node id's row at level l.
+func (x *Index) setRow(st *storage, id uint32, l int, nbrs []item) {
+	if m := x.rowLock(id); m != nil {
+		m.Lock()
+		defer m.Unlock()
 	}
-	return id, nil
+	arr, base := x.row(st, id, l)
+	for i, c := range nbrs {
+		atomic.StoreUint32(&arr[base+1+i], c.id)
+	}
+	atomic.StoreUint32(&arr[base], uint32(len(nbrs)))
+}
+
+// rowLock returns the lock guarding node id's rows while a parallel Build
+// runs, or nil: otherwise the writer mutex already serialises all writes.
+func (x *Index) rowLock(id uint32) *sync.Mutex {
+	if x.rowLocks == nil {
+		return nil
+	}
+	return &x.rowLocks[id&(rowLockStripes-1)]
+}
+
+// rowLockStripes is the number of row locks of a parallel build; a node's
+// lock is chosen by its low id bits.
+const rowLockStripes = 4096
+
+// buildParallel inserts vectors into the empty Float32 index x with
+// several goroutines. Levels are drawn in id order, so they match a serial
+// build; the node with the highest level goes in first and stays the entry
+// point, and the others are inserted concurrently, each row guarded by a
+// striped lock. The graph depends on scheduling, so it is not
+// deterministic.
+func (x *Index) buildParallel(ctx context.Context, vectors [][]float32, workers int) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i, v := range vectors {
+		if err := x.checkVector(v); err != nil {
+			return fmt.Errorf("vector %d: %w", i, err)
+		}
+	}
+	n := len(vectors)
+	if n > x.st.Load().cap {
+		x.grow(n)
+	}
+	levels := make([]uint8, n)
+	upperLen, ep := 0, 0
+	for i := range n {
+		l := x.randomLevel()
+		levels[i] = uint8(l)
+		upperLen += l * x.ustride
+		if l > int(levels[ep]) {
+			ep = i
+		}
+	}
+	if upperLen > len(x.st.Load().upper) {
+		x.growUpper(upperLen)
+	}
+	st := x.st.Load()
+	for i, v := range vectors {
+		row := st.vecs[i*x.dim : (i+1)*x.dim]
+		if x.opt.Metric == Cosine {
+			normalizeInto(row, v)
+		} else {
+			copy(row, v)
+		}
+		if st.sqnorm != nil {
+			st.sqnorm[i] = Dot(row, row)
+		}
+		st.level[i] = levels[i]
+		if levels[i] > 0 {
+			st.upperOff[i] = uint32(x.upperLen)
+			x.upperLen += int(levels[i]) * x.ustride
+		}
+	}
+	x.n = n
+	x.count.Store(int64(n))
+	t := hasTopBit | uint64(ep)<<8 | uint64(levels[ep])
+	x.top.Store(t)
+
+	x.rowLocks = make([]sync.Mutex, rowLockStripes)
+	defer func() { x.rowLocks = nil }()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var cancelled atomic.Bool
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := x.getScratch(st)
+			defer x.scratch.Put(s)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || cancelled.Load() {
+					return
+				}
+				if i&255 == 0 && ctx.Err() != nil {
+					cancelled.Store(true)
+					return
+				}
+				if i == ep {
+					continue
+				}
+				clear(s.visited) // one scratch serves many inserts
+				q := &s.q
+				copy(q.f, st.vecs[i*x.dim:(i+1)*x.dim])
+				if st.sqnorm != nil {
+					q.qn = st.sqnorm[i]
+				}
+				x.connect(st, s, q, uint32(i), int(levels[i]), t)
+			}
+		}()
+	}
+	wg.Wait()
+	if cancelled.Load() {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // row returns the slab and offset of node id's link row at level l.
@@ -574,6 +709,10 @@ func (x *Index) maxLinks(l int) int {
 // link adds newID (at distance d) to node's row at level l, pruning the row
 // with the heuristic when it is full.
 func (x *Index) link(st *storage, s *scratch, node, newID uint32, d float32, l int) {
+	if m := x.rowLock(node); m != nil {
+		m.Lock()
+		defer m.Unlock()
+	}
 	arr, base := x.row(st, node, l)
 	n := int(atomic.LoadUint32(&arr[base]))
 	limit := x.maxLinks(l)

@@ -383,3 +383,39 @@ func TestMemoryWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelBuild builds with several goroutines (under -race this checks
+// the striped row locks) and expects the serial build's recall.
+func TestParallelBuild(t *testing.T) {
+	data := clustered(70, 2600, 32, 20)
+	base, queries := data[:2500], data[2500:]
+	for _, quant := range []Quantization{Float32, Int8} {
+		opt := Options{Dim: 32, M: 12, EfConstruction: 80, Seed: 5, BuildWorkers: 4, Quantization: quant}
+		if quant == Int8 {
+			// data, not base: the vector added below gets id 2500.
+			opt.Source = func(id uint32, dst []float32) []float32 { return data[id] }
+		}
+		x := build(t, opt, base)
+		if x.Len() != len(base) {
+			t.Fatalf("%v: %d nodes", quant, x.Len())
+		}
+		r := recall(t, x, queries, 10, 64, nil)
+		t.Logf("%v: recall@10 %.4f", quant, r)
+		if r < 0.97 {
+			t.Errorf("%v: parallel build recall@10 %.4f, want >= 0.97", quant, r)
+		}
+		// The index keeps working as a normal one afterwards.
+		id, err := x.Add(queries[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := x.Search(queries[0], SearchOptions{K: 1}); len(res) != 1 || res[0].ID != id {
+			t.Errorf("%v: added vector not found first: %v", quant, res)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Build(ctx, Options{Dim: 32, BuildWorkers: 2}, base); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled parallel build: %v", err)
+	}
+}
