@@ -142,9 +142,9 @@ func (c *assistantCall) ragRequest(p sextant.Principal) *rag.Request {
 	req := &rag.Request{Principal: p, Assistant: c.model, Filter: c.filter, Temperature: c.temperature,
 		MaxTokens: c.maxTokens, Seed: c.seed, Tools: c.tools, ToolChoice: c.toolChoice}
 	if c.sessionID != "" {
-		// The session holds the history; the request carries the new
-		// question (system messages are folded into the question's
-		// instructions by the template's history, so they are dropped).
+		// The session holds the history; the request carries only the
+		// new question. System messages have no place in a stored
+		// session's request and are ignored (docs/api.md says so).
 		req.SessionID = c.sessionID
 		for _, m := range c.messages {
 			if m.Role == sextant.RoleUser {

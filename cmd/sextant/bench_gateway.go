@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -46,6 +47,7 @@ Flags:
 // gatewayReport is what bench gateway measured.
 type gatewayReport struct {
 	GOMAXPROCS      int         `json:"gomaxprocs"`
+	Full            bool        `json:"full"`
 	Duration        string      `json:"duration_per_phase"`
 	Rounds          int         `json:"rounds"`
 	Stream          bool        `json:"stream"`
@@ -150,6 +152,8 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 	stream := fs.Bool("stream", false, "streamed completions (SSE) instead of JSON bodies")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serve := fs.Bool("serve", false, "only start the upstream and the gateway, print their URLs and wait (for wrk)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phases to FILE")
+	full := fs.Bool("full", false, "the gateway as sextant serve builds it: configuration file, store, metrics, tracing, JSON request log (discarded), usage ledger")
 	beirDefault := filepath.Join("..", "shared", "data", "beir-scifact")
 	if _, err := os.Stat(beirDefault); err != nil {
 		beirDefault = ""
@@ -177,23 +181,34 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 	go upSrv.Serve(upLn)
 	defer upSrv.Close()
 	upURL := "http://" + upLn.Addr().String() + "/v1"
-	op, err := openai.New(openai.Options{Name: "upstream", BaseURL: upURL, HTTPClient: &http.Client{Transport: benchTransport(*concurrency * 2)}})
-	if err != nil {
-		return err
-	}
-	model, err := llm.New(llm.Options{Providers: map[string]driver.Provider{"upstream": op}})
-	if err != nil {
-		return err
-	}
-	api, err := web.New(web.Options{Model: model})
-	if err != nil {
-		return err
+	var gwHandler http.Handler
+	if *full {
+		h, closeFull, err := fullGateway(ctx, e, upURL)
+		if err != nil {
+			return err
+		}
+		defer closeFull()
+		gwHandler = h
+	} else {
+		op, err := openai.New(openai.Options{Name: "upstream", BaseURL: upURL, HTTPClient: &http.Client{Transport: benchTransport(*concurrency * 2)}})
+		if err != nil {
+			return err
+		}
+		model, err := llm.New(llm.Options{Providers: map[string]driver.Provider{"upstream": op}})
+		if err != nil {
+			return err
+		}
+		api, err := web.New(web.Options{Model: model})
+		if err != nil {
+			return err
+		}
+		gwHandler = api.Handler()
 	}
 	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	gwSrv := &http.Server{Handler: api.Handler()}
+	gwSrv := &http.Server{Handler: gwHandler}
 	go gwSrv.Serve(gwLn)
 	defer gwSrv.Close()
 	gwURL := "http://" + gwLn.Addr().String() + "/v1"
@@ -208,9 +223,20 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 
-	rep := gatewayReport{GOMAXPROCS: runtime.GOMAXPROCS(0), Duration: duration.String(), Rounds: *rounds, Stream: *stream,
+	rep := gatewayReport{GOMAXPROCS: runtime.GOMAXPROCS(0), Full: *full, Duration: duration.String(), Rounds: *rounds, Stream: *stream,
 		TargetP50MS: 1, TargetP99MS: 3, TargetRPS: 3000, LoadBefore: loadAvg1()}
 	slice := *duration / time.Duration(*rounds)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench gateway: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench gateway: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	targets := [2]string{upURL + "/chat/completions", gwURL + "/chat/completions"}
 	for _, phase := range []struct {
 		conc int
@@ -350,6 +376,9 @@ func writeGatewayReport(w io.Writer, r *gatewayReport) {
 	mode := "JSON completions"
 	if r.Stream {
 		mode = "streamed completions (SSE)"
+	}
+	if r.Full {
+		mode += ", full serve stack"
 	}
 	fmt.Fprintf(w, "gateway overhead: fake upstream answering at once, %s, %d rounds of %s per phase, GOMAXPROCS %d, load %s -> %s\n\n",
 		mode, r.Rounds, r.Duration, r.GOMAXPROCS, r.LoadBefore, r.LoadAfter)
@@ -502,4 +531,42 @@ func benchRAGOverHTTP(ctx context.Context, e *env, beir string, limit, passes in
 		rep.SupportedPercent = 100 * float64(supported) / float64(sentences)
 	}
 	return rep, nil
+}
+
+// fullGateway builds the gateway as sextant serve does, over a temporary
+// data directory whose configuration routes every model to the upstream:
+// the operating side (metrics, tracing, the JSON request log, rate limits,
+// budgets, the usage ledger) included. Without API keys the rate limits
+// and budgets pass every request; the ledger still prices and stores each.
+func fullGateway(ctx context.Context, e *env, upURL string) (http.Handler, func(), error) {
+	dir, err := os.MkdirTemp("", "sextant-bench-gateway-full-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := filepath.Join(dir, configFileName)
+	yml := fmt.Sprintf("providers:\n  - name: upstream\n    type: openai\n    base_url: %s\nroutes:\n  - match: \"*\"\n    targets: [{provider: upstream}]\n", upURL)
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	s, ops, err := openOperated(ctx, e, dir, cfg, io.Discard)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	model, _ := s.opts.Model.(*llm.Model)
+	wo := web.Options{Pipeline: s.pipeline, Model: model, Retriever: s.eng.index, Store: s.eng.store}
+	ops.webOptions(&wo)
+	api, err := web.New(wo)
+	if err != nil {
+		ops.Close(context.Background())
+		s.Close()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return ops.handler(api.Handler()), func() {
+		ops.Close(context.Background())
+		s.Close()
+		os.RemoveAll(dir)
+	}, nil
 }
