@@ -47,6 +47,7 @@ type annResult struct {
 
 type annConfig struct {
 	n, dim, nq, k, m, efc, centres, repeat int
+	buildWorkers                           int
 	sigma                                  float64
 	seed                                   uint64
 	dist, base, queries, efs, quant, gt    string
@@ -71,6 +72,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&c.k, "k", 10, "neighbours per query (recall is measured at 10)")
 	fs.IntVar(&c.m, "m", 16, "HNSW M (links per node; 2M on level 0)")
 	fs.IntVar(&c.efc, "ef-construction", 200, "HNSW efConstruction")
+	fs.IntVar(&c.buildWorkers, "build-workers", 1, "goroutines building the index (1 is deterministic and compares with the single-threaded peer)")
 	fs.StringVar(&c.efs, "ef", "16,32,64,128,256", "comma-separated efSearch values to sweep")
 	fs.StringVar(&c.quant, "quant", "none", "vector storage: none (float32) or int8 (rescored with float vectors)")
 	fs.StringVar(&c.metric, "metric", "cosine", "similarity: cosine, dot or l2")
@@ -117,6 +119,8 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("--k %d: want 1..1000", c.k)
 	case c.repeat < 1:
 		return usageErrorf("--repeat %d: want at least 1", c.repeat)
+	case c.buildWorkers < 1:
+		return usageErrorf("--build-workers %d: want at least 1", c.buildWorkers)
 	case c.peer != "" && c.peer != "hnswlib" && c.peer != "hnswlib-native":
 		return usageErrorf("--peer %q: want hnswlib or hnswlib-native", c.peer)
 	case (c.base == "") != (c.queries == ""):
@@ -178,7 +182,7 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	rawBytes := int64(len(base)) * int64(c.dim) * 4
 
 	// Build.
-	opt := hnsw.Options{Dim: c.dim, Metric: metric, M: c.m, EfConstruction: c.efc, Seed: c.seed, Quantization: quant}
+	opt := hnsw.Options{Dim: c.dim, Metric: metric, M: c.m, EfConstruction: c.efc, Seed: c.seed, Quantization: quant, BuildWorkers: c.buildWorkers}
 	if quant == hnsw.Int8 {
 		// Float vectors stay outside the index (in the store, in Sextant);
 		// here they are the benchmark's own copy.
@@ -193,9 +197,9 @@ func runBenchANN(ctx context.Context, e *env, args []string) error {
 	buildSec := time.Since(start).Seconds()
 	mem := idx.MemoryBytes()
 	runtime.GC()
-	param := fmt.Sprintf("M=%d,efC=%d,quant=%s,metric=%s", c.m, c.efc, c.quant, metric)
-	logf("sextant: built in %.1fs single-threaded; index %.1f MB = %.3f× the raw float32 vectors (%.1f MB); process RSS %.1f MB; kernels: %s",
-		buildSec, float64(mem)/1e6, float64(mem)/float64(rawBytes), float64(rawBytes)/1e6, float64(rssBytes())/1e6, kernelName())
+	param := fmt.Sprintf("M=%d,efC=%d,quant=%s,metric=%s,build_workers=%d", c.m, c.efc, c.quant, metric, c.buildWorkers)
+	logf("sextant: built in %.1fs with %d goroutine(s); index %.1f MB = %.3f× the raw float32 vectors (%.1f MB); process RSS %.1f MB; kernels: %s",
+		buildSec, c.buildWorkers, float64(mem)/1e6, float64(mem)/float64(rawBytes), float64(rawBytes)/1e6, float64(rssBytes())/1e6, kernelName())
 
 	// Ground truth: a supplied .ivecs file, or exact search on the same
 	// index (float scores).
