@@ -166,6 +166,9 @@ func (l *Limiter) key(key string) *keyBuckets {
 // Limits of 0 (unlimited) have no headers.
 type Decision struct {
 	Allowed bool
+	// Exceeded names the limit that refused the request, "requests" or
+	// "tokens"; "" when allowed.
+	Exceeded string
 	// RetryAfter is how long until the request would be allowed (0 when
 	// it was).
 	RetryAfter time.Duration
@@ -193,6 +196,7 @@ func (l *Limiter) Allow(key string, tokens int) (Decision, error) {
 	var err error
 	switch {
 	case kb.tok.limit > 0 && tokens > kb.tok.limit:
+		d.Exceeded = "tokens"
 		err = sextant.Errorf(sextant.EINVALID, "request needs %d tokens but key %s may use %d tokens per minute", tokens, key, kb.tok.limit)
 	default:
 		wr, wt := kb.req.wait(1), kb.tok.wait(float64(tokens))
@@ -207,11 +211,11 @@ func (l *Limiter) Allow(key string, tokens int) (Decision, error) {
 			break
 		}
 		d.RetryAfter = max(wr, wt)
-		what := "requests"
+		d.Exceeded = "requests"
 		if wt > wr {
-			what = "tokens"
+			d.Exceeded = "tokens"
 		}
-		err = sextant.Errorf(sextant.ERATELIMIT, "rate limit of key %s reached (%s per minute); retry in %s", key, what, FormatReset(d.RetryAfter))
+		err = sextant.Errorf(sextant.ERATELIMIT, "rate limit of key %s reached (%s per minute); retry in %s", key, d.Exceeded, FormatReset(d.RetryAfter))
 	}
 	d.RemainingRequests, d.ResetRequests = kb.req.remaining(), kb.req.reset()
 	d.RemainingTokens, d.ResetTokens = kb.tok.remaining(), kb.tok.reset()

@@ -64,7 +64,7 @@ func TestLimiterRequests(t *testing.T) {
 		t.Fatalf("4th request: %+v, %v; want rate limited", d, err)
 	}
 	// 3 per minute refill one every 20 s; the bucket is empty: full in 60 s.
-	want := Decision{RetryAfter: 20 * time.Second, LimitRequests: 3, RemainingRequests: 0, ResetRequests: time.Minute}
+	want := Decision{Exceeded: "requests", RetryAfter: 20 * time.Second, LimitRequests: 3, RemainingRequests: 0, ResetRequests: time.Minute}
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("refused decision (-want +got):\n%s", diff)
 	}
@@ -120,7 +120,7 @@ func TestLimiterTokens(t *testing.T) {
 	}
 	// Refused for tokens: neither bucket is charged.
 	d, err = l.Allow("k", 2000)
-	if sextant.ErrorCode(err) != sextant.ERATELIMIT || d.RetryAfter != 10*time.Second || d.RemainingRequests != 99 {
+	if sextant.ErrorCode(err) != sextant.ERATELIMIT || d.RetryAfter != 10*time.Second || d.RemainingRequests != 99 || d.Exceeded != "tokens" {
 		t.Fatalf("over tokens: %+v, %v", d, err)
 	}
 	// The request used 3000 fewer tokens than announced: refund.

@@ -477,11 +477,7 @@ func (o *operations) admit(rt web.Route, next http.Handler) http.Handler {
 		dec, err := o.limiter.Allow(p.ID, acct.tokens)
 		dec.SetHeaders(w.Header())
 		if err != nil {
-			reason := telemetry.LimitRequests
-			if strings.Contains(sextant.ErrorMessage(err), "tokens") {
-				reason = telemetry.LimitTokens
-			}
-			o.metrics.ObserveLimited(reason)
+			o.metrics.ObserveLimited(dec.Exceeded) // "requests" or "tokens", as telemetry names them
 			refuse(w, err, "rate_limit_exceeded", 0)
 			return
 		}
@@ -515,8 +511,13 @@ func refuse(w http.ResponseWriter, err error, code string, retryAfter time.Durat
 		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retryAfter.Seconds())), 10))
 	}
 	h.Set("Content-Type", "application/json")
+	typ := "rate_limit_error"
+	if sextant.ErrorCode(err) == sextant.EINVALID {
+		// More tokens than the key's whole minute: it can never pass.
+		typ, code = "invalid_request_error", "tokens_over_rate_limit"
+	}
 	w.WriteHeader(web.StatusOf(err))
-	b, _ := json.Marshal(web.ErrorBody{Error: web.ErrorDetail{Message: sextant.ErrorMessage(err), Type: "rate_limit_error", Code: code}})
+	b, _ := json.Marshal(web.ErrorBody{Error: web.ErrorDetail{Message: sextant.ErrorMessage(err), Type: typ, Code: code}})
 	w.Write(append(b, '\n'))
 }
 

@@ -100,6 +100,7 @@ budgets:
 rate_limits:
   keys:
     k3: {requests_per_minute: 2}
+    k4: {tokens_per_minute: 1000}
 `
 	srv, ops, data, logs := operatedServer(t, config)
 
@@ -123,6 +124,10 @@ rate_limits:
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("k1 over budget: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
 	}
+	// An answer reserves ~20k tokens: more than k4's whole minute.
+	if resp := chat(t, srv.URL, "k4"); resp.StatusCode != 400 || resp.Header.Get("x-ratelimit-limit-tokens") != "1000" {
+		t.Errorf("k4: %s, headers %v; want 400 (can never pass)", resp.Status, resp.Header)
+	}
 	if resp := chat(t, srv.URL, ""); resp.StatusCode != 401 {
 		t.Errorf("no key: %s, want 401 before any limit", resp.Status)
 	}
@@ -138,6 +143,8 @@ rate_limits:
 	for _, want := range []string{
 		`sextant_request_duration_seconds_count{assistant="sextant",code="200",model="extractive",route="POST /v1/chat/completions"} 3`,
 		`sextant_request_duration_seconds_count{assistant="none",code="429",model="none",route="POST /v1/chat/completions"} 2`,
+		`sextant_request_duration_seconds_count{assistant="none",code="400",model="none",route="POST /v1/chat/completions"} 1`,
+		`sextant_limited_requests_total{reason="tokens"} 1`,
 		`sextant_limited_requests_total{reason="requests"} 1`,
 		`sextant_limited_requests_total{reason="budget"} 1`,
 		`sextant_stage_duration_seconds_count{assistant="sextant",stage="retrieve"} 3`,
