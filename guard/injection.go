@@ -52,13 +52,16 @@ type Injection struct {
 	ps         *patternSet
 }
 
-//go:generate go run ../cmd/sextant guard train --data ../../shared/data/deepset-prompt-injections/train.jsonl --out injection_model.bin
+//go:generate go run ../cmd/sextant guard train --data ../../shared/data/deepset-prompt-injections/train.jsonl --extra testdata/dev_attacks.jsonl,testdata/train_benign.jsonl,testdata/injection_dev.jsonl,testdata/benign_dev.jsonl,testdata/mixed_dev.jsonl --calibrate testdata/calib_benign.jsonl --out injection_model.bin
 
 //go:embed injection_model.bin
 var embeddedModel []byte
 
 // DefaultInjection returns the scorer embedded in the binary, trained by
-// `sextant guard train` on the deepset prompt-injections train split.
+// `sextant guard train` (the go:generate line above): the n-gram model on
+// the deepset prompt-injections train split only, the combiner on that
+// split plus the development sets in testdata/, the thresholds on the
+// benign prompts of testdata/calib_benign.jsonl.
 var DefaultInjection = sync.OnceValue(func() *Injection {
 	inj, err := LoadInjection(embeddedModel)
 	if err != nil {

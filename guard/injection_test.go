@@ -25,12 +25,18 @@ func readLabeledFile(t *testing.T, path string) []LabeledText {
 	return ex
 }
 
-// TestEmbeddedModelReproducible retrains from the train split and checks
-// the result is byte-identical to the embedded model, so the weights in
-// the binary are exactly what `go generate ./guard` produces.
+// TestEmbeddedModelReproducible retrains as the go:generate line in
+// injection.go does and checks the result is byte-identical to the
+// embedded model, so the weights in the binary are exactly what `go
+// generate ./guard` produces.
 func TestEmbeddedModelReproducible(t *testing.T) {
 	ex := readLabeledFile(t, filepath.Join(deepsetDir, "train.jsonl"))
-	inj, _, err := TrainInjection(ex, TrainOptions{})
+	var extra, calib []LabeledText
+	for _, f := range []string{"dev_attacks", "train_benign", "injection_dev", "benign_dev", "mixed_dev"} {
+		extra = append(extra, readLabeledFile(t, "testdata/"+f+".jsonl")...)
+	}
+	calib = readLabeledFile(t, "testdata/calib_benign.jsonl")
+	inj, _, err := TrainInjection(ex, TrainOptions{Extra: extra, Calibration: calib})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +71,11 @@ func TestModelRoundTrip(t *testing.T) {
 	}
 }
 
-// TestHeldOut reports the scorer on sets written for this project and
-// never used in training; it fails only on gross regressions. The *_dev
-// sets and the red-team suite were looked at while writing the phrase
-// patterns (development sets); heldout.jsonl was written last and never
+// TestHeldOut reports the scorer on sets written for this project; it
+// fails only on gross regressions. The *_dev sets, dev_attacks and
+// train_benign were looked at while writing the phrase patterns and train
+// the combiner; calib_benign sets the thresholds; heldout.jsonl and the
+// heldout2_* sets were written before the scorer was tuned and are never
 // tuned on.
 func TestHeldOut(t *testing.T) {
 	inj := DefaultInjection()
@@ -83,6 +90,9 @@ func TestHeldOut(t *testing.T) {
 		{"testdata/mixed_dev.jsonl#0", 0, 0.05},
 		{"testdata/heldout.jsonl#1", 0.6, 1},
 		{"testdata/heldout.jsonl#0", 0, 0.1},
+		{"testdata/heldout2_attacks.jsonl", 0.75, 1},
+		{"testdata/heldout2_benign.jsonl", 0, 0.05},
+		{"testdata/calib_benign.jsonl", 0, 0.03},
 	} {
 		file, part, _ := strings.Cut(tc.file, "#")
 		ex := readLabeledFile(t, file)

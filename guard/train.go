@@ -60,12 +60,29 @@ type TrainOptions struct {
 	// weight; 0 means 0.5. A larger penalty leans on the hand-written
 	// signals, which generalize beyond the training set's topics.
 	ModelPenalty float64
+	// Extra are labelled examples for the combiner only: the n-gram model
+	// never sees them (it is trained on the examples alone), so its logit
+	// on them is an honest out-of-sample input. They teach the combiner
+	// what the training set's narrow topics cannot: that "act as a tour
+	// guide" or "from now on, answer in Spanish" is ordinary, and how much
+	// a refusal-suppression or password-extraction signal is worth.
+	Extra []LabeledText
+	// Calibration are benign prompts the thresholds are chosen on (never
+	// trained on): Flag is the lowest score at which at most FlagFPR of
+	// them are flagged, Block the lowest at which at most BlockFPR are.
+	// Without them the thresholds are chosen on the out-of-fold scores of
+	// the training examples.
+	Calibration []LabeledText
+	FlagFPR     float64 // 0 means 0.03
+	BlockFPR    float64 // 0 means 0.005
 }
 
 // TrainReport summarizes cross-validated (out-of-fold) performance on the
 // training data, which is what the thresholds were chosen on.
 type TrainReport struct {
 	Examples, Positives int
+	Extra, Calibration  int // combiner-only examples; benign prompts the thresholds were chosen on
+	CalibFPRAtFlag      float64
 	CVAUC               float64    // combined score
 	CVModelAUC          float64    // n-gram model alone
 	Thresholds          Thresholds // chosen on out-of-fold scores
@@ -74,13 +91,15 @@ type TrainReport struct {
 	Combiner            map[string]float64
 }
 
-// Floors under the trained thresholds. The training set's benign prompts
-// are short factual questions, so thresholds fitted to them alone sit too
-// low for the varied requests real users send; the floors keep a prompt
-// that shows no attack signal below "flag".
+// Floors under the trained thresholds. With a calibration set the
+// thresholds come from it (see TrainOptions.Calibration) and the floors
+// only guard against a degenerate set; without one, thresholds fitted to
+// the training set's benign prompts (short factual questions) would sit
+// too low for the varied requests real users send, and the floors keep a
+// prompt that shows no attack signal below "flag".
 const (
-	MinFlag  = 0.5
-	MinBlock = 0.85
+	MinFlag  = 0.25
+	MinBlock = 0.7
 	// MinDocument was set by inspecting testdata/documents_dev.jsonl:
 	// retrieved chunks are scored per window and the highest window
 	// counts, so a chunk needs one strong or two ordinary attack signals
@@ -109,6 +128,12 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 	}
 	if opts.ModelPenalty == 0 {
 		opts.ModelPenalty = 0.5
+	}
+	if opts.FlagFPR == 0 {
+		opts.FlagFPR = 0.03
+	}
+	if opts.BlockFPR == 0 {
+		opts.BlockFPR = 0.005
 	}
 	pos := 0
 	for _, e := range examples {
@@ -166,27 +191,66 @@ func TrainInjection(examples []LabeledText, opts TrainOptions) (*Injection, *Tra
 	}
 	w, b := trainLogistic(feats, labels, all, opts, rng)
 
-	z := make([][numSignals + 1]float64, len(examples))
+	z := make([][numSignals + 1]float64, len(examples), len(examples)+len(opts.Extra))
 	for i := range examples {
 		z[i] = combinerInput(oof[i], sigs[i])
 	}
-	comb := trainCombiner(z, labels, opts.ModelPenalty)
+	zl := slices.Clone(labels)
+	for _, e := range opts.Extra {
+		fs := new(featureScratch)
+		logit := linearLogit(w, b, extractFeatures(fs, e.Text), opts.Bits)
+		z = append(z, combinerInput(logit, computeSignals(e.Text, ps)))
+		zl = append(zl, boolFloat(e.Injection))
+	}
+	comb := trainCombiner(z, zl, opts.ModelPenalty)
 
 	inj := &Injection{bits: opts.Bits, weights: w, bias: b, comb: comb, ps: ps}
-	scores := make([]float64, len(examples))
-	for i := range examples {
+	combine := func(x [numSignals + 1]float64) float64 {
 		s := comb[0]
-		for k, v := range z[i] {
+		for k, v := range x {
 			s += comb[k+1] * v
 		}
-		scores[i] = sigmoid(s)
+		return sigmoid(s)
 	}
-	inj.Thresholds.Flag = max(MinFlag, thresholdAtFPR(scores, labels, 0.05))
-	inj.Thresholds.Block = max(MinBlock, inj.Thresholds.Flag, thresholdAtFPR(scores, labels, 0.01))
+	scores := make([]float64, len(examples))
+	for i := range examples {
+		scores[i] = combine(z[i])
+	}
+	rep := &TrainReport{Examples: len(examples), Positives: pos, Extra: len(opts.Extra), Calibration: len(opts.Calibration),
+		CVModelAUC: AUC(oof, labels), Combiner: map[string]float64{}}
+	if len(opts.Calibration) > 0 {
+		var cs, cl []float64
+		for _, e := range opts.Calibration {
+			if e.Injection {
+				continue // thresholds are set on benign prompts only
+			}
+			cs = append(cs, inj.assess(e.Text).Score)
+			cl = append(cl, 0)
+		}
+		// Flag: the lowest threshold within the false-positive budget
+		// gives the highest recall; of the thresholds whose recall (on the
+		// training attacks, out of fold, and the extra ones) is within a
+		// point of it, the highest is taken — the same attacks caught
+		// with the widest margin above ordinary prompts.
+		lo := max(MinFlag, thresholdAtFPR(cs, cl, opts.FlagFPR))
+		ps := positiveScores(scores, labels, z[len(examples):], zl[len(examples):], combine)
+		best := recallAt(ps, lo)
+		flag := lo
+		for _, t := range ps {
+			if t > flag && recallAt(ps, t) >= best-0.01 {
+				flag = t
+			}
+		}
+		inj.Thresholds.Flag = flag
+		inj.Thresholds.Block = max(MinBlock, inj.Thresholds.Flag, thresholdAtFPR(cs, cl, opts.BlockFPR))
+		_, rep.CalibFPRAtFlag = rateAt(cs, cl, inj.Thresholds.Flag)
+	} else {
+		inj.Thresholds.Flag = max(0.5, thresholdAtFPR(scores, labels, 0.05))
+		inj.Thresholds.Block = max(0.85, inj.Thresholds.Flag, thresholdAtFPR(scores, labels, 0.01))
+	}
 	inj.Thresholds.Document = max(inj.Thresholds.Flag, MinDocument)
-
-	rep := &TrainReport{Examples: len(examples), Positives: pos, Thresholds: inj.Thresholds,
-		CVAUC: AUC(scores, labels), CVModelAUC: AUC(oof, labels), Combiner: map[string]float64{}}
+	rep.Thresholds = inj.Thresholds
+	rep.CVAUC = AUC(scores, labels)
 	rep.CVRecallAtFlag, rep.CVFPRAtFlag = rateAt(scores, labels, inj.Thresholds.Flag)
 	rep.Combiner["bias"] = comb[0]
 	rep.Combiner["model"] = comb[1]
@@ -247,9 +311,7 @@ func trainCombiner(z [][numSignals + 1]float64, labels []float64, modelPenalty f
 	const (
 		iters = 4000
 		lr    = 0.5
-		l2    = 0.02
-		// signalPrior is the prior log-odds weight of a signal at 1.
-		signalPrior = 3.0
+		l2    = 0.003
 	)
 	n := float64(len(z))
 	for it := 0; it < iters; it++ {
@@ -270,17 +332,85 @@ func trainCombiner(z [][numSignals + 1]float64, labels []float64, modelPenalty f
 			// The model weight shrinks toward 0; signal weights toward
 			// signalPrior, the belief that a matched attack phrase is
 			// evidence on its own, which the data may adjust either way.
-			target, pen := signalPrior, l2
-			if k == 1 {
-				target, pen = 0, modelPenalty
+			target, pen := 0.0, modelPenalty
+			if k >= 2 {
+				target, pen = signalPrior[k-2], l2
 			}
 			w[k] -= lr * (grad[k]/n + pen*(w[k]-target))
-			if k >= 2 && w[k] < 0 {
-				w[k] = 0
+			if k >= 2 {
+				w[k] = min(max(w[k], 0), signalCap[k-2])
 			}
 		}
 	}
 	return w
+}
+
+// signalPrior is the prior log-odds weight of each signal at 1: 3 for a
+// matched attack phrase (evidence on its own), 1 for framings that
+// ordinary requests use too (a role, "from now on", "just say", a story),
+// 4 for the combinations built from those framings and an attack.
+var signalPrior = func() (p [numSignals]float64) {
+	for i := range p {
+		p[i] = 3
+	}
+	for _, i := range []int{sigRoleplay, sigNewTask, sigForcing, sigFiction, sigShouting, sigMixedLang, sigSymbols} {
+		p[i] = 0.5
+	}
+	p[sigHarm] = 2
+	p[sigFramedHarm], p[sigPersonaJailbreak] = 4, 4
+	return p
+}()
+
+// positiveScores returns the scores of the attacks: the training
+// examples' out-of-fold scores and the extra examples' scores.
+func positiveScores(scores, labels []float64, extra [][numSignals + 1]float64, extraLabels []float64, combine func([numSignals + 1]float64) float64) []float64 {
+	var out []float64
+	for i, s := range scores {
+		if labels[i] == 1 {
+			out = append(out, s)
+		}
+	}
+	for i, x := range extra {
+		if extraLabels[i] == 1 {
+			out = append(out, combine(x))
+		}
+	}
+	return out
+}
+
+// recallAt is the share of scores at or above t.
+func recallAt(scores []float64, t float64) float64 {
+	n := 0
+	for _, s := range scores {
+		if s >= t {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(scores)))
+}
+
+// signalCap bounds each signal's weight. The framings ordinary requests
+// use ("act as a tour guide", "from now on, answer in Spanish", "for my
+// story") are capped low: the deepset training set labels many role-play
+// requests as injections, and a combiner free to follow it flags every
+// "I want you to act as…" prompt. Such a framing raises the score only
+// together with an attack signal (the persona_jailbreak and framed_harm
+// combinations carry that weight).
+var signalCap = func() (c [numSignals]float64) {
+	for i := range c {
+		c[i] = 8
+	}
+	c[sigRoleplay], c[sigFiction] = 0, 0
+	c[sigNewTask], c[sigForcing] = 0.25, 0.25
+	c[sigShouting], c[sigMixedLang], c[sigSymbols] = 1, 1, 1
+	return c
+}()
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // thresholdAtFPR returns the lowest score threshold whose false-positive

@@ -179,13 +179,38 @@ func scanText(s *guard.Scanner, inj *guard.Injection, text string, document bool
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
+// readLabeledFiles reads comma-separated labelled JSONL files ("" = none).
+func readLabeledFiles(list string) ([]guard.LabeledText, error) {
+	var out []guard.LabeledText
+	for _, path := range strings.Split(list, ",") {
+		if path = strings.TrimSpace(path); path == "" {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("guard train: %w", err)
+		}
+		ex, err := guard.ReadLabeled(f, path)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("guard train: %w", err)
+		}
+		out = append(out, ex...)
+	}
+	return out, nil
+}
+
 func runGuardTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("guard train", e.stderr)
-	data := fs.String("data", "", "labelled JSONL {\"text\", \"label\": 0|1} (the train split only)")
+	data := fs.String("data", "", "labelled JSONL {\"text\", \"label\": 0|1} (the train split only); trains the n-gram model and the combiner")
+	extra := fs.String("extra", "", "comma-separated labelled JSONL files for the combiner only (the n-gram model never sees them)")
+	calibrate := fs.String("calibrate", "", "comma-separated JSONL files of benign prompts the flag and block thresholds are chosen on")
+	flagFPR := fs.Float64("flag-fpr", 0, "false-positive budget of the flag threshold on the calibration prompts (default 0.03)")
+	blockFPR := fs.Float64("block-fpr", 0, "false-positive budget of the block threshold on the calibration prompts (default 0.005)")
 	outPath := fs.String("out", "", "where to write the model (guard/injection_model.bin to embed it)")
 	seed := fs.Uint64("seed", 0, "shuffling seed (training is deterministic per seed)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: sextant guard train --data TRAIN.jsonl --out MODEL.bin [--seed N]")
+		fmt.Fprintln(fs.Output(), "Usage: sextant guard train --data TRAIN.jsonl [--extra A.jsonl,B.jsonl] [--calibrate BENIGN.jsonl] --out MODEL.bin [--seed N]")
 		fs.PrintDefaults()
 	}
 	if _, err := parseArgs(fs, args); err != nil {
@@ -195,16 +220,21 @@ func runGuardTrain(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return usageErrorf("guard train: --data and --out are required")
 	}
-	f, err := os.Open(*data)
-	if err != nil {
-		return fmt.Errorf("guard train: %w", err)
+	if *flagFPR < 0 || *flagFPR >= 1 || *blockFPR < 0 || *blockFPR >= 1 {
+		return usageErrorf("guard train: --flag-fpr and --block-fpr must be in [0, 1)")
 	}
-	defer f.Close()
-	ex, err := guard.ReadLabeled(f, *data)
+	ex, err := readLabeledFiles(*data)
 	if err != nil {
-		return fmt.Errorf("guard train: %w", err)
+		return err
 	}
-	inj, rep, err := guard.TrainInjection(ex, guard.TrainOptions{Seed: *seed})
+	opts := guard.TrainOptions{Seed: *seed, FlagFPR: *flagFPR, BlockFPR: *blockFPR}
+	if opts.Extra, err = readLabeledFiles(*extra); err != nil {
+		return err
+	}
+	if opts.Calibration, err = readLabeledFiles(*calibrate); err != nil {
+		return err
+	}
+	inj, rep, err := guard.TrainInjection(ex, opts)
 	if err != nil {
 		return err
 	}
@@ -218,7 +248,13 @@ func runGuardTrain(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "trained on %d examples (%d injections); wrote %s (%d bytes)\n", rep.Examples, rep.Positives, *outPath, len(b))
 	fmt.Fprintf(e.stdout, "cross-validated: AUC %.3f (n-gram model alone %.3f); at the flag threshold recall %.3f, FPR %.3f\n",
 		rep.CVAUC, rep.CVModelAUC, rep.CVRecallAtFlag, rep.CVFPRAtFlag)
+	if rep.Extra > 0 {
+		fmt.Fprintf(e.stdout, "combiner also trained on %d extra examples\n", rep.Extra)
+	}
 	fmt.Fprintf(e.stdout, "thresholds: flag %.3f, block %.3f, document %.3f\n", rep.Thresholds.Flag, rep.Thresholds.Block, rep.Thresholds.Document)
+	if rep.Calibration > 0 {
+		fmt.Fprintf(e.stdout, "chosen on %d calibration prompts: %.1f%% of them reach the flag threshold\n", rep.Calibration, 100*rep.CalibFPRAtFlag)
+	}
 	names := make([]string, 0, len(rep.Combiner))
 	for n := range rep.Combiner {
 		names = append(names, n)
