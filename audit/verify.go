@@ -20,7 +20,8 @@ import (
 // file (ReadExport).
 type Source interface {
 	// AuditRecords yields the records with Seq >= from in ascending Seq
-	// order, from one consistent snapshot.
+	// order, from one consistent snapshot. A record's Payload may be reused
+	// by the next iteration: consumers copy it to keep it.
 	AuditRecords(ctx context.Context, from int64) iter.Seq2[sextant.AuditRecord, error]
 	// AuditCheckpoints returns every checkpoint, ascending by Seq.
 	AuditCheckpoints(ctx context.Context) ([]sextant.AuditCheckpoint, error)

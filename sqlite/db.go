@@ -56,6 +56,7 @@ type DB struct {
 	write   *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read    *sql.DB // query-only connections
 	storeID string
+	audit   auditStmts // the audit log's prepared statements (audit.go)
 }
 
 //go:embed migrations/*.sql
@@ -149,7 +150,7 @@ func cloneValues(v url.Values) url.Values {
 
 // Close closes the store. Pending transactions are rolled back.
 func (db *DB) Close() error {
-	var errs []error
+	errs := []error{db.audit.close()}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}

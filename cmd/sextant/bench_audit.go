@@ -22,26 +22,29 @@ import (
 
 // auditBenchReport is `sextant bench audit --json`.
 type auditBenchReport struct {
-	Records          int     `json:"records"`
-	Writers          int     `json:"writers"`
-	PayloadBytes     float64 `json:"payload_bytes_mean"`
-	Redact           bool    `json:"redact"`
-	AppendSeconds    float64 `json:"append_seconds"`
-	AppendPerSec     float64 `json:"append_records_per_s"`
-	AppendCPUUS      float64 `json:"append_cpu_us_per_record"` // process CPU time (all goroutines, SQLite included) per record
-	Commits          int64   `json:"commits"`
-	RecordsPerCommit float64 `json:"records_per_commit"`
-	AppendP50MS      float64 `json:"append_p50_ms"`
-	AppendP99MS      float64 `json:"append_p99_ms"`
-	SingleP50MS      float64 `json:"single_writer_append_p50_ms"`
-	SinglePerSec     float64 `json:"single_writer_records_per_s"`
-	Checkpoints      int     `json:"checkpoints"`
-	VerifySeconds    float64 `json:"verify_seconds"`
-	VerifyPerSec     float64 `json:"verify_records_per_s"`
-	ExportSeconds    float64 `json:"export_seconds"`
-	ExportMBPerSec   float64 `json:"export_mb_per_s"`
-	BytesPerRecord   float64 `json:"store_bytes_per_record"`
-	Load1            string  `json:"load1"`
+	Records             int     `json:"records"`
+	Writers             int     `json:"writers"`
+	PayloadBytes        float64 `json:"payload_bytes_mean"`
+	Redact              bool    `json:"redact"`
+	AppendSeconds       float64 `json:"append_seconds"`
+	AppendPerSec        float64 `json:"append_records_per_s"`
+	AppendCPUUS         float64 `json:"append_cpu_us_per_record"` // process CPU time (all goroutines, SQLite included) per record
+	Commits             int64   `json:"commits"`
+	RecordsPerCommit    float64 `json:"records_per_commit"`
+	AppendP50MS         float64 `json:"append_p50_ms"`
+	AppendP99MS         float64 `json:"append_p99_ms"`
+	SingleP50MS         float64 `json:"single_writer_append_p50_ms"`
+	SinglePerSec        float64 `json:"single_writer_records_per_s"`
+	Checkpoints         int     `json:"checkpoints"`
+	VerifiedRecords     int64   `json:"verified_records"`
+	VerifySeconds       float64 `json:"verify_seconds"` // best of --verify-runs, wall time
+	VerifyMedianSeconds float64 `json:"verify_median_seconds"`
+	VerifyCPUSeconds    float64 `json:"verify_cpu_seconds"` // process CPU time, median
+	VerifyPerSec        float64 `json:"verify_records_per_s"`
+	ExportSeconds       float64 `json:"export_seconds"`
+	ExportMBPerSec      float64 `json:"export_mb_per_s"`
+	BytesPerRecord      float64 `json:"store_bytes_per_record"`
+	Load1               string  `json:"load1"`
 }
 
 // countingStore counts the store's append transactions (group commits).
@@ -65,6 +68,9 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the append phase to FILE")
 	verifyProfile := fs.String("verify-cpuprofile", "", "write a CPU profile of the verify phase to FILE")
+	verifyRuns := fs.Int("verify-runs", 3, "times to verify the whole log (the best and the median are reported)")
+	verifyWorkers := fs.Int("verify-workers", 0, "segments verified in parallel (0: GOMAXPROCS)")
+	verifyOnly := fs.Bool("verify-only", false, "only verify (and export) the log already in --dir")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: sextant bench audit [--records N] [--writers W] [--redact=false] [--dir DIR] [--json]")
 		fs.PrintDefaults()
@@ -72,8 +78,11 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs, args, "bench audit"); err != nil {
 		return err
 	}
-	if *records < 1 || *writers < 1 {
-		return usageErrorf("bench audit: --records and --writers must be positive")
+	switch {
+	case *records < 1 || *writers < 1 || *verifyRuns < 1:
+		return usageErrorf("bench audit: --records, --writers and --verify-runs must be positive")
+	case *verifyOnly && *dir == "":
+		return usageErrorf("bench audit: --verify-only needs --dir with a log in it")
 	}
 	logf := func(format string, a ...any) {
 		w := e.stdout
@@ -106,7 +115,10 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 		opts.Redact = auditRedactor()
 	}
 	rep := auditBenchReport{Records: *records, Writers: *writers, Redact: *redact}
-	sizeBefore := dirBytes(data)
+	var sizeBefore int64
+	if !*verifyOnly {
+		sizeBefore = dirBytes(data)
+	}
 
 	// Payloads: answer events shaped like the pipeline's, with text that
 	// the redactor has work to do on.
@@ -119,10 +131,21 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 	}
 	rep.PayloadBytes = float64(payloadBytes) / float64(len(events))
 
-	// 1. Concurrent appends, each caller waiting for its commit.
-	logf("appending %d records from %d writers (durable: synchronous=FULL, group commit)...", *records, *writers)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if !*verifyOnly {
+		if err := benchAuditAppend(ctx, st, db, opts, events, *records, *writers, *single, *cpuProfile, &rep, logf); err != nil {
+			return err
+		}
+	}
+	return benchAuditVerify(ctx, e, db, key, data, sizeBefore, *verifyRuns, *verifyWorkers, *verifyProfile, *asJSON, &rep, logf)
+}
+
+// benchAuditAppend measures appends: concurrent writers, each waiting for
+// its record's durable commit; then one writer alone.
+func benchAuditAppend(ctx context.Context, st *countingStore, db *sqlite.DB, opts audit.Options, events []sextant.AuditEvent,
+	records, writers int, single time.Duration, cpuProfile string, rep *auditBenchReport, logf func(string, ...any)) error {
+	logf("appending %d records from %d writers (durable: synchronous=FULL, group commit)...", records, writers)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -133,17 +156,17 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 	}
 	l := audit.Open(st, opts)
 	cpu0 := cpuSeconds()
-	lat := make([][]time.Duration, *writers)
+	lat := make([][]time.Duration, writers)
 	var next atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
 	start := time.Now()
 	var wg sync.WaitGroup
-	for w := range *writers {
+	for w := range writers {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(*records) {
+				if i >= int64(records) {
 					return
 				}
 				t0 := time.Now()
@@ -165,14 +188,14 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 		return firstErr
 	}
 	el := time.Since(start)
-	rep.AppendCPUUS = (cpuSeconds() - cpu0) / float64(*records) * 1e6
-	if *cpuProfile != "" {
+	rep.AppendCPUUS = (cpuSeconds() - cpu0) / float64(records) * 1e6
+	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	rep.AppendSeconds = el.Seconds()
-	rep.AppendPerSec = float64(*records) / el.Seconds()
+	rep.AppendPerSec = float64(records) / el.Seconds()
 	rep.Commits = st.commits.Load()
-	rep.RecordsPerCommit = float64(*records) / float64(rep.Commits)
+	rep.RecordsPerCommit = float64(records) / float64(rep.Commits)
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	rep.AppendP50MS, rep.AppendP99MS = pct(all, 0.50), pct(all, 0.99)
@@ -180,10 +203,10 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 		rep.AppendPerSec, rep.AppendSeconds, rep.AppendCPUUS, rep.Commits, rep.RecordsPerCommit, rep.AppendP50MS, rep.AppendP99MS)
 
 	// 2. One writer alone: every append is its own durable commit.
-	if *single > 0 {
+	if single > 0 {
 		l := audit.Open(db, opts)
 		var one []time.Duration
-		end := time.Now().Add(*single)
+		end := time.Now().Add(single)
 		for time.Now().Before(end) {
 			t0 := time.Now()
 			if _, err := l.Append(ctx, events[len(one)%len(events)]); err != nil {
@@ -204,14 +227,23 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 		logf("single writer: %.0f records/s, append p50 %.2f ms (one fsync'd commit each)", rep.SinglePerSec, rep.SingleP50MS)
 	}
 
-	// 3. Verify everything.
+	return nil
+}
+
+// benchAuditVerify verifies the whole log runs times, then exports it.
+func benchAuditVerify(ctx context.Context, e *env, db *sqlite.DB, key ed25519.PrivateKey, data string, sizeBefore int64,
+	runs, workers int, profile string, asJSON bool, rep *auditBenchReport, logf func(string, ...any)) error {
 	total, err := db.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
+	if total.Seq == 0 {
+		return fmt.Errorf("bench audit: the log in %s is empty", data)
+	}
+	rep.VerifiedRecords = total.Seq
 	rep.BytesPerRecord = float64(dirBytes(data)-sizeBefore) / float64(total.Seq)
-	if *verifyProfile != "" {
-		f, err := os.Create(*verifyProfile)
+	if profile != "" {
+		f, err := os.Create(profile)
 		if err != nil {
 			return err
 		}
@@ -220,36 +252,43 @@ func runBenchAudit(ctx context.Context, e *env, args []string) error {
 		}
 		defer f.Close()
 	}
-	start = time.Now()
-	vr, err := audit.Verify(ctx, db, audit.VerifyOptions{PublicKeys: pubKeys(key)})
-	if err != nil {
-		return err
+	var walls, cpus []float64
+	for range runs {
+		cpu0, start := cpuSeconds(), time.Now()
+		vr, err := audit.Verify(ctx, db, audit.VerifyOptions{PublicKeys: pubKeys(key), Workers: workers})
+		if err != nil {
+			return err
+		}
+		wall, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+		if !vr.OK() {
+			return fmt.Errorf("bench audit: the log does not verify: %s", vr.Problem.Reason)
+		}
+		rep.Checkpoints = vr.Checkpoints
+		walls, cpus = append(walls, wall), append(cpus, cpu)
+		logf("verify: %d records, %d checkpoints in %.2fs wall, %.2fs CPU (%.0f records/s)", vr.Records, vr.Checkpoints, wall, cpu, float64(vr.Records)/wall)
 	}
-	el = time.Since(start)
-	if *verifyProfile != "" {
+	if profile != "" {
 		pprof.StopCPUProfile()
 	}
-	if !vr.OK() {
-		return fmt.Errorf("bench audit: the log does not verify: %s", vr.Problem.Reason)
-	}
-	rep.Checkpoints = vr.Checkpoints
-	rep.VerifySeconds = el.Seconds()
-	rep.VerifyPerSec = float64(vr.Records) / el.Seconds()
-	logf("verify: %d records, %d checkpoints in %.2fs (%.0f records/s)", vr.Records, vr.Checkpoints, rep.VerifySeconds, rep.VerifyPerSec)
+	slices.Sort(walls)
+	slices.Sort(cpus)
+	rep.VerifySeconds, rep.VerifyMedianSeconds, rep.VerifyCPUSeconds = walls[0], walls[len(walls)/2], cpus[len(cpus)/2]
+	rep.VerifyPerSec = float64(total.Seq) / rep.VerifySeconds
+	logf("verify: best %.2fs, median %.2fs wall (%.0f records/s at best); %.2fs CPU (median)",
+		rep.VerifySeconds, rep.VerifyMedianSeconds, rep.VerifyPerSec, rep.VerifyCPUSeconds)
 
-	// 4. Export.
 	cw := &countWriter{}
-	start = time.Now()
+	start := time.Now()
 	if _, err := audit.Export(ctx, db, cw, audit.ExportOptions{}); err != nil {
 		return err
 	}
-	el = time.Since(start)
+	el := time.Since(start)
 	rep.ExportSeconds = el.Seconds()
 	rep.ExportMBPerSec = float64(cw.n) / 1e6 / el.Seconds()
 	logf("export: %.0f MB of JSON Lines in %.2fs (%.0f MB/s); store: %.0f bytes/record", float64(cw.n)/1e6, rep.ExportSeconds, rep.ExportMBPerSec, rep.BytesPerRecord)
 	rep.Load1 = benchLoad1()
 	logf("machine load (1 min): %s", rep.Load1)
-	if *asJSON {
+	if asJSON {
 		return writeJSON(e.stdout, rep)
 	}
 	return nil
