@@ -58,6 +58,12 @@ type Options struct {
 	Force      bool              // re-extract and store even unchanged documents
 	Chunk      ChunkOptions
 	Fields     RecordFields // JSON, JSONL and CSV field names
+	// PII, when set, is the collection's personal-data policy: it rewrites
+	// every document's text before chunking, so what is stored (document,
+	// chunks, indexes) holds only what the policy lets through. nil stores
+	// the text as extracted. Record it in Metadata too (e.g. "pii":
+	// "redact") so that changing the policy re-ingests unchanged files.
+	PII PIIFunc
 	// MaxBytes is the largest document: a whole file for text, Markdown,
 	// HTML and PDF, one record for JSON, JSONL and CSV (record files are
 	// streamed and may be any size). 0 means DefaultMaxBytes.
@@ -666,6 +672,9 @@ func (r *runner) whole(ctx context.Context, j fileJob, media string, data []byte
 		r.problem(KindSkipped, j.abs, "", errors.New(reason))
 		return
 	}
+	if r.opts.PII != nil {
+		applyPII(r.opts.PII, &ex)
+	}
 	title := ex.Title
 	if title == "" {
 		title = filepath.Base(j.abs)
@@ -820,6 +829,9 @@ func (r *runner) recordBatch(ctx context.Context, j fileJob, media string, recs 
 		d := &sextant.Document{
 			ID: c.id, Source: c.src, Title: title, MediaType: media, Hash: c.hash, Size: int64(len(c.rec.Raw)),
 			Text: c.rec.Text, Metadata: c.meta,
+		}
+		if r.opts.PII != nil {
+			d.Text, _ = r.opts.PII(d.Text)
 		}
 		r.newDocument(old, d)
 		ps = append(ps, pending{doc: d, chunks: Chunk(c.id, d.Text, nil, r.opts.Chunk), path: j.abs, pos: c.rec.Pos, updated: old != nil})
