@@ -22,17 +22,21 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	defer putBuf(buf)
 	body := buf.Bytes()
 	model, _, err := peekModel(body)
 	if err != nil {
+		putBuf(buf)
 		writeError(w, invalidParam("", "the body is not a JSON object (%s)", jsonSyntaxHint(body)))
 		return
 	}
 	if s.isAssistant(model) {
+		defer putBuf(buf)
 		s.chatAssistant(w, r, body)
 		return
 	}
+	// A forwarded body is not returned to the pool: the HTTP transport
+	// may still hold it (a retry, or an upstream that answered before
+	// reading it all).
 	s.forward(w, r, "chat/completions", model, body)
 }
 

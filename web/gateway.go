@@ -130,7 +130,6 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	defer putBuf(buf)
 	model, _, err := peekModel(buf.Bytes())
 	if err != nil {
 		writeError(w, invalidParam("", "the body is not a JSON object (%s)", jsonSyntaxHint(buf.Bytes())))

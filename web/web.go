@@ -158,6 +158,7 @@ type Options struct {
 
 // LocalPrincipal is who requests act as when no authentication is
 // configured: an administrator without tenant or group restrictions.
+// Read-only: each request gets a copy.
 var LocalPrincipal = sextant.Principal{ID: "local", Roles: []string{string(sextant.RoleAdmin)}}
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -240,8 +241,11 @@ func (s *Server) Handler() http.Handler {
 // authenticate sets the request's principal.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := &LocalPrincipal
-		if s.opts.Authenticate != nil {
+		var p *sextant.Principal
+		if s.opts.Authenticate == nil {
+			lp := LocalPrincipal // a copy: handlers must not reach the package's value
+			p = &lp
+		} else {
 			var err error
 			if p, err = s.opts.Authenticate(r); err != nil {
 				writeError(w, err)
