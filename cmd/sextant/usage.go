@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -92,7 +93,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.ParseFloat(n, 64)
-			if err != nil || v < 0 {
+			if err != nil || !(v >= 0) || v*float64(unit) > float64(math.MaxInt64) {
 				return time.Time{}, fmt.Errorf("want a date (2006-01-02), an RFC 3339 time or an age like 36h, 7d, 4w")
 			}
 			return now.Add(-time.Duration(v * float64(unit))), nil

@@ -124,7 +124,7 @@ func TestParseWhen(t *testing.T) {
 			t.Errorf("parseWhen(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "-1d", "xd", "soon", "2026-13-01"} {
+	for _, bad := range []string{"", "-1d", "xd", "soon", "2026-13-01", "NaNd", "1e300d", "+Infw"} {
 		if _, err := parseWhen(bad, now); err == nil {
 			t.Errorf("parseWhen(%q) accepted", bad)
 		}
@@ -189,4 +189,17 @@ func TestBudgetsCommand(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
+}
+
+func FuzzParseWhen(f *testing.F) {
+	for _, s := range []string{"2026-03-01", "2026-03-01T10:00:00Z", "36h", "7d", "1.5w", "-1d", "d", "1e308d", "NaNd", "+Infw", ""} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseWhen(s, now)
+		if err == nil && got.After(now) && !strings.Contains(s, "-") && !strings.Contains(s, "T") {
+			t.Fatalf("parseWhen(%q) = %v: an age must not lie in the future", s, got)
+		}
+	})
 }
