@@ -601,3 +601,25 @@ func TestMultipleWriters(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 }
+
+// FuzzParseRetention: no input panics; accepted retentions are positive
+// with valid kinds.
+func FuzzParseRetention(f *testing.F) {
+	for _, s := range []string{"answer=90d", "auth=720h", "a=1ns", "=", "x=0d", "answer=99999999999d", "k=1.5h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := audit.ParseRetention([]string{s})
+		if err != nil {
+			if sextant.ErrorCode(err) != sextant.EINVALID {
+				t.Fatalf("ParseRetention(%q): %v is not EINVALID", s, err)
+			}
+			return
+		}
+		for k, d := range r {
+			if !sextant.ValidAuditKind(k) || d <= 0 {
+				t.Fatalf("ParseRetention(%q) = %v", s, r)
+			}
+		}
+	})
+}

@@ -47,14 +47,15 @@ type VerifyOptions struct {
 
 // Report is the outcome of a verification.
 type Report struct {
-	Records        int64 // records checked
-	First, Last    int64 // their first and last Seq (0 when none)
-	Tombstones     int64 // records whose payload retention replaced with a tombstone
-	Checkpoints    int   // checkpoints whose signature and hash matched
-	LastCheckpoint int64 // Seq of the last matching checkpoint (0 = none)
+	Records        int64 `json:"records"`         // records checked
+	First          int64 `json:"first"`           // Seq of the first (0 when none)
+	Last           int64 `json:"last"`            // Seq of the last
+	Tombstones     int64 `json:"tombstones"`      // records whose payload retention replaced with a tombstone
+	Checkpoints    int   `json:"checkpoints"`     // checkpoints whose signature and hash matched
+	LastCheckpoint int64 `json:"last_checkpoint"` // Seq of the last matching checkpoint (0 = none)
 	// Problem is the first thing found wrong, in chain order; nil when the
 	// log verifies. Verification stops at it.
-	Problem *Problem
+	Problem *Problem `json:"problem"`
 }
 
 // OK reports whether the log verified.
@@ -70,12 +71,12 @@ type Problem struct {
 	// changed or not linked to its predecessor. When the chain was
 	// rewritten with recomputed hashes only checkpoints show it, and the
 	// change lies somewhere from Seq to Through.
-	Seq     int64
-	Through int64
+	Seq     int64 `json:"seq"`
+	Through int64 `json:"through,omitempty"`
 	// Checkpoint is set when the bad thing is the checkpoint at Seq, not a
 	// record.
-	Checkpoint bool
-	Reason     string
+	Checkpoint bool   `json:"checkpoint,omitempty"`
+	Reason     string `json:"reason"`
 }
 
 func (p *Problem) Error() string { return p.Reason }

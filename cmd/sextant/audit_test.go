@@ -124,8 +124,8 @@ func TestKeysAndAuditCommands(t *testing.T) {
 	out, _, err = sextantCLI(t, env, "audit", "verify", "--json")
 	var rep struct {
 		OK         bool  `json:"ok"`
-		Records    int64 `json:"Records"`
-		Tombstones int64 `json:"Tombstones"`
+		Records    int64 `json:"records"`
+		Tombstones int64 `json:"tombstones"`
 	}
 	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || rep.Records != 4 || rep.Tombstones != 3 {
 		t.Fatalf("verify after purge: %s, %v", out, err)
