@@ -238,7 +238,8 @@ func normalizer(list []Ranked, n Normalization) (func(float64) float64, float64)
 // cands and sim the cosine similarity of the two chunks' vectors (vec
 // returns a unit vector or nil; chunks without one are similar to
 // nothing). The chosen k come first, in choice order, each with its MMR
-// value in Scores["mmr"]; the rest follow in their old order.
+// value in Scores["mmr"] and as Score (kept descending); the rest follow
+// in their old order, scored below them.
 func MMR(cands []Ranked, k int, lambda float64, vec func(Ranked) []float32) []Ranked {
 	if lambda <= 0 || lambda >= 1 || len(cands) < 2 {
 		return cands
@@ -283,6 +284,10 @@ func MMR(cands []Ranked, k int, lambda float64, vec func(Ranked) []float32) []Ra
 		c := cands[best]
 		c.Scores = cloneScores(c.Scores)
 		c.Scores[ScoreMMR] = bestV
+		c.Score = bestV
+		if n := len(out); n > 0 && c.Score >= out[n-1].Score {
+			c.Score = math.Nextafter(out[n-1].Score, math.Inf(-1))
+		}
 		out = append(out, c)
 		if vb := vecs[best]; vb != nil {
 			for i := range cands {
@@ -292,12 +297,13 @@ func MMR(cands []Ranked, k int, lambda float64, vec func(Ranked) []float32) []Ra
 			}
 		}
 	}
+	var rest []Ranked
 	for i := range cands {
 		if !chosen[i] {
-			out = append(out, cands[i])
+			rest = append(rest, cands[i])
 		}
 	}
-	return out
+	return append(out, below(rest, out[len(out)-1].Score)...)
 }
 
 func cloneScores(m map[string]float64) map[string]float64 {

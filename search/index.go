@@ -171,8 +171,9 @@ func Open(ctx context.Context, store Store, o Options) (*Index, error) {
 				return nil, err
 			}
 			if ix.gen == storeGen {
+				err := ix.finishOpen(ctx)
 				ix.openNotes = "snapshot loaded" + ix.vectorNote()
-				return ix, ix.finishOpen(ctx)
+				return ix, err
 			}
 			from := ix.gen
 			if err := ix.Refresh(ctx); err == nil {

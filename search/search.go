@@ -218,7 +218,22 @@ func (ix *Index) rerank(ctx context.Context, query string, cands []Ranked, r Ret
 		kept[i].Score = scores[i]
 	}
 	sortRanked(kept)
-	return append(kept, cands[len(head):]...), nil
+	return append(kept, below(cands[len(head):], kept[len(kept)-1].Score)...), nil
+}
+
+// below shifts the scores of tail (best first) so that all lie under
+// floor, keeping their order and differences: a result list's Score must
+// stay descending after a stage re-scored only its head. The stage scores
+// in Scores are unchanged.
+func below(tail []Ranked, floor float64) []Ranked {
+	if len(tail) == 0 {
+		return tail
+	}
+	top := tail[0].Score
+	for i := range tail {
+		tail[i].Score = floor - 1 - (top - tail[i].Score)
+	}
+	return tail
 }
 
 // Retrieval returns the index's default retrieval settings (Options.Retrieval).

