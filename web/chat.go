@@ -34,6 +34,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		s.chatAssistant(w, r, body)
 		return
 	}
+	if s.opts.Model != nil && s.opts.Forwardable != nil && !s.opts.Forwardable(model) {
+		defer putBuf(buf)
+		s.translate(w, r, model, body)
+		return
+	}
 	// A forwarded body is not returned to the pool: the HTTP transport
 	// may still hold it (a retry, or an upstream that answered before
 	// reading it all).

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/llm/driver"
 )
 
 // chatRequest is the body of POST /v1/chat/completions as OpenAI defines
@@ -116,6 +117,13 @@ type assistantCall struct {
 	user         string
 	filter       sextant.Filter
 	sessionID    string
+
+	// Translated gateway calls only (a provider that cannot take the
+	// body as bytes): the parameters a model honours and an assistant
+	// does not.
+	topP   *float64
+	stop   []string
+	format *driver.ResponseFormat
 }
 
 // decodeChat decodes and validates a chat request for an assistant.
@@ -124,7 +132,25 @@ func decodeChat(body []byte) (*assistantCall, error) {
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
 	}
-	return req.validate()
+	return req.validate(false)
+}
+
+// decodeModelChat decodes and validates a chat request for a routed model
+// whose provider speaks another protocol: it is translated into a model
+// call, so the parameters a model honours (top_p, stop, response_format)
+// are kept and the assistant extensions are refused.
+func decodeModelChat(body []byte) (*assistantCall, error) {
+	var req chatRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Filters != nil {
+		return nil, invalidParam("filters", "only assistants search documents; %q is a model", req.Model)
+	}
+	if req.SessionID != "" {
+		return nil, invalidParam("session_id", "only assistants keep sessions; %q is a model", req.Model)
+	}
+	return req.validate(true)
 }
 
 // decodeField strictly decodes one element of a raw array, naming errors
@@ -150,7 +176,7 @@ func decodeField(raw json.RawMessage, path string, v any) error {
 	return nil
 }
 
-func (req *chatRequest) validate() (*assistantCall, error) {
+func (req *chatRequest) validate(model bool) (*assistantCall, error) {
 	c := &assistantCall{model: req.Model, user: req.User, seed: req.Seed, sessionID: req.SessionID}
 	if req.Stream != nil {
 		c.stream = *req.Stream
@@ -190,8 +216,9 @@ func (req *chatRequest) validate() (*assistantCall, error) {
 		}
 		c.maxTokens = *req.MaxTokens
 	}
+	c.topP = req.TopP
 	if req.N != nil && *req.N != 1 {
-		return nil, invalidParam("n", "assistants answer with one choice; n must be 1, got %d", *req.N)
+		return nil, invalidParam("n", "Sextant answers with one choice; n must be 1, got %d", *req.N)
 	}
 	if req.Logprobs != nil && *req.Logprobs {
 		return nil, invalidParam("logprobs", "assistants do not return log probabilities")
@@ -204,8 +231,15 @@ func (req *chatRequest) validate() (*assistantCall, error) {
 	if len(req.Audio) > 0 && string(req.Audio) != "null" {
 		return nil, invalidParam("audio", "assistants answer in text only")
 	}
-	if err := checkResponseFormat(req.ResponseFormat); err != nil {
+	format, err := decodeResponseFormat(req.ResponseFormat)
+	if err != nil {
 		return nil, err
+	}
+	if format != nil && format.Type != driver.FormatText {
+		if !model {
+			return nil, invalidParam("response_format.type", "assistants answer in text with citations; %s is available through the gateway (a routed model)", format.Type)
+		}
+		c.format = format
 	}
 	if len(req.Functions) > 0 && string(req.Functions) != "null" {
 		return nil, invalidParam("functions", "deprecated; use tools")
@@ -213,7 +247,7 @@ func (req *chatRequest) validate() (*assistantCall, error) {
 	if len(req.FunctionCall) > 0 && string(req.FunctionCall) != "null" {
 		return nil, invalidParam("function_call", "deprecated; use tool_choice")
 	}
-	if err := checkStop(req.Stop); err != nil {
+	if c.stop, err = decodeStop(req.Stop); err != nil {
 		return nil, err
 	}
 	for i, raw := range req.Tools {
@@ -430,42 +464,56 @@ func decodeToolChoice(raw json.RawMessage, tools []sextant.Tool) (string, error)
 	return "", invalidParam("tool_choice.function.name", "%q is not one of the request's tools", obj.Function.Name)
 }
 
-func checkResponseFormat(raw json.RawMessage) error {
+// decodeResponseFormat reads response_format: text, json_object, or
+// json_schema with its name, schema and strictness.
+func decodeResponseFormat(raw json.RawMessage) (*driver.ResponseFormat, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return nil, nil
 	}
 	var rf struct {
-		Type       string          `json:"type"`
-		JSONSchema json.RawMessage `json:"json_schema"`
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			Schema      json.RawMessage `json:"schema"`
+			Strict      *bool           `json:"strict"`
+		} `json:"json_schema"`
 	}
 	if err := decodeField(raw, "response_format", &rf); err != nil {
-		return err
+		return nil, err
 	}
+	f := &driver.ResponseFormat{Type: rf.Type}
 	switch rf.Type {
-	case "text":
-		return nil
-	case "json_object", "json_schema":
-		return invalidParam("response_format.type", "assistants answer in text with citations; %s is available through the gateway (a routed model)", rf.Type)
+	case driver.FormatText, driver.FormatJSONObject:
+	case driver.FormatJSONSchema:
+		if rf.JSONSchema == nil || rf.JSONSchema.Name == "" {
+			return nil, invalidParam("response_format.json_schema.name", "required")
+		}
+		f.Name, f.Schema = rf.JSONSchema.Name, rf.JSONSchema.Schema
+		f.Strict = rf.JSONSchema.Strict != nil && *rf.JSONSchema.Strict
+	default:
+		return nil, invalidParam("response_format.type", "want text, json_object or json_schema, got %q", rf.Type)
 	}
-	return invalidParam("response_format.type", "want text, json_object or json_schema, got %q", rf.Type)
+	return f, nil
 }
 
-func checkStop(raw json.RawMessage) error {
+// decodeStop reads stop: a string or up to 4 strings.
+func decodeStop(raw json.RawMessage) ([]string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return nil, nil
 	}
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return nil
+		return []string{one}, nil
 	}
 	var many []string
 	if err := json.Unmarshal(raw, &many); err != nil {
-		return invalidParam("stop", "want a string or an array of strings")
+		return nil, invalidParam("stop", "want a string or an array of strings")
 	}
 	if len(many) > 4 {
-		return invalidParam("stop", "at most 4 stop sequences, got %d", len(many))
+		return nil, invalidParam("stop", "at most 4 stop sequences, got %d", len(many))
 	}
-	return nil
+	return many, nil
 }

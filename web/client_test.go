@@ -10,6 +10,7 @@ import (
 	oa "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/llm/llmtest"
 	"github.com/sextant-ai/sextant/web"
 )
@@ -191,5 +192,51 @@ func TestOpenAIGoGatewayErrors(t *testing.T) {
 	}
 	if st.Err() == nil || !strings.Contains(st.Err().Error(), "mid-stream") || got != "one two " {
 		t.Errorf("mid-stream disconnect: content %q, err %v", got, st.Err())
+	}
+}
+
+// A model routed to a provider that cannot take OpenAI's body as bytes
+// (Anthropic) is translated: OpenAI's request becomes a model call and
+// the answer comes back in OpenAI's shapes, plain and streamed, with tool
+// calls and usage.
+func TestOpenAIGoTranslatedGateway(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	c := goClient(s)
+	ctx := context.Background()
+	params := oa.ChatCompletionNewParams{Model: "claude-haiku-4-5", Messages: []oa.ChatCompletionMessageParamUnion{
+		oa.SystemMessage("Be brief."), oa.UserMessage("hello claude")}, MaxTokens: oa.Int(100)}
+	resp, err := c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content != "echo: hello claude" || resp.Model != "claude-haiku-4-5" || resp.Usage.TotalTokens == 0 {
+		t.Errorf("translated answer %+v", resp)
+	}
+	calls := s.claude.Calls()
+	if last := calls[len(calls)-1]; last.Model != "claude-haiku-4-5" || last.MaxTokens != 100 || last.Messages[0].Role != "system" {
+		t.Errorf("anthropic saw %+v", last)
+	}
+
+	s.claude.Enqueue(llmtest.Reply{ToolCalls: []sextant.ToolCall{{ID: "toolu_1", Name: "weather", Arguments: `{"city":"Oslo"}`}}})
+	params.Tools = []oa.ChatCompletionToolUnionParam{oa.ChatCompletionFunctionTool(oa.FunctionDefinitionParam{Name: "weather",
+		Parameters: oa.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}})}
+	params.StreamOptions = oa.ChatCompletionStreamOptionsParam{IncludeUsage: oa.Bool(true)}
+	st := c.Chat.Completions.NewStreaming(ctx, params)
+	var acc oa.ChatCompletionAccumulator
+	for st.Next() {
+		acc.AddChunk(st.Current())
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc := acc.Choices[0].Message.ToolCalls
+	if acc.Choices[0].FinishReason != "tool_calls" || len(tc) != 1 || tc[0].Function.Name != "weather" || tc[0].Function.Arguments != `{"city":"Oslo"}` || acc.Usage.TotalTokens == 0 {
+		t.Errorf("translated stream: finish %q, tool calls %+v, usage %+v", acc.Choices[0].FinishReason, tc, acc.Usage)
+	}
+
+	// Assistant-only extensions are refused for models.
+	status, _, body := s.do(t, "POST", "/v1/chat/completions", "", []byte(`{"model": "claude-haiku-4-5", "session_id": "s1", "messages": [{"role": "user", "content": "hi"}]}`))
+	if e := apiErr(t, body); status != 400 || e.Param != "session_id" {
+		t.Errorf("session_id for a model: %d %+v", status, e)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sextant-ai/sextant/ingest"
 	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/llm/anthropic"
 	"github.com/sextant-ai/sextant/llm/driver"
 	"github.com/sextant-ai/sextant/llm/extractive"
 	"github.com/sextant-ai/sextant/llm/llmtest"
@@ -28,11 +29,13 @@ import (
 // stack is a whole API over real parts: the SQLite store holding the
 // testdata/docs fixtures, the lexical index, the answer pipeline with the
 // extractive generator as assistant "sextant", and the gateway routing
-// every other model to a fake OpenAI upstream.
+// other models to a fake OpenAI upstream (forwarded as bytes) or, for
+// claude-*, a fake Anthropic upstream (translated).
 type stack struct {
 	URL      string // the API root, e.g. http://127.0.0.1:1234
 	srv      *httptest.Server
 	up       *llmtest.Server
+	claude   *llmtest.Server // fake Anthropic: claude-* models, translated
 	store    *sqlite.DB
 	index    *search.Index
 	pipeline *rag.Pipeline
@@ -69,16 +72,22 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	claude := llmtest.NewAnthropicServer(t)
+	ap, err := anthropic.New(anthropic.Options{Name: "claude", BaseURL: claude.URL, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if so.retry.MaxAttempts == 0 {
 		so.retry = llm.RetryPolicy{MaxAttempts: 1}
 	}
 	model, err := llm.New(llm.Options{
-		Providers: map[string]driver.Provider{extractive.Model: extractive.New(extractive.Options{}), "up": op},
+		Providers: map[string]driver.Provider{extractive.Model: extractive.New(extractive.Options{}), "up": op, "claude": ap},
 		Routes: []llm.Route{
 			{Match: extractive.Model, Targets: []llm.Target{{Provider: extractive.Model}}},
 			{Match: "gpt-4o-mini", Targets: []llm.Target{{Provider: "up"}}},
 			{Match: "house-model", Targets: []llm.Target{{Provider: "up", Model: "gpt-4o-mini"}}},
 			{Match: "text-embedding-*", Targets: []llm.Target{{Provider: "up"}}},
+			{Match: "claude-*", Targets: []llm.Target{{Provider: "claude"}}},
 		},
 		Retry: so.retry,
 	})
@@ -104,6 +113,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 		},
 		GatewayModels: func() []string { return []string{"gpt-4o-mini", "house-model"} },
 		Now:           func() time.Time { return time.Now() },
+		Forwardable:   func(m string) bool { return !strings.HasPrefix(m, "claude-") },
 	}
 	if so.tweak != nil {
 		so.tweak(&opts)
@@ -114,7 +124,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &stack{URL: srv.URL, srv: srv, up: up, store: store, index: ix, pipeline: p, dir: dir}
+	return &stack{URL: srv.URL, srv: srv, up: up, claude: claude, store: store, index: ix, pipeline: p, dir: dir}
 }
 
 // do sends a request and returns the status, headers and body.

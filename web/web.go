@@ -133,6 +133,11 @@ type Options struct {
 	// GatewayModels lists the routed model names /v1/models shows besides
 	// the assistants; nil = Model.Models().
 	GatewayModels func() []string
+	// Forwardable reports whether a routed model's provider takes OpenAI's
+	// request body as bytes (driver.Forwarder); a model for which it is
+	// false is answered by translating the request into a model call
+	// (Anthropic routes). nil = every model is forwarded.
+	Forwardable func(model string) bool
 
 	// Authenticate identifies the caller. nil = no authentication: every
 	// request acts as LocalPrincipal (trusted local use; bind to loopback).

@@ -74,6 +74,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer s.Close()
 	defer ops.Close(context.Background()) // first: flushes the usage ledger into the store
 	log := ops.log
+	s.guard.setLogger(log) // guardrails.go
 	store, index := s.eng.store, s.eng.index
 	fmt.Fprintln(e.stdout, s.eng.note)
 	if !*noSample {
@@ -94,6 +95,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		UploadDir:     filepath.Join(*dataDir, "uploads"),
 		Scorer:        churnScorers(*dataDir),
 		GatewayModels: gatewayModels(model),
+		Forwardable:   forwardable(s.cfg, model),
 		Ready: func(ctx context.Context) error {
 			_, err := store.Generation(ctx)
 			return err
@@ -266,6 +268,26 @@ func gatewayModels(m *llm.Model) func() []string {
 			out = append(out, n)
 		}
 		return out
+	}
+}
+
+// forwardable reports whether a model's primary provider speaks OpenAI's
+// protocol, so the gateway can forward the request body as bytes; models
+// routed to Anthropic are translated instead.
+func forwardable(cfg *config, m *llm.Model) func(string) bool {
+	types := map[string]string{}
+	for _, p := range cfg.Providers {
+		types[p.Name] = p.Type
+	}
+	return func(name string) bool {
+		if m == nil {
+			return true
+		}
+		ts, err := m.Targets(name)
+		if err != nil || len(ts) == 0 {
+			return true // the gateway reports the missing route
+		}
+		return types[ts[0].Provider] != "anthropic"
 	}
 }
 
