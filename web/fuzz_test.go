@@ -28,6 +28,7 @@ var decoderSeeds = []string{
 	`{"model":"sextant","messages":[{"role":"user","content":"q"}],"temperature":1e400}`,
 	`{"a":-1.5e+3,"b":true,"c":false,"d":null,"model":"m"}`,
 	"{\"model\":\"\xff\"}",
+	`{"model":"claude-x","messages":[{"role":"user","content":"q"}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"},"strict":true}},"stop":["a"],"top_p":0.5}`,
 }
 
 // FuzzPeekModel checks the gateway's routing scan against encoding/json:
@@ -62,6 +63,9 @@ func FuzzDecodeChat(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := decodeModelChat(body); err != nil && sextant.ErrorCode(err) != sextant.EINVALID {
+			t.Fatalf("%q: model decoder error %v is not EINVALID", body, err)
+		}
 		c, err := decodeChat(body)
 		if err != nil {
 			var ae *apiError
