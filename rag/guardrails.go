@@ -81,6 +81,11 @@ type GuardrailOptions struct {
 	// HashKey keys the hash action (HMAC-SHA256).
 	HashKey []byte
 
+	// Trusted reports documents whose chunks are not screened for
+	// indirect injection: the bundled manual, whose pages quote attacks
+	// as examples, or collections an operator vouches for. nil = none.
+	Trusted func(d *sextant.Document) bool
+
 	// ChunkPII, when not allow (the default, ""), applies that action to
 	// personal data in retrieved chunks before they reach the prompt;
 	// usually the collection's ingestion policy has already dealt with it.
@@ -546,6 +551,9 @@ func (g *Guardrails) screenChunks(ctx context.Context, in ChunkCheck) ([]sextant
 	var flagged map[string]bool // documents quarantined by this request
 	for i := range in.Hits {
 		h := &in.Hits[i]
+		if g.opts.Trusted != nil && g.opts.Trusted(&h.Document) {
+			continue
+		}
 		scores[i] = g.chunks.score(g.inj, &h.Chunk)
 		if scores[i].Action == guard.ActionBlock {
 			if flagged == nil {

@@ -36,9 +36,13 @@ type askSetup struct {
 	pipeline *rag.Pipeline
 	cfg      *config
 	opts     rag.Options
+	guard    *guardSetup // the guardrails; nil when the configuration turns them off
 }
 
-func (s *askSetup) Close() error { return s.eng.Close() }
+func (s *askSetup) Close() error {
+	s.guard.Close()
+	return s.eng.Close()
+}
 
 // openPipeline opens the data directory and builds the answer pipeline the
 // configuration describes.
@@ -81,6 +85,14 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 	if cfg.cacheEnabled() {
 		opts.Cache = rag.NewMemoryCache(rag.MemoryCacheOptions{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL.D()})
 	}
+	gs, err := cfg.guardrails(ctx, e.getenv, eng.store, dataDir) // guardrails.go
+	if err == nil && gs != nil {
+		err = gs.apply(&opts)
+	}
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -89,7 +101,7 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 		eng.Close()
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts}, nil
+	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts, guard: gs}, nil
 }
 
 // loadTemplates reads DATA/templates/*.tmpl over the embedded defaults.

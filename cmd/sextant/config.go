@@ -45,6 +45,8 @@ type config struct {
 	Budgets          budgetsConfig     `yaml:"budgets"`     // operate.go
 	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
 	Answers          answersConfig     `yaml:"answers"`
+	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
+	Policy           policyConfig      `yaml:"policy"` // guardrails.go
 
 	path  string    // the file read, "" when none
 	hooks llm.Hooks // model-layer callbacks (metrics); set by openOperated
@@ -271,6 +273,9 @@ func (c *config) check() error {
 	}
 	if t := c.Cache.SemanticThreshold; t < 0 || t > 1 {
 		return fmt.Errorf("config: cache.semantic_threshold %v: want a cosine similarity in (0, 1]", t)
+	}
+	if err := c.checkGuard(); err != nil {
+		return err
 	}
 	return c.checkOperations()
 }

@@ -15,6 +15,7 @@ const docsUsage = `Usage: sextant docs [list] [--collection C] [--stale] [--sour
        sextant docs show ID [--chunks] [--json]
        sextant docs delete ID...
        sextant docs stats [--json]
+       sextant docs quarantine [list|release ID] (see sextant docs quarantine -h)
 
 Inspect the documents in the store.
 
@@ -22,6 +23,9 @@ Flags:
 `
 
 func runDocs(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "quarantine" {
+		return runDocsQuarantine(ctx, e, args[1:]) // quarantine.go
+	}
 	sub := "list"
 	if len(args) > 0 && (args[0] == "list" || args[0] == "show" || args[0] == "delete" || args[0] == "stats") {
 		sub, args = args[0], args[1:]

@@ -111,6 +111,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.ingestPII(&opts, e.getenv); err != nil { // guard.collections (guardrails.go)
+		return err
+	}
 	st, err := openStore(ctx, *dataDir)
 	if err != nil {
 		return err
