@@ -71,13 +71,7 @@ func (ix *Index) RankWith(ctx context.Context, q sextant.Query, r Retrieval) ([]
 	if k == 0 {
 		k = defaultK
 	}
-	mode := q.Mode
-	if mode == sextant.ModeAuto {
-		mode = sextant.ModeLexical
-		if ix.autoHybrid(&q) {
-			mode = sextant.ModeHybrid
-		}
-	}
+	mode := ix.Mode(q)
 	if mode == sextant.ModeLexical && r.Reranker == nil && r.MMRLambda == 0 {
 		return ix.rankLexical(q.Text, k, &q.Filter), nil
 	}
@@ -142,6 +136,19 @@ func (ix *Index) RankWith(ctx context.Context, q sextant.Query, r Retrieval) ([]
 		cands = MMR(cands, k, r.MMRLambda, ix.unitVector)
 	}
 	return cands[:min(k, len(cands))], nil
+}
+
+// Mode returns the retrieval q gets: q.Mode, or for auto, hybrid when the
+// index holds vectors and the query can be put in their space, else
+// lexical.
+func (ix *Index) Mode(q sextant.Query) sextant.SearchMode {
+	if q.Mode != sextant.ModeAuto {
+		return q.Mode
+	}
+	if ix.autoHybrid(&q) {
+		return sextant.ModeHybrid
+	}
+	return sextant.ModeLexical
 }
 
 // rankLexical is the BM25F ranking: the whole lexical path.

@@ -146,9 +146,10 @@ func runSearch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	hits, err := eng.index.Search(ctx, sextant.Query{Text: text, K: *k, Filter: f, Mode: qmode})
+	q := sextant.Query{Text: text, K: *k, Filter: f, Mode: qmode}
+	hits, err := eng.index.Search(ctx, q)
 	took := time.Since(start)
-	used := usedMode(eng, qmode, hits)
+	used := usedMode(eng, q, hits)
 	stats := embedStats(eng.emb)
 	if cerr := eng.Close(); err == nil {
 		err = cerr
@@ -165,22 +166,16 @@ func runSearch(ctx context.Context, e *env, args []string) error {
 }
 
 // usedMode is the retrieval a query actually used, for output: auto
-// resolves to hybrid or lexical by the hits' stage scores.
-func usedMode(eng *engine, m sextant.SearchMode, hits []sextant.Hit) sextant.SearchMode {
-	if m != sextant.ModeAuto {
-		return m
-	}
-	for _, h := range hits {
-		if _, ok := h.Scores[search.ScoreFused]; ok {
-			return sextant.ModeHybrid
+// resolves to hybrid or lexical, and a hybrid query whose vector side
+// failed (auto mode answers lexically then) shows no fused scores.
+func usedMode(eng *engine, q sextant.Query, hits []sextant.Hit) sextant.SearchMode {
+	m := eng.index.Mode(q)
+	if q.Mode == sextant.ModeAuto && m == sextant.ModeHybrid && len(hits) > 0 {
+		if _, ok := hits[0].Scores[search.ScoreFused]; !ok {
+			return sextant.ModeLexical
 		}
 	}
-	if eng.emb != nil && eng.index.Retrieval().Reranker == nil {
-		if _, ok := eng.index.VectorStats(); ok {
-			return sextant.ModeHybrid
-		}
-	}
-	return sextant.ModeLexical
+	return m
 }
 
 // parseFilters turns --filter values into a Filter: key=value (equality),

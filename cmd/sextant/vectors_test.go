@@ -1,0 +1,301 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/llm/llmtest"
+)
+
+// embedSetup is a data directory configured with an embedder served by a
+// fake OpenAI-compatible server, and a folder of small documents.
+type embedSetup struct {
+	srv  *llmtest.Server
+	data string
+	src  string
+	env  map[string]string
+}
+
+func newEmbedSetup(t *testing.T, docs int, extra string) *embedSetup {
+	t.Helper()
+	srv := llmtest.NewOpenAIServer(t)
+	srv.APIKey = "emb-secret"
+	srv.EmbedDims = 16
+	s := &embedSetup{srv: srv, data: t.TempDir(), src: t.TempDir()}
+	s.env = map[string]string{"SEXTANT_DATA": s.data, "EMB_KEY": "emb-secret"}
+	s.config(t, "emb-small", 0, extra)
+	for i := range docs {
+		s.doc(t, i, fmt.Sprintf("Document %d is about topic %d and word%d.", i, i%3, i))
+	}
+	return s
+}
+
+func (s *embedSetup) config(t *testing.T, model string, dims int, extra string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`embedder:
+  model: %s
+  dimensions: %d
+  base_url: %s
+  api_key_env: EMB_KEY
+  max_batch: 2
+  concurrency: 2
+retry: {max_attempts: 3, base_delay: 1ms, max_delay: 5ms, max_retry_after: 3s}
+%s`, model, dims, s.srv.URL, extra)
+	if err := os.WriteFile(filepath.Join(s.data, "sextant.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *embedSetup) doc(t *testing.T, i int, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.src, fmt.Sprintf("doc%02d.txt", i)), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type ingestJSON struct {
+	Added, Updated, Unchanged, Chunks int
+	Embedded                          *int64
+	Embedding                         *embedStatsJSON
+	EmbedError                        string `json:"embed_error"`
+}
+
+func (s *embedSetup) ingest(t *testing.T, args ...string) (ingestJSON, error) {
+	t.Helper()
+	out, _, err := sextantCLI(t, s.env, append([]string{"ingest", s.src, "--json"}, args...)...)
+	var sum ingestJSON
+	if jerr := json.Unmarshal([]byte(out), &sum); jerr != nil && err == nil {
+		t.Fatalf("%v in %q", jerr, out)
+	}
+	return sum, err
+}
+
+type searchJSON struct {
+	Mode      string
+	Retrieval string
+	Embedding *embedStatsJSON
+	Hits      []struct {
+		ChunkID string `json:"chunk_id"`
+		Scores  map[string]float64
+	}
+}
+
+func (s *embedSetup) search(t *testing.T, args ...string) searchJSON {
+	t.Helper()
+	out, stderr, err := sextantCLI(t, s.env, append([]string{"search", "--json"}, args...)...)
+	if err != nil {
+		t.Fatalf("search: %v (%s)", err, stderr)
+	}
+	var res searchJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v in %q", err, out)
+	}
+	return res
+}
+
+func TestEmbeddingsThroughIngestAndSearch(t *testing.T) {
+	s := newEmbedSetup(t, 5, "")
+	// The first upstream call is rate limited with Retry-After: 1; the
+	// embedder waits and retries.
+	s.srv.Enqueue(llmtest.Reply{Status: 429, Header: http.Header{"Retry-After": {"1"}}})
+	start := time.Now()
+	sum, err := s.ingest(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < time.Second {
+		t.Errorf("ingest took %v: Retry-After: 1 was not honoured", time.Since(start))
+	}
+	if sum.Added != 5 || sum.Embedded == nil || *sum.Embedded != 5 {
+		t.Fatalf("ingest summary %+v", sum)
+	}
+	calls := s.srv.Calls()
+	// 5 texts in batches of at most 2: 3 requests, plus the rate-limited one.
+	if len(calls) != 4 || sum.Embedding.Requests != 3 || sum.Embedding.CacheMisses != 5 {
+		t.Fatalf("%d upstream calls, stats %+v; want 4 calls (one 429), 3 requests, 5 misses", len(calls), sum.Embedding)
+	}
+	for _, c := range calls {
+		if len(c.Inputs) > 2 || c.Model != "emb-small" || c.Header.Get("Authorization") != "Bearer emb-secret" {
+			t.Fatalf("call %+v: want ≤2 inputs, model emb-small, the configured key", c)
+		}
+	}
+
+	// Search embeds the query (one cache miss) and goes hybrid.
+	res := s.search(t, "Document 3 is about topic 0 and word3.")
+	if res.Mode != "hybrid" || !strings.Contains(res.Retrieval, "hybrid") || res.Embedding.CacheMisses != 1 {
+		t.Fatalf("search: mode %q, note %q, stats %+v", res.Mode, res.Retrieval, res.Embedding)
+	}
+	if len(res.Hits) == 0 || res.Hits[0].ChunkID == "" || res.Hits[0].Scores["vector"] == 0 {
+		t.Fatalf("hits %+v", res.Hits)
+	}
+	// The same query again is answered by the cache: no upstream call.
+	n := len(s.srv.Calls())
+	res = s.search(t, "Document 3 is about topic 0 and word3.")
+	if res.Embedding.CacheHits != 1 || res.Embedding.CacheMisses != 0 || len(s.srv.Calls()) != n {
+		t.Fatalf("repeated query: stats %+v, %d new calls", res.Embedding, len(s.srv.Calls())-n)
+	}
+	// Vector mode: the nearest chunk to a document's own embedded text.
+	res = s.search(t, "--mode", "vector", "--k", "1", "doc03.txt\nDocument 3 is about topic 0 and word3.")
+	if len(res.Hits) != 1 || !strings.Contains(res.Hits[0].ChunkID, "doc03.txt") || res.Hits[0].Scores["vector"] < 0.9999 {
+		t.Fatalf("vector search for doc03's embedded text: %+v", res.Hits)
+	}
+
+	// Re-ingesting everything (--force) pays nothing: every text is cached.
+	n = len(s.srv.Calls())
+	sum, err = s.ingest(t, "--force")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Embedding.CacheHits != 5 || sum.Embedding.CacheMisses != 0 || len(s.srv.Calls()) != n {
+		t.Fatalf("forced re-ingest: stats %+v, %d new calls", sum.Embedding, len(s.srv.Calls())-n)
+	}
+
+	// An upstream error stops embedding but not ingestion: the new document
+	// is stored (and found lexically), its chunk waits for the next run.
+	s.doc(t, 10, "A brand new zebra document.")
+	s.srv.Enqueue(llmtest.Reply{Status: 400, ErrMessage: "input rejected"})
+	sum, err = s.ingest(t)
+	if err == nil || sum.Added != 1 || !strings.Contains(sum.EmbedError, "input rejected") {
+		t.Fatalf("ingest with a failing embedder: %v, %+v", err, sum)
+	}
+	if res := s.search(t, "--mode", "lexical", "zebra"); len(res.Hits) != 1 {
+		t.Fatalf("the new document is not searchable lexically: %+v", res.Hits)
+	}
+	sum, err = s.ingest(t)
+	if err != nil || sum.Unchanged != 6 || *sum.Embedded != 1 {
+		t.Fatalf("next ingest embeds the pending chunk: %v %+v", err, sum)
+	}
+
+	// A slow upstream: the first call exceeds the first-delta timeout and
+	// is retried.
+	s.config(t, "emb-small", 0, "timeouts: {first_delta: 300ms}")
+	s.doc(t, 11, "A slow walrus document.")
+	s.srv.Enqueue(llmtest.Reply{Delay: 5 * time.Second})
+	n = len(s.srv.Calls())
+	start = time.Now()
+	if sum, err = s.ingest(t); err != nil || *sum.Embedded != 1 {
+		t.Fatalf("ingest with a slow upstream: %v %+v", err, sum)
+	}
+	if d := time.Since(start); d > 4*time.Second || len(s.srv.Calls())-n != 2 {
+		t.Fatalf("slow upstream: %v, %d calls; want the timeout then one retry", d, len(s.srv.Calls())-n)
+	}
+}
+
+func TestEmbeddingSpaceChangesAreExplicit(t *testing.T) {
+	s := newEmbedSetup(t, 3, "")
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	// The same model asked for other dimensions is another space: refused
+	// before anything is ingested, pointing at reembed.
+	s.config(t, "emb-small", 8, "")
+	s.doc(t, 5, "Another document.")
+	_, err := s.ingest(t)
+	if sextant.ErrorCode(err) != sextant.ECONFLICT || !strings.Contains(err.Error(), "sextant reembed") {
+		t.Fatalf("ingest with another embedding space: %v", err)
+	}
+	res := s.search(t, "document")
+	if res.Mode != "lexical" || !strings.Contains(res.Retrieval, "reembed") {
+		t.Fatalf("search with a mismatched embedder: mode %q, note %q", res.Mode, res.Retrieval)
+	}
+	// A server that returns vectors of another size than the space holds
+	// is refused, not mixed in.
+	s.config(t, "emb-small", 0, "")
+	s.srv.Enqueue(llmtest.Reply{Vectors: [][]float32{{1, 2, 3}}})
+	sum, err := s.ingest(t)
+	if err == nil || !strings.Contains(sum.EmbedError, "16-dimensional") {
+		t.Fatalf("wrong-size vectors: %v, %+v", err, sum)
+	}
+}
+
+func TestReembedResumable(t *testing.T) {
+	s := newEmbedSetup(t, 6, "")
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	// Switch to emb-large; the server fails for good after the first batch.
+	s.srv.Enqueue(llmtest.Reply{}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500},
+		llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500})
+	out, _, err := sextantCLI(t, s.env, "reembed", "--model", "emb-large", "--json")
+	if err == nil {
+		t.Fatal("reembed with a failing server succeeded")
+	}
+	var first struct {
+		Embedded  int64
+		Switched  bool
+		CacheHits int64 `json:"cache_hits"`
+		Requests  int64
+		Error     string
+	}
+	if jerr := json.Unmarshal([]byte(out), &first); jerr != nil || first.Switched || first.Error == "" {
+		t.Fatalf("interrupted reembed: %v %s", jerr, out)
+	}
+	// Queries still use the old vectors meanwhile.
+	if res := s.search(t, "Document 1"); res.Mode != "hybrid" {
+		t.Fatalf("search during the re-embedding: %q %q", res.Mode, res.Retrieval)
+	}
+	// Running it again continues: the batch embedded before the failure
+	// comes from the cache, the rest is embedded, and the store switches.
+	out, _, err = sextantCLI(t, s.env, "reembed", "--json")
+	if err != nil {
+		t.Fatalf("resumed reembed: %v %s", err, out)
+	}
+	var second struct {
+		Model       string
+		Embedded    int64
+		Switched    bool
+		Complete    bool
+		CacheHits   int64 `json:"cache_hits"`
+		CacheMisses int64 `json:"cache_misses"`
+	}
+	if err := json.Unmarshal([]byte(out), &second); err != nil {
+		t.Fatal(err)
+	}
+	if second.Model != "emb-large" || second.Embedded != 6 || !second.Switched || !second.Complete || second.CacheHits != 2 || second.CacheMisses != 4 {
+		t.Fatalf("resumed reembed: %+v (want emb-large, 6 embedded, 2 from the cache, switched)", second)
+	}
+	// The configuration still names emb-small: search says so.
+	if res := s.search(t, "Document 1"); res.Mode != "lexical" || !strings.Contains(res.Retrieval, "emb-large") {
+		t.Fatalf("search after the switch with the old config: %q %q", res.Mode, res.Retrieval)
+	}
+	s.config(t, "emb-large", 0, "")
+	if res := s.search(t, "Document 1"); res.Mode != "hybrid" {
+		t.Fatalf("search with the new config: %q %q", res.Mode, res.Retrieval)
+	}
+	// Nothing left to do.
+	out, _, err = sextantCLI(t, s.env, "reembed", "--json")
+	if err != nil || !strings.Contains(out, `"pending":0`) {
+		t.Fatalf("reembed with nothing to do: %v %s", err, out)
+	}
+}
+
+func TestLexicalOnlyNotes(t *testing.T) {
+	data, src := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("Rotate the keys."), 0o644)
+	env := map[string]string{"SEXTANT_DATA": data}
+	out, _, err := sextantCLI(t, env, "ingest", src)
+	if err != nil || !strings.Contains(out, "lexical only: no embedder configured") {
+		t.Fatalf("ingest without an embedder: %v %q", err, out)
+	}
+	out, _, err = sextantCLI(t, env, "search", "rotate keys")
+	if err != nil || !strings.HasPrefix(out, "search: lexical only (no embedder configured") {
+		t.Fatalf("search without an embedder: %v %q", err, out)
+	}
+	out, _, err = sextantCLI(t, env, "search", "--json", "rotate keys")
+	if err != nil || !strings.Contains(out, `"mode": "lexical"`) {
+		t.Fatalf("search --json without an embedder: %v %q", err, out)
+	}
+	if _, _, err := sextantCLI(t, env, "search", "--mode", "vector", "rotate keys"); err == nil || !strings.Contains(err.Error(), "no embedder") {
+		t.Fatalf("vector search without an embedder: %v", err)
+	}
+	if _, _, err := sextantCLI(t, env, "reembed"); exitCode(err) != 2 {
+		t.Fatalf("reembed without a model: %v", err)
+	}
+}
