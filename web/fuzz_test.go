@@ -114,3 +114,29 @@ func FuzzDecodeAsk(f *testing.F) {
 		}
 	})
 }
+
+// The gateway reads usage from the last bytes of a relayed body, written
+// in pieces of any size.
+func TestTailUsage(t *testing.T) {
+	body := `{"id":"x","choices":[{"message":{"content":"` + strings.Repeat("long text ", 800) + `"}}],"usage":{"prompt_tokens":19,"completion_tokens":8,"total_tokens":27,"prompt_tokens_details":{"cached_tokens":3}},"system_fingerprint":"fp"}`
+	stream := "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\": {\"prompt_tokens\":5,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"
+	for _, c := range []struct {
+		body string
+		want sextant.Usage
+	}{{body, sextant.Usage{InputTokens: 19, OutputTokens: 8, CachedInputTokens: 3}}, {stream, sextant.Usage{InputTokens: 5, OutputTokens: 2}}} {
+		for _, piece := range []int{1, 7, 4096, 5000} {
+			var tl tail
+			for i := 0; i < len(c.body); i += piece {
+				tl.write([]byte(c.body[i:min(len(c.body), i+piece)]))
+			}
+			if got, ok := tl.usage(); !ok || got != c.want {
+				t.Errorf("piece %d: usage %+v %v, want %+v", piece, got, ok, c.want)
+			}
+		}
+	}
+	var tl tail
+	tl.write([]byte(`{"usage":null}`))
+	if _, ok := tl.usage(); ok {
+		t.Error("usage found in a body without one")
+	}
+}

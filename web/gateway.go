@@ -70,7 +70,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, path, model str
 	bp := copyPool.Get().(*[]byte)
 	defer copyPool.Put(bp)
 	buf := *bp
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController
+	if stream {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		n, rerr := res.Body.Read(buf)
 		if n > 0 {
@@ -104,7 +107,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, path, model str
 			b, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Message: "the upstream connection failed mid-stream: " + errText(rerr),
 				Type: "server_error", Code: "upstream_disconnected"}})
 			w.Write(append(append([]byte("\ndata: "), b...), '\n', '\n'))
-			rc.Flush()
+			http.NewResponseController(w).Flush()
 			s.recordGateway(r, model, nil, false)
 			return
 		}
@@ -217,7 +220,11 @@ func (t *tail) usage() (sextant.Usage, bool) {
 	if i < 0 {
 		return sextant.Usage{}, false
 	}
-	j := bytes.IndexByte(b[i:], '{')
+	start := i + bytes.IndexByte(b[i:], '{')
+	end := skipValue(b, start, 0)
+	if end < 0 {
+		return sextant.Usage{}, false
+	}
 	var u struct {
 		PromptTokens     int `json:"prompt_tokens"`
 		CompletionTokens int `json:"completion_tokens"`
@@ -225,7 +232,7 @@ func (t *tail) usage() (sextant.Usage, bool) {
 			CachedTokens int `json:"cached_tokens"`
 		} `json:"prompt_tokens_details"`
 	}
-	if err := json.NewDecoder(bytes.NewReader(b[i+j:])).Decode(&u); err != nil {
+	if err := json.Unmarshal(b[start:end], &u); err != nil {
 		return sextant.Usage{}, false
 	}
 	return sextant.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, CachedInputTokens: u.Details.CachedTokens}, true
