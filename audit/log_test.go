@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -447,7 +448,8 @@ func TestAnswerEvent(t *testing.T) {
 	if diff := cmp.Diff([]int{1, 2}, pl.Cited); diff != "" {
 		t.Error(diff)
 	}
-	if pl.Supported != 0.5 || pl.TemplateHash != "abc" || pl.InputTokens != 10 {
+	if pl.Supported != 0.5 || pl.TemplateHash != "abc" || pl.InputTokens != 10 || pl.AnswerBytes != len(a.Text) ||
+		pl.AnswerSHA256 != fmt.Sprintf("%x", sha256.Sum256([]byte(a.Text))) {
 		t.Errorf("payload = %+v", pl)
 	}
 	if ev := audit.AnswerEvent(a, &sextant.Principal{ID: "key_b", Tenant: "t2"}); ev.Actor != "key_b" || ev.Tenant != "t2" {

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -190,15 +192,21 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// AnswerPayload is what the log records about an answer: enough to find
-// and replay it (request id is the record's RequestID, Answer.ID) without
-// its sources' text.
+// AnswerPayload is what the log records about an answer: who asked what
+// (the question, redacted by the log), and everything that shaped the
+// answer — template and its hash, model, the chunk ids and scores of the
+// numbered sources — without the sources' text. The answer text itself
+// stays in the answer store; the record binds it by its SHA-256, so an
+// answer changed there no longer matches the tamper-evident log, and the
+// log holds no second copy of what the answer may quote. The request id is
+// the record's RequestID (Answer.ID).
 type AnswerPayload struct {
 	Session      string    `json:"session,omitempty"`
 	Turn         int       `json:"turn,omitempty"`
 	Assistant    string    `json:"assistant"`
-	Question     string    `json:"question"` // redacted by the log
-	Answer       string    `json:"answer"`   // redacted by the log
+	Question     string    `json:"question"`      // redacted by the log
+	AnswerSHA256 string    `json:"answer_sha256"` // hex SHA-256 of the answer text as shown
+	AnswerBytes  int       `json:"answer_bytes"`
 	Template     string    `json:"template"`
 	TemplateHash string    `json:"template_hash"`
 	Model        string    `json:"model"`
@@ -217,8 +225,10 @@ type AnswerPayload struct {
 // AnswerEvent returns the audit event of an answer, attributed to p (its
 // actor and tenant; a nil p uses the answer's own Principal and Tenant).
 func AnswerEvent(a *sextant.Answer, p *sextant.Principal) sextant.AuditEvent {
+	sum := sha256.Sum256([]byte(a.Text))
 	pl := AnswerPayload{Session: a.SessionID, Turn: a.Turn, Assistant: a.Assistant,
-		Question: a.Question, Answer: a.Text, Template: a.Template, TemplateHash: a.TemplateHash,
+		Question: a.Question, AnswerSHA256: hex.EncodeToString(sum[:]), AnswerBytes: len(a.Text),
+		Template: a.Template, TemplateHash: a.TemplateHash,
 		Model: a.Model, Served: a.Served, Finish: a.FinishReason, Refusal: a.Refusal, Cache: a.Cache,
 		InputTokens: a.Usage.InputTokens, OutputTokens: a.Usage.OutputTokens,
 		Chunks: make([]string, len(a.Sources)), Scores: make([]float64, len(a.Sources))}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -112,12 +113,40 @@ func noArgs(fs *flag.FlagSet, args []string, cmd string) error {
 func auditKeyPath(dir string) string { return filepath.Join(dir, filepath.FromSlash(audit.KeyFile)) }
 
 // auditRedactor returns the redactor every audit payload goes through: the
-// guard's PII and secret scanner with typed placeholders ([EMAIL]).
+// guard's PII and secret scanner with typed placeholders ([EMAIL]). Short
+// strings repeat from record to record (assistant, model and template
+// names, the template hash, popular chunk ids), so their redactions are
+// remembered in a bounded cache, emptied when full; redaction is a pure
+// function of the text, so a remembered result is the result.
 func auditRedactor() func(string) string {
+	const maxLen, maxEntries = 128, 8192
 	sc := guard.New(guard.Options{})
 	r := &guard.Redactor{}
+	var (
+		mu    sync.RWMutex
+		cache = map[string]string{}
+	)
 	return func(s string) string {
+		if s == "" {
+			return s
+		}
+		if len(s) <= maxLen {
+			mu.RLock()
+			out, ok := cache[s]
+			mu.RUnlock()
+			if ok {
+				return out
+			}
+		}
 		out, _ := r.Redact(sc, s)
+		if len(s) <= maxLen {
+			mu.Lock()
+			if len(cache) >= maxEntries {
+				clear(cache)
+			}
+			cache[s] = out
+			mu.Unlock()
+		}
 		return out
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/access"
 	"github.com/sextant-ai/sextant/audit"
+	"github.com/sextant-ai/sextant/guard"
 	"github.com/sextant-ai/sextant/sqlite"
 )
 
@@ -226,5 +227,21 @@ func TestEnsureAdminKey(t *testing.T) {
 	}
 	if err := l.Sync(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditRedactorCache: the cached redactor answers exactly what the
+// guard's redactor does, the second time as the first.
+func TestAuditRedactorCache(t *testing.T) {
+	red := auditRedactor()
+	sc := guard.New(guard.Options{})
+	for _, s := range []string{"", "jane.doe@example.com", "doc0001#3", "gpt-4o-mini", "call me on +1 415 555 2671",
+		strings.Repeat("long text without personal data ", 10) + "bob@example.org"} {
+		want, _ := (&guard.Redactor{}).Redact(sc, s)
+		for range 2 {
+			if got := red(s); got != want {
+				t.Errorf("redact(%q) = %q; want %q", s, got, want)
+			}
+		}
 	}
 }
