@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,8 +49,9 @@ type config struct {
 	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
 	Policy           policyConfig      `yaml:"policy"` // guardrails.go
 
-	path  string    // the file read, "" when none
-	hooks llm.Hooks // model-layer callbacks (metrics); set by openOperated
+	path   string       // the file read, "" when none
+	hooks  llm.Hooks    // model-layer callbacks (metrics); set by openOperated
+	client *http.Client // providers' HTTP client (traceparent); set by openOperated; nil = the drivers' own
 }
 
 type providerConfig struct {
@@ -304,9 +306,10 @@ func (c *config) models(getenv func(string) string) (*llm.Model, error) {
 		case "openai":
 			d, err = openai.New(openai.Options{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, Header: p.Headers, Query: p.Query,
 				LegacyMaxTokens: p.LegacyMaxTokens, NoStream: p.NoStream, NoStreamUsage: p.NoStreamUsage,
-				RerankURL: p.RerankURL, RerankTEI: p.RerankFormat == "tei", EmbedBase64: p.EmbedBase64})
+				RerankURL: p.RerankURL, RerankTEI: p.RerankFormat == "tei", EmbedBase64: p.EmbedBase64, HTTPClient: c.client})
 		case "anthropic":
-			d, err = anthropic.New(anthropic.Options{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, Header: p.Headers, MaxTokens: p.MaxTokens})
+			d, err = anthropic.New(anthropic.Options{Name: p.Name, BaseURL: p.BaseURL, APIKey: key, Header: p.Headers, MaxTokens: p.MaxTokens,
+				HTTPClient: c.client})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)

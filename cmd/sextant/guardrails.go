@@ -463,12 +463,3 @@ func (h lateHandler) WithGroup(name string) slog.Handler {
 
 // sampleMetadata marks the bundled manual (ingestSample).
 const sampleMetadata = "sextant-manual"
-
-// queue is the approval queue the web server serves (/v1/approvals); nil
-// without guardrails.
-func (gs *guardSetup) queue() web.ApprovalQueue {
-	if gs == nil || gs.g == nil {
-		return nil
-	}
-	return gs.g
-}

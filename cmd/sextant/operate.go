@@ -193,9 +193,10 @@ type operationsDeps struct {
 	cfg        *config
 	store      *sqlite.DB
 	assistants []rag.Assistant
-	indexed    func() int64 // the search index's generation; nil = unknown
-	logOut     io.Writer    // JSON request log; nil = none
-	version    string
+	indexed    func() int64       // the search index's generation; nil = unknown
+	logOut     io.Writer          // JSON request log; nil = none
+	version    string             // service.version of spans
+	tracing    *telemetry.Tracing // nil = set up from OTEL_*
 }
 
 // newOperations builds the operating side from the configuration and the
@@ -222,13 +223,10 @@ func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, 
 			Redact: func(h slog.Handler) slog.Handler { return guard.NewLogHandler(h, guard.LogOptions{}) }})
 	}
 
-	tc, err := telemetry.TraceConfigFromEnv(e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	tc.ServiceVersion = d.version
-	if o.tracing, err = telemetry.NewTracing(ctx, tc, telemetry.TracingOptions{}); err != nil {
-		return nil, err
+	if o.tracing = d.tracing; o.tracing == nil {
+		if o.tracing, err = newTracing(ctx, e, d.version); err != nil {
+			return nil, err
+		}
 	}
 
 	if w := cfg.Budgets.Webhook; w.URL != "" {
@@ -608,6 +606,26 @@ func (o *operations) usage(ctx context.Context, rec sextant.UsageRecord) {
 	telemetry.RequestFrom(ctx).SetRecord(&rec)
 }
 
+// newTracing sets tracing up as the OTEL_* variables say (off by default).
+func newTracing(ctx context.Context, e *env, version string) (*telemetry.Tracing, error) {
+	tc, err := telemetry.TraceConfigFromEnv(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	tc.ServiceVersion = version
+	return telemetry.NewTracing(ctx, tc, telemetry.TracingOptions{})
+}
+
+// providerClient is the HTTP client of model providers: the drivers'
+// default transport settings, with each call traced and carrying the
+// request's traceparent.
+func providerClient(tr *telemetry.Tracing) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = 10 * time.Minute
+	return &http.Client{Transport: tr.Transport(t)}
+}
+
 // openOperated builds the answer pipeline like openPipeline, with the
 // operating side wired in: the model layer reports to metrics, finished
 // answers to metrics and traces, and the returned operations hold the
@@ -618,6 +636,11 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 	if err != nil {
 		return nil, nil, err
 	}
+	tracing, err := newTracing(ctx, e, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.client = providerClient(tracing)
 	// The model and pipeline are built before the operations (which need
 	// their store and assistants); their callbacks reach ops through here.
 	var ops *operations
@@ -651,11 +674,13 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 		})
 	})
 	if err != nil {
+		tracing.Shutdown(ctx)
 		return nil, nil, err
 	}
 	ops, err = newOperations(ctx, e, operationsDeps{cfg: cfg, store: s.eng.store, assistants: s.opts.Assistants,
-		indexed: s.eng.index.Generation, logOut: logOut, version: version})
+		indexed: s.eng.index.Generation, logOut: logOut, version: version, tracing: tracing})
 	if err != nil {
+		tracing.Shutdown(ctx)
 		s.Close()
 		return nil, nil, err
 	}

@@ -24,7 +24,7 @@ budgets:
 rate_limits:
   keys:
     k2: {requests_per_minute: 1}
-`)
+`, nil)
 	for _, key := range []string{"k1", "k1", "k2", "k2"} {
 		chat(t, srv.URL, key)
 	}

@@ -30,14 +30,14 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // operatedServer serves the API over askFixture's corpus with the
 // operating side wired in as serve wires it, and keys k1..k3 of the
 // default tenant's project support.
-func operatedServer(t *testing.T, config string) (srv *httptest.Server, ops *operations, data string, logs *syncBuf) {
+func operatedServer(t *testing.T, config string, environ map[string]string) (srv *httptest.Server, ops *operations, data string, logs *syncBuf) {
 	t.Helper()
 	data = askFixture(t)
 	if err := os.WriteFile(filepath.Join(data, configFileName), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logs = &syncBuf{}
-	e := &env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+	e := &env{getenv: func(k string) string { return environ[k] }, stdout: io.Discard, stderr: io.Discard}
 	s, ops, err := openOperated(t.Context(), e, data, "", logs)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ rate_limits:
     k3: {requests_per_minute: 2}
     k4: {tokens_per_minute: 1000}
 `
-	srv, ops, data, logs := operatedServer(t, config)
+	srv, ops, data, logs := operatedServer(t, config, nil)
 
 	resp := chat(t, srv.URL, "k2")
 	if resp.StatusCode != 200 {
@@ -274,5 +274,69 @@ budgets:
 	want := "key:k1:daily key:k1:monthly project:beta/sales:daily project:support:monthly"
 	if strings.Join(names, " ") != want {
 		t.Errorf("budgets %v, want %s", names, want)
+	}
+}
+
+// TestTraceparentThroughGateway: a caller's traceparent reaches the model
+// provider through the wired server (gateway pass-through), continued as
+// the same trace — with tracing off, unchanged.
+func TestTraceparentThroughGateway(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("traceparent"))
+		mu.Unlock()
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"fake-model",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
+	}))
+	defer up.Close()
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer collector.Close()
+	const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	config := `
+providers:
+  - name: up
+    type: openai
+    base_url: ` + up.URL + `/v1
+routes:
+  - match: fake-model
+    targets: [{provider: up}]
+`
+	for _, tracing := range []bool{false, true} {
+		environ := map[string]string{}
+		if tracing {
+			environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.URL
+		}
+		srv, ops, _, _ := operatedServer(t, config, environ)
+		if ops.tracing.Enabled() != tracing {
+			t.Fatalf("tracing enabled %v, want %v", ops.tracing.Enabled(), tracing)
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions",
+			strings.NewReader(`{"model": "fake-model", "messages": [{"role": "user", "content": "hello"}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer kt")
+		req.Header.Set("traceparent", incoming)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %s", resp.Status, body)
+		}
+		mu.Lock()
+		last := got[len(got)-1]
+		mu.Unlock()
+		switch {
+		case !tracing && last != incoming:
+			t.Errorf("tracing off: upstream traceparent %q, want the caller's %q unchanged", last, incoming)
+		case tracing && (!strings.HasPrefix(last, "00-4bf92f3577b34da6a3ce929d0e0e4736-") || last == incoming):
+			t.Errorf("tracing on: upstream traceparent %q, want the caller's trace with Sextant's client span as parent", last)
+		}
 	}
 }

@@ -100,8 +100,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			_, err := store.Generation(ctx)
 			return err
 		},
-		Logger:    log,
-		Approvals: s.guard.queue(), // guardrails.go
+		Logger: log,
 	}
 	ops.webOptions(&wo)
 	srv, err := web.New(wo)
