@@ -282,6 +282,7 @@ type guardSetup struct {
 	auditOnce sync.Once
 	auditLog  *audit.Log
 	auditErr  error
+	ownAudit  bool // the log was opened here (and is closed by Close)
 	dataDir   string
 	store     *sqlite.DB
 }
@@ -397,6 +398,7 @@ func (gs *guardSetup) setLogger(l *slog.Logger) {
 func (gs *guardSetup) audit(ctx context.Context, ev sextant.AuditEvent) {
 	gs.auditOnce.Do(func() {
 		gs.auditLog, gs.auditErr = openAuditLog(gs.dataDir, gs.store)
+		gs.ownAudit = gs.auditErr == nil
 	})
 	if gs.auditErr != nil {
 		gs.logger().Error("audit log unavailable; guard event not recorded", "kind", string(ev.Kind), "err", gs.auditErr)
@@ -414,9 +416,19 @@ func (gs *guardSetup) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Close flushes the audit log, if one was opened.
+// useAuditLog makes the guardrails record into l (the server's one
+// appender, security.auditLog) instead of opening their own. Call it
+// before the first request.
+func (gs *guardSetup) useAuditLog(l *audit.Log) {
+	if gs == nil || l == nil {
+		return
+	}
+	gs.auditOnce.Do(func() { gs.auditLog = l })
+}
+
+// Close flushes the audit log, if the guardrails opened one.
 func (gs *guardSetup) Close() error {
-	if gs == nil || gs.auditLog == nil {
+	if gs == nil || gs.auditLog == nil || !gs.ownAudit {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -463,3 +475,12 @@ func (h lateHandler) WithGroup(name string) slog.Handler {
 
 // sampleMetadata marks the bundled manual (ingestSample).
 const sampleMetadata = "sextant-manual"
+
+// queue is the approval queue the web server serves (/v1/approvals); nil
+// without guardrails.
+func (gs *guardSetup) queue() web.ApprovalQueue {
+	if gs == nil || gs.g == nil {
+		return nil
+	}
+	return gs.g
+}
