@@ -39,7 +39,7 @@ type AnswerInput struct {
 
 // ClaimGrounding is the outcome for one claim.
 type ClaimGrounding struct {
-	Claim
+	sextant.Claim
 	// Retrieved is the built-in support against all sources.
 	Retrieved Support
 	// Cited is the built-in support against the sources the claim cites
@@ -137,7 +137,7 @@ func (g *Grounder) Ground(ctx context.Context, in AnswerInput) (AnswerGrounding,
 	}
 
 	var out AnswerGrounding
-	sents := Sentences(in.Answer)
+	sents := sextant.SplitSentences(in.Answer)
 	out.Sentences = len(sents)
 	grounded := map[[2]int]bool{} // (sentence, n) → grounded
 	for si, sent := range sents {

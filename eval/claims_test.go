@@ -6,62 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sextant-ai/sextant"
 )
-
-func TestParseCitations(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []CitationMarker
-	}{
-		{"A [1].", []CitationMarker{{2, 5, []int{1}}}},
-		{"A [1, 3] b", []CitationMarker{{2, 8, []int{1, 3}}}},
-		{"A [1][2]", []CitationMarker{{2, 5, []int{1}}, {5, 8, []int{2}}}},
-		{"A [1-3]", []CitationMarker{{2, 7, []int{1, 2, 3}}}},
-		{"A [3,1,3; 2]", []CitationMarker{{2, 12, []int{1, 2, 3}}}},
-		{"A [ 2 – 4 ]", []CitationMarker{{2, 13, []int{2, 3, 4}}}},
-		{"year [2024], link [x](y), [0], [3-1], [1-99], [1,], [citation needed], [1", nil},
-		{"[999] [1000]", []CitationMarker{{0, 5, []int{999}}}},
-		{"", nil},
-	}
-	for _, c := range cases {
-		got := ParseCitations(c.in)
-		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("ParseCitations(%q) mismatch (-want +got):\n%s", c.in, diff)
-		}
-	}
-}
-
-func TestSentences(t *testing.T) {
-	answer := "Aspirin reduces fever [1]. It was first made in 1897, e.g. by Dr. Hoffmann at Bayer [2][3]. " +
-		"Is it safe? Mostly. [4]\n\nKey points:\n- Dose is 325 mg [1-2]\n- Avoid in children\n[5]"
-	got := Sentences(answer)
-	type s struct {
-		Text  string
-		Cites []int
-	}
-	var gotS []s
-	for _, x := range got {
-		gotS = append(gotS, s{x.Text, x.Citations})
-		if x.Start < 0 || x.End > len(answer) || x.Start >= x.End {
-			t.Errorf("bad span %d..%d", x.Start, x.End)
-		}
-	}
-	want := []s{
-		{"Aspirin reduces fever.", []int{1}},
-		{"It was first made in 1897, e.g. by Dr. Hoffmann at Bayer.", []int{2, 3}},
-		{"Is it safe?", nil},
-		{"Mostly.", []int{4}},
-		{"Key points:", nil},
-		{"Dose is 325 mg", []int{1, 2}},
-		{"Avoid in children", []int{5}},
-	}
-	if diff := cmp.Diff(want, gotS); diff != "" {
-		t.Errorf("Sentences mismatch (-want +got):\n%s", diff)
-	}
-	if sp := answer[got[0].Start:got[0].End]; sp != "Aspirin reduces fever [1]." {
-		t.Errorf("first span = %q", sp)
-	}
-}
 
 func TestClaims(t *testing.T) {
 	cases := []struct {
@@ -125,7 +72,7 @@ func checkCites(t *testing.T, cites []int) {
 		t.Fatalf("citations not sorted and unique: %v", cites)
 	}
 	for _, c := range cites {
-		if c < 1 || c > MaxSourceNumber {
+		if c < 1 || c > sextant.MaxSourceNumber {
 			t.Fatalf("citation %d out of range", c)
 		}
 	}
@@ -142,35 +89,12 @@ var claimSeeds = []string{
 	"",
 }
 
-func FuzzParseCitations(f *testing.F) {
-	for _, s := range claimSeeds {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ms := ParseCitations(s)
-		var spans [][2]int
-		for _, m := range ms {
-			spans = append(spans, [2]int{m.Start, m.End})
-			if len(m.Sources) == 0 || s[m.Start] != '[' || s[m.End-1] != ']' {
-				t.Fatalf("bad marker %+v in %q", m, s)
-			}
-			checkCites(t, m.Sources)
-			// A marker's text parses back to the same marker.
-			again := ParseCitations(s[m.Start:m.End])
-			if len(again) != 1 || !slices.Equal(again[0].Sources, m.Sources) {
-				t.Fatalf("marker %q reparses as %+v", s[m.Start:m.End], again)
-			}
-		}
-		checkSpans(t, s, spans)
-	})
-}
-
 func FuzzClaims(f *testing.F) {
 	for _, s := range claimSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sents := Sentences(s)
+		sents := sextant.SplitSentences(s)
 		var spans [][2]int
 		for _, x := range sents {
 			spans = append(spans, [2]int{x.Start, x.End})

@@ -23,6 +23,7 @@ type GroundingExample struct {
 	Answer   string `json:"answer"`
 	Label    int    `json:"label"`            // 1 supported by the context, 0 not
 	Subset   string `json:"subset,omitempty"` // optional: reported separately
+	Source   string `json:"source,omitempty"` // optional provenance, e.g. "scifact:CLAIM:DOC"
 }
 
 // maxExampleBytes bounds one JSONL line.
@@ -46,6 +47,7 @@ func ReadGroundingExamples(r io.Reader) ([]GroundingExample, error) {
 			Answer   *string         `json:"answer"`
 			Label    json.RawMessage `json:"label"`
 			Subset   string          `json:"subset"`
+			Source   string          `json:"source"`
 		}
 		if err := json.Unmarshal(b, &raw); err != nil {
 			return nil, sextant.Errorf(sextant.EINVALID, "line %d: not a JSON object: %v", line, err)
@@ -60,7 +62,7 @@ func ReadGroundingExamples(r io.Reader) ([]GroundingExample, error) {
 		if !ok {
 			return nil, sextant.Errorf(sextant.EINVALID, "line %d: \"label\" must be 0 or 1 (or true/false), got %s", line, orNone(raw.Label))
 		}
-		out = append(out, GroundingExample{Context: *raw.Context, Question: raw.Question, Answer: *raw.Answer, Label: label, Subset: raw.Subset})
+		out = append(out, GroundingExample{Context: *raw.Context, Question: raw.Question, Answer: *raw.Answer, Label: label, Subset: raw.Subset, Source: raw.Source})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, sextant.Errorf(sextant.EINVALID, "reading examples: %w", err)

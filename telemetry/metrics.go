@@ -79,6 +79,9 @@ type Metrics struct {
 	limited          *prometheus.CounterVec
 	evalScore        *prometheus.HistogramVec
 	evalSuiteScore   *prometheus.GaugeVec
+	evalDropped      prometheus.Counter
+	evalAlerts       prometheus.Counter
+	evalWindow       prometheus.Gauge
 }
 
 // Histogram buckets, in seconds unless named otherwise.
@@ -142,11 +145,17 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 	m.limited = counter("limited_requests_total", "Requests refused by a limit: reason is requests or tokens (rate limits) or budget.", "reason")
 	m.evalScore = hist("eval_score", "Scores of sampled online evaluations of answers, in [0, 1].", scoreBuckets, "assistant", "metric")
 	m.evalSuiteScore = gauge("eval_suite_score", "Latest score of an evaluation suite metric.", "suite", "metric")
+	m.evalDropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sextant", Name: "eval_dropped_total",
+		Help: "Answers sampled for online evaluation but dropped because the evaluation queue was full."})
+	m.evalAlerts = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sextant", Name: "eval_hallucination_alerts_total",
+		Help: "Alerts raised because the hallucination rate of online-evaluated answers went above its threshold."})
+	m.evalWindow = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sextant", Name: "eval_hallucination_rate",
+		Help: "Share of the latest online-evaluated answers (the sliding window) with an unsupported claim."})
 
 	cs := []prometheus.Collector{m.requestDuration, m.timeToFirstToken, m.stageDuration, m.tokens, m.costUSD, m.savedUSD,
 		m.cacheLookups, m.retrievalHits, m.guardFindings, m.guardBlocks, m.guardRedactions, m.llmRequests, m.llmDuration,
 		m.llmFirstToken, m.llmTokens, m.llmRetries, m.llmFallbacks, m.circuitState, m.budgetAlerts, m.limited,
-		m.evalScore, m.evalSuiteScore}
+		m.evalScore, m.evalSuiteScore, m.evalDropped, m.evalAlerts, m.evalWindow}
 	if opts.Index != nil {
 		cs = append(cs, newIndexCollector(opts.Index, opts.IndexEvery, opts.Now))
 	}
@@ -432,4 +441,31 @@ func (m *Metrics) SetSuiteScore(suite, metric string, score float64) {
 		return
 	}
 	m.evalSuiteScore.WithLabelValues(m.suites.value(suite), m.evalMetrics.value(metric)).Set(score)
+}
+
+// ObserveEvalDropped counts an answer sampled for online evaluation but
+// dropped on a full queue.
+func (m *Metrics) ObserveEvalDropped() {
+	if m == nil {
+		return
+	}
+	m.evalDropped.Inc()
+}
+
+// ObserveHallucinationAlert counts a hallucination-rate alert of online
+// evaluation.
+func (m *Metrics) ObserveHallucinationAlert() {
+	if m == nil {
+		return
+	}
+	m.evalAlerts.Inc()
+}
+
+// SetHallucinationRate records the hallucination rate over the online
+// evaluation's sliding window, in [0, 1].
+func (m *Metrics) SetHallucinationRate(rate float64) {
+	if m == nil {
+		return
+	}
+	m.evalWindow.Set(rate)
 }

@@ -61,6 +61,9 @@ func recordSample(m *Metrics) {
 	m.ObserveLimited(LimitTokens)
 	m.ObserveEval("help", "groundedness", 0.92)
 	m.SetSuiteScore("docs-qa", "recall@10", 0.81)
+	m.ObserveEvalDropped()
+	m.ObserveHallucinationAlert()
+	m.SetHallucinationRate(0.12)
 }
 
 func newTestMetrics(t testing.TB, o MetricsOptions) *Metrics {
@@ -121,6 +124,9 @@ func TestMetricFamilies(t *testing.T) {
 		"sextant_limited_requests_total":              "COUNTER(reason)",
 		"sextant_eval_score":                          "HISTOGRAM(assistant,metric)",
 		"sextant_eval_suite_score":                    "GAUGE(metric,suite)",
+		"sextant_eval_dropped_total":                  "COUNTER()",
+		"sextant_eval_hallucination_alerts_total":     "COUNTER()",
+		"sextant_eval_hallucination_rate":             "GAUGE()",
 		"sextant_index_documents":                     "GAUGE(collection)",
 		"sextant_index_chunks":                        "GAUGE()",
 		"sextant_index_stale_documents":               "GAUGE()",

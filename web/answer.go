@@ -34,6 +34,9 @@ type Answer struct {
 	TimingsMS    map[string]float64 `json:"timings_ms"`
 	OverheadMS   float64            `json:"overhead_ms"` // pipeline time outside the models
 	TookMS       float64            `json:"took_ms"`     // the whole request, as the server measured it
+	// Approval is set when the question or the model's tool calls wait
+	// for a person's approval (approvals.go).
+	Approval *ApprovalStatus `json:"approval,omitempty"`
 }
 
 // Source is one numbered source of an answer: where the cited text is
@@ -113,7 +116,7 @@ func answerJSON(res *rag.Result, took time.Duration) *Answer {
 		Model: res.Model, Served: res.Served, Template: res.Template, TemplateHash: res.TemplateHash, Cache: res.Cache,
 		Usage:   Usage{res.Usage.InputTokens, res.Usage.CachedInputTokens, res.Usage.OutputTokens, res.Usage.Estimated},
 		Sources: sourcesJSON(res.Sources), Sentences: []Sentence{}, Citations: []Citation{}, Timings: []Timing{},
-		TimingsMS: map[string]float64{}, OverheadMS: ms(res.Overhead()), TookMS: ms(took)}
+		TimingsMS: map[string]float64{}, OverheadMS: ms(res.Overhead()), TookMS: ms(took), Approval: approvalStatus(res.Approvals)}
 	a.Supported, _ = res.Supported()
 	for _, s := range res.Sentences {
 		js := Sentence{Text: s.Text, Start: s.Start, End: s.End, Citations: s.Citations, Supported: s.Supported, Support: s.Support}

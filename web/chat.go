@@ -77,6 +77,8 @@ type (
 		SystemFingerprint *string      `json:"system_fingerprint"`
 		ServiceTier       string       `json:"service_tier,omitempty"`
 		Sources           []Source     `json:"sources"` // Sextant extension: the [n] sources
+		// Sextant extension: what waits for a person's approval (approvals.go).
+		Approval *ApprovalStatus `json:"approval,omitempty"`
 	}
 	chatChoice struct {
 		Index        int             `json:"index"`
@@ -99,14 +101,15 @@ type (
 		CompletionTokensDetails map[string]int `json:"completion_tokens_details"`
 	}
 	chatChunk struct {
-		ID                string        `json:"id"`
-		Object            string        `json:"object"`
-		Created           int64         `json:"created"`
-		Model             string        `json:"model"`
-		SystemFingerprint *string       `json:"system_fingerprint"`
-		Choices           []chunkChoice `json:"choices"`
-		Usage             *chatUsage    `json:"usage,omitempty"`
-		Sources           []Source      `json:"sources,omitempty"` // Sextant extension, on the chunk with finish_reason
+		ID                string          `json:"id"`
+		Object            string          `json:"object"`
+		Created           int64           `json:"created"`
+		Model             string          `json:"model"`
+		SystemFingerprint *string         `json:"system_fingerprint"`
+		Choices           []chunkChoice   `json:"choices"`
+		Usage             *chatUsage      `json:"usage,omitempty"`
+		Sources           []Source        `json:"sources,omitempty"`  // Sextant extension, on the chunk with finish_reason
+		Approval          *ApprovalStatus `json:"approval,omitempty"` // Sextant extension, on the chunk with finish_reason
 	}
 	chunkChoice struct {
 		Index        int             `json:"index"`
@@ -194,7 +197,7 @@ func (s *Server) chatAssistant(w http.ResponseWriter, r *http.Request, body []by
 	}
 	text := res.Text
 	out := chatCompletion{ID: id, Object: "chat.completion", Created: created, Model: call.model,
-		Usage: usageOf(res.Usage), Sources: sourcesJSON(res.Sources)}
+		Usage: usageOf(res.Usage), Sources: sourcesJSON(res.Sources), Approval: approvalStatus(res.Approvals)}
 	msg := chatOutMessage{Role: sextant.RoleAssistant, Content: &text, Annotations: []any{}}
 	if len(res.ToolCalls) > 0 {
 		msg.ToolCalls = toolCallsJSON(res.ToolCalls, false)
@@ -273,10 +276,11 @@ func (s *Server) chatStream(w http.ResponseWriter, r *http.Request, call *assist
 	}
 	fin := finishOf(res)
 	chunk.Sources = sourcesJSON(res.Sources)
+	chunk.Approval = approvalStatus(res.Approvals)
 	if !send(chunkDelta{}, &fin) {
 		return
 	}
-	chunk.Sources = nil
+	chunk.Sources, chunk.Approval = nil, nil
 	if call.includeUsage {
 		chunk.Choices = []chunkChoice{}
 		chunk.Usage = usageOf(res.Usage)

@@ -152,6 +152,9 @@ type Options struct {
 	Admission []Middleware
 	// Usage receives a usage record per answered request (cost ledger).
 	Usage UsageFunc
+	// Approvals is the human-approval queue (/v1/approvals); nil answers
+	// those routes 503. approvals.go.
+	Approvals ApprovalQueue
 
 	MaxBodyBytes   int64 // JSON request body limit; 0 = DefaultMaxBodyBytes
 	MaxUploadBytes int64 // document upload limit; 0 = DefaultMaxUploadBytes
@@ -218,6 +221,11 @@ func (s *Server) Routes() []Route {
 		{"POST", "/v1/churn/score", "churn.score", sextant.PermChat, s.churnScore},
 		{"GET", "/healthz", "healthz", "", s.healthz},
 		{"GET", "/readyz", "readyz", "", s.readyz},
+		// approvals.go: the review queue, and the requester polling its own.
+		{"GET", "/v1/approvals", "approvals.list", sextant.PermApprovalsDecide, s.listApprovals},
+		{"GET", "/v1/approvals/{id}", "approvals.get", sextant.PermChat, s.getApproval},
+		{"POST", "/v1/approvals/{id}/approve", "approvals.approve", sextant.PermApprovalsDecide, s.approve},
+		{"POST", "/v1/approvals/{id}/reject", "approvals.reject", sextant.PermApprovalsDecide, s.reject},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,9 @@ import (
 	"github.com/sextant-ai/sextant/access"
 	"github.com/sextant-ai/sextant/audit"
 	"github.com/sextant-ai/sextant/guard"
+	"github.com/sextant-ai/sextant/rag"
 	"github.com/sextant-ai/sextant/sqlite"
+	"github.com/sextant-ai/sextant/web"
 )
 
 func exitCodeOf(err error) int {
@@ -243,5 +246,54 @@ func TestAuditRedactorCache(t *testing.T) {
 				t.Errorf("redact(%q) = %q; want %q", s, got, want)
 			}
 		}
+	}
+}
+
+// TestSecurity: the serve glue creates the first admin key, authenticates
+// keys, and records answers with the caller as actor.
+func TestSecurity(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	st, err := sqlite.Open(ctx, data, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out bytes.Buffer
+	sec, err := newSecurity(ctx, &env{getenv: func(string) string { return "" }}, data, st, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`sk-sextant-\w{49}`).FindString(out.String())
+	var wo web.Options
+	sec.webOptions(&wo)
+	req, _ := http.NewRequest("GET", "/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	p, err := wo.Authenticate(req)
+	if err != nil || !p.HasRole(sextant.RoleAdmin) {
+		t.Fatalf("admin key: %+v, %v", p, err)
+	}
+	var ro rag.Options
+	sec.ragHooks(&ro)
+	if len(ro.Hooks.Done) != 1 {
+		t.Fatalf("%d Done hooks", len(ro.Hooks.Done))
+	}
+	res := &rag.Result{Answer: sextant.Answer{ID: "ans_1", Principal: "ignored", Text: "x [1]", Question: "mail bob@example.com?",
+		Sources: []sextant.Source{{N: 1, ChunkID: "c1", Score: 1.5}}}}
+	ro.Hooks.Done[0](sextant.WithPrincipal(ctx, p), res)
+	if err := sec.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := audit.Export(ctx, st, &buf, audit.ExportOptions{Kinds: []sextant.AuditKind{sextant.AuditAnswer}}); err != nil {
+		t.Fatal(err)
+	}
+	line := buf.String()
+	if !strings.Contains(line, `"request_id":"ans_1"`) || !strings.Contains(line, `"actor":"`+p.ID+`"`) ||
+		strings.Contains(line, "bob@example.com") || !strings.Contains(line, `"chunks":["c1"]`) {
+		t.Errorf("answer record: %s", line)
+	}
+	if rep, err := audit.Verify(ctx, st, audit.VerifyOptions{}); err != nil || !rep.OK() || rep.Records != 2 {
+		t.Errorf("verify: %+v, %v", rep, err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 func runBenchGrounding(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("bench grounding", e.stderr)
 	data := fs.String("data", "", "labelled examples, JSON Lines: {\"context\", \"question\" (optional), \"answer\", \"label\": 1 supported | 0 not, \"subset\" (optional)}")
+	beir := fs.String("beir", "", "instead of --data: generate the labelled sets from a BEIR SciFact folder (e.g. ../shared/data/beir-scifact) and score one of them")
+	set := fs.String("set", eval.GroundingDev, "with --beir: the generated set to score, dev or heldout")
 	threshold := fs.Float64("threshold", 0, fmt.Sprintf("support score below which an answer is flagged unsupported (default %.2f)", eval.DefaultThreshold))
 	asJSON := fs.Bool("json", false, `print {"examples", "auc", "precision", "recall", "f1", "threshold", "p50_ms"} (and per-subset figures) as JSON`)
 	pos, err := parseArgs(fs, args)
@@ -25,20 +27,20 @@ func runBenchGrounding(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("bench grounding: unexpected argument %q", pos[0])
 	}
-	if *data == "" {
-		return usageErrorf("bench grounding: --data FILE.jsonl is required")
+	switch {
+	case *data == "" && *beir == "":
+		return usageErrorf("bench grounding: --data FILE.jsonl or --beir DIR is required")
+	case *data != "" && *beir != "":
+		return usageErrorf("bench grounding: give --data or --beir, not both")
+	case *beir != "" && *set != eval.GroundingDev && *set != eval.GroundingHeldout:
+		return usageErrorf("bench grounding: --set %q: want dev or heldout", *set)
 	}
 	if *threshold < 0 || *threshold > 1 || math.IsNaN(*threshold) {
 		return usageErrorf("bench grounding: --threshold must be in [0, 1], got %v", *threshold)
 	}
-	f, err := os.Open(*data)
+	exs, name, err := groundingExamples(*data, *beir, *set)
 	if err != nil {
-		return fmt.Errorf("bench grounding: %w", err)
-	}
-	defer f.Close()
-	exs, err := eval.ReadGroundingExamples(f)
-	if err != nil {
-		return fmt.Errorf("bench grounding: %s: %w", *data, err)
+		return err
 	}
 	s := eval.NewScorer(eval.ScorerOptions{Threshold: *threshold})
 	rep, err := eval.BenchGrounding(ctx, s, exs, 0)
@@ -54,7 +56,7 @@ func runBenchGrounding(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(rep)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "grounding benchmark: %s\n", *data)
+	fmt.Fprintf(w, "grounding benchmark: %s\n", name)
 	fmt.Fprintf(w, "examples\t%d\n", rep.Examples)
 	fmt.Fprintf(w, "AUC (detecting unsupported)\t%s\n", fmtAUC(rep.AUC))
 	fmt.Fprintf(w, "threshold\t%.2f\n", rep.Threshold)
@@ -73,6 +75,31 @@ func runBenchGrounding(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return w.Flush()
+}
+
+// groundingExamples reads the examples of --data, or generates the --set
+// of --beir, and names them for the report.
+func groundingExamples(data, beir, set string) ([]eval.GroundingExample, string, error) {
+	if beir != "" {
+		dev, heldout, err := eval.GroundingSets(os.DirFS(beir))
+		if err != nil {
+			return nil, "", fmt.Errorf("bench grounding: %s: %w", beir, err)
+		}
+		if set == eval.GroundingHeldout {
+			return heldout, beir + " (generated " + set + " set)", nil
+		}
+		return dev, beir + " (generated " + set + " set)", nil
+	}
+	f, err := os.Open(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("bench grounding: %w", err)
+	}
+	defer f.Close()
+	exs, err := eval.ReadGroundingExamples(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("bench grounding: %s: %w", data, err)
+	}
+	return exs, data, nil
 }
 
 func fmtAUC(x float64) string {

@@ -54,6 +54,7 @@ func commands() []command {
 		{"ask", "answer a question from the documents, with cited sources", runAsk},
 		{"serve", "start the HTTP API (OpenAI-compatible chat, answers with citations, gateway)", runServe},
 		{"bench", "run a benchmark (sextant bench -h lists them)", runBench},
+		{"eval", "evaluation: run suites with gates and reports, history, draft a golden set", runEval},
 		{"churn", "churn prediction: train, score, models, promote, rollback, drift, uplift", runChurn},
 		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
 		{"usage", "usage and cost report: tokens and cost per task, cache savings, month forecast", runUsage},

@@ -58,59 +58,29 @@ func (s *security) webOptions(w *web.Options) {
 	w.Authenticate = web.APIKeyAuth(s.auth, s.log)
 }
 
-// ragHooks records every answer, and the guard and policy decisions and
-// approvals it carried, in the audit log.
+// ragHooks records every answer in the audit log. Guard and policy
+// decisions and approvals are recorded by the guardrails themselves
+// (rag.GuardrailOptions.Audit), with the stage's details.
 func (s *security) ragHooks(opts *rag.Options) {
 	opts.Hooks.Done = append(opts.Hooks.Done, s.answerDone)
 }
 
-// verdictEvent is the payload of a guard or policy decision.
-type verdictEvent struct {
-	Stage  string   `json:"stage"` // input, output or tools
-	Action string   `json:"action"`
-	Rule   string   `json:"rule,omitempty"`
-	Labels []string `json:"labels,omitempty"`
-	Reason string   `json:"reason,omitempty"`
-}
-
-// approvalEvent is the payload of a request held for approval.
-type approvalEvent struct {
-	Action    string `json:"action"` // "held"
-	ID        string `json:"approval_id"`
-	Kind      string `json:"kind"`
-	Assistant string `json:"assistant,omitempty"`
-	Tool      string `json:"tool,omitempty"`
-}
-
-// answerDone runs after each answer is sent: the records are queued, not
+// answerDone runs after each answer is sent: the record is queued, not
 // awaited, so answering never waits for an audit commit.
 func (s *security) answerDone(ctx context.Context, r *rag.Result) {
-	ctx = context.WithoutCancel(ctx)
-	actor, tenant := r.Principal, r.Tenant
-	if p, ok := sextant.PrincipalFrom(ctx); ok {
-		actor, tenant = p.ID, p.Tenant
+	var p *sextant.Principal
+	if pp, ok := sextant.PrincipalFrom(ctx); ok {
+		p = pp
 	}
-	events := []sextant.AuditEvent{audit.AnswerEvent(&r.Answer, nil)}
-	events[0].Actor, events[0].Tenant = actor, tenant
-	for _, v := range []struct {
-		stage string
-		v     rag.Verdict
-	}{{"input", r.Input}, {"output", r.Output}, {"tools", r.Tools}} {
-		if v.v.Action != rag.Allow || v.v.Rule != "" {
-			events = append(events, sextant.AuditEvent{Kind: sextant.AuditPolicy, Actor: actor, Tenant: tenant, RequestID: r.ID,
-				Payload: verdictEvent{Stage: v.stage, Action: v.v.Action.String(), Rule: v.v.Rule, Labels: v.v.Labels, Reason: v.v.Reason}})
-		}
-	}
-	for _, a := range r.Approvals {
-		events = append(events, sextant.AuditEvent{Kind: sextant.AuditApproval, Actor: actor, Tenant: tenant, RequestID: r.ID,
-			Payload: approvalEvent{Action: "held", ID: a.ID, Kind: a.Kind, Assistant: a.Assistant, Tool: a.Tool}})
-	}
-	for _, ev := range events {
-		if err := s.log.Enqueue(ctx, ev); err != nil {
-			s.logger.Error("audit record not queued", "kind", ev.Kind, "request_id", ev.RequestID, "err", err)
-		}
+	ev := audit.AnswerEvent(&r.Answer, p)
+	if err := s.log.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
+		s.logger.Error("audit record not queued", "kind", ev.Kind, "request_id", ev.RequestID, "err", err)
 	}
 }
+
+// auditLog is the log, for the other parts of the server that record
+// events (the guardrails), so one process has one appender.
+func (s *security) auditLog() *audit.Log { return s.log }
 
 // run writes keys' last-use times every minute until ctx ends.
 func (s *security) run(ctx context.Context) {

@@ -100,7 +100,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			_, err := store.Generation(ctx)
 			return err
 		},
-		Logger: log,
+		Logger:    log,
+		Approvals: s.guard.queue(), // guardrails.go
 	}
 	ops.webOptions(&wo)
 	srv, err := web.New(wo)

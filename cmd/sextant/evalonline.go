@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/eval"
+	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/sqlite"
+	"github.com/sextant-ai/sextant/telemetry"
+)
+
+// evalOnlineConfig is the eval.online section: a sample of live answers is
+// scored after the response is sent.
+type evalOnlineConfig struct {
+	Sample             float64 `yaml:"sample"`              // share of answers scored; 0 = off
+	HallucinationAlert float64 `yaml:"hallucination_alert"` // alert above this answer hallucination rate; 0 = no alerts
+	Window             int     `yaml:"window"`              // answers the rate is taken over; 0 = 100
+	Queue              int     `yaml:"queue"`               // answers waiting to be scored; 0 = 256; a full queue drops
+	Workers            int     `yaml:"workers"`             // background scorers; 0 = 1
+	Judge              bool    `yaml:"judge"`               // also ask eval.judge (costs a model call per claim)
+}
+
+// onlineDeps are what online evaluation reports to.
+type onlineDeps struct {
+	metrics *telemetry.Metrics
+	store   *sqlite.DB       // answer evaluations; nil = not stored
+	model   *llm.Model       // for the judge
+	log     *slog.Logger     // alerts and failures
+	now     func() time.Time // nil = time.Now
+}
+
+// newOnlineEval starts online evaluation as configured, or returns nil when
+// the sample is 0. Scores go to the metrics (sextant_eval_score, the window
+// rate) and to the answer's record (answer_evals); an alert is a metric, a
+// warning log line (event eval.hallucination_alert) and the alert event.
+func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
+	oc := cfg.Eval.Online
+	if oc.Sample <= 0 {
+		return nil
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	g := &eval.Grounder{}
+	if oc.Judge && cfg.Eval.Judge != "" && d.model != nil && d.store != nil {
+		g.Judge = newJudge(d.model, cfg.Eval.Judge, d.store)
+	}
+	return eval.NewOnline(eval.OnlineOptions{
+		Sample: oc.Sample, Queue: oc.Queue, Workers: oc.Workers, Window: oc.Window, AlertRate: oc.HallucinationAlert,
+		Grounder: g, Now: d.now,
+		Scored: func(ctx context.Context, s eval.OnlineScore) {
+			for _, m := range []string{eval.MetricGroundedness, eval.MetricHallucinationRate, eval.MetricCitationCoverage,
+				eval.MetricGroundedCitationRate, eval.MetricRelevance} {
+				d.metrics.ObserveEval(s.Assistant, m, s.Scores[m])
+			}
+			d.metrics.SetHallucinationRate(s.WindowRate)
+			if d.store == nil || s.AnswerID == "" {
+				return
+			}
+			err := d.store.PutAnswerEval(ctx, &sqlite.AnswerEval{AnswerID: s.AnswerID, Assistant: s.Assistant,
+				Groundedness: s.Scores[eval.MetricGroundedness], HallucinationRate: s.Scores[eval.MetricHallucinationRate],
+				CitationCoverage: s.Scores[eval.MetricCitationCoverage], GroundedCitationRate: s.Scores[eval.MetricGroundedCitationRate],
+				Relevance: s.Scores[eval.MetricRelevance], Claims: s.Claims, Unsupported: s.Unsupported, Judge: s.Judge, CreatedAt: s.At})
+			if err != nil && sextant.ErrorCode(err) != sextant.ENOTFOUND {
+				d.log.Warn("online evaluation: storing the score", "answer_id", s.AnswerID, "err", err)
+			}
+		},
+		Alert: func(a eval.HallucinationAlert) {
+			d.metrics.ObserveHallucinationAlert()
+			d.log.Warn("hallucination rate above threshold", "event", "eval.hallucination_alert", "rate", a.Rate,
+				"threshold", a.Threshold, "answers", a.Answers, "flagged", a.Flagged, "last_answer_id", a.AnswerID,
+				"assistant", a.Assistant, "at", a.At)
+		},
+		Dropped: d.metrics.ObserveEvalDropped,
+		Failed: func(id string, err error) {
+			d.log.Warn("online evaluation failed", "answer_id", id, "err", err)
+		},
+	})
+}

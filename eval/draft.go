@@ -1,0 +1,279 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/search"
+)
+
+// DraftSource is one document to draft questions from.
+type DraftSource struct {
+	DocumentID string
+	Title      string
+	Chunks     []sextant.Chunk
+}
+
+// DraftOptions configures Draft.
+type DraftOptions struct {
+	// N is how many questions to draft; 0 means 50.
+	N int
+	// Complete, when set, asks a language model to write each question and
+	// its answer from a passage (the embedded, versioned draft prompt);
+	// nil writes templated questions from headings and key sentences.
+	Complete CompleteFunc
+}
+
+// DraftPromptVersion is the version of the embedded draft prompt.
+func DraftPromptVersion() string { return draftPrompt.version }
+
+// minDraftWords is the fewest words a chunk needs to be drafted from.
+const minDraftWords = 12
+
+// Draft writes a starter golden set from documents, for a person to review:
+// up to N questions, taken round-robin over the documents (in the order
+// given) so that every document contributes before any gives a second.
+// Each question's reference answer is a sentence of its passage (the key
+// sentence, or the model's answer) and its relevant id is the document.
+// Templated questions are built from the chunk's heading ("What does
+// "Title" say about heading?"), from a definition in the key sentence
+// ("What is X?"), or from the key sentence's salient words. Tags say how
+// the question was made ("draft" and "templated" or "llm"). A model's
+// reply that is not the JSON asked for falls back to a templated question.
+func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, error) {
+	n := o.N
+	if n <= 0 {
+		n = 50
+	}
+	stop := map[string]bool{}
+	for _, w := range search.EnglishStopWords {
+		stop[w] = true
+	}
+	// Candidate chunks per document, in order.
+	cands := make([][]sextant.Chunk, len(docs))
+	for i, d := range docs {
+		for _, c := range d.Chunks {
+			if len(strings.Fields(c.Text)) >= minDraftWords {
+				cands[i] = append(cands[i], c)
+			}
+		}
+	}
+	var out []Item
+	seen := map[string]bool{}
+	for round := 0; len(out) < n; round++ {
+		progress := false
+		for i := range docs {
+			if len(out) >= n {
+				break
+			}
+			if round >= len(cands[i]) {
+				continue
+			}
+			progress = true
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			c := cands[i][spread(round, len(cands[i]))]
+			it, ok, err := draftOne(ctx, &docs[i], &c, stop, o.Complete)
+			if err != nil {
+				return nil, err
+			}
+			key := strings.ToLower(it.Question)
+			if !ok || seen[key] {
+				continue
+			}
+			seen[key] = true
+			it.ID = fmt.Sprintf("d%03d", len(out)+1)
+			out = append(out, it)
+		}
+		if !progress {
+			break
+		}
+	}
+	return out, nil
+}
+
+// spread visits a document's chunks in an order that covers it evenly:
+// first, middle, then the rest.
+func spread(round, n int) int {
+	if round == 0 || n <= 1 {
+		return 0
+	}
+	if round == 1 {
+		return n / 2
+	}
+	// The remaining chunks in order, skipping the two already taken.
+	k := 0
+	for i := 0; i < n; i++ {
+		if i == 0 || i == n/2 {
+			continue
+		}
+		k++
+		if k == round-1 {
+			return i
+		}
+	}
+	return n - 1
+}
+
+func draftOne(ctx context.Context, d *DraftSource, c *sextant.Chunk, stop map[string]bool, complete CompleteFunc) (Item, bool, error) {
+	title := strings.TrimSpace(d.Title)
+	if title == "" {
+		title = d.DocumentID
+	}
+	section := ""
+	if len(c.Section) > 0 {
+		section = strings.TrimSpace(c.Section[len(c.Section)-1])
+	}
+	key := keySentence(c.Text, stop)
+	if key == "" {
+		return Item{}, false, nil
+	}
+	it := Item{RelevantIDs: []string{d.DocumentID}, Tags: []string{"draft"}}
+	if complete != nil {
+		user, err := draftPrompt.render(map[string]string{"Title": title, "Section": strings.Join(c.Section, " › "), "Passage": c.Text})
+		if err != nil {
+			return Item{}, false, err
+		}
+		reply, err := complete(ctx, draftPrompt.system, user)
+		if err != nil {
+			return Item{}, false, fmt.Errorf("drafting a question from %s: %w", d.DocumentID, err)
+		}
+		if q, a, ok := parseDraft(reply); ok {
+			it.Question, it.ReferenceAnswer = q, a
+			it.Tags = append(it.Tags, "llm")
+			return it, true, nil
+		}
+	}
+	it.Question, it.ReferenceAnswer = templatedQuestion(title, section, key, stop), key
+	it.Tags = append(it.Tags, "templated")
+	return it, it.Question != "", nil
+}
+
+// parseDraft reads the model's {"question", "answer"} reply.
+func parseDraft(reply string) (q, a string, ok bool) {
+	obj, found := firstJSONObject(reply)
+	if !found {
+		return "", "", false
+	}
+	var raw struct {
+		Question string `json:"question"`
+		Answer   string `json:"answer"`
+	}
+	if json.Unmarshal([]byte(obj), &raw) != nil {
+		return "", "", false
+	}
+	q, a = strings.TrimSpace(raw.Question), strings.TrimSpace(raw.Answer)
+	return q, a, q != "" && a != ""
+}
+
+var definitionRE = regexp.MustCompile(`^(?:The |A |An )?([^,;:()\[\]]{3,60}?) (is|are) (?:a|an|the|one|used|how|what|where|when|where|made|written|called|kept|stored|set|run)\b`)
+
+// templatedQuestion writes a question the key sentence answers.
+func templatedQuestion(title, section, key string, stop map[string]bool) string {
+	if m := definitionRE.FindStringSubmatch(key); m != nil && !stop[strings.ToLower(m[1])] && !startsWithPronoun(m[1]) {
+		subject := m[1]
+		if r, _ := utf8.DecodeRuneInString(subject); unicode.IsUpper(r) && !isAcronymStart(subject) {
+			subject = strings.ToLower(subject[:1]) + subject[1:]
+		}
+		verb := "What is"
+		if m[2] == "are" {
+			verb = "What are"
+		}
+		return fmt.Sprintf("%s %s?", verb, subject)
+	}
+	if section != "" && !strings.EqualFold(section, title) {
+		return fmt.Sprintf("What does %q say about %s?", title, lowerFirst(section))
+	}
+	words := salientWords(key, stop, 3)
+	if len(words) == 0 {
+		return ""
+	}
+	about := words[0]
+	if len(words) > 1 {
+		about = strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+	}
+	return fmt.Sprintf("What does %q say about %s?", title, about)
+}
+
+func startsWithPronoun(s string) bool {
+	f := strings.Fields(strings.ToLower(s))
+	return len(f) > 0 && slices.Contains([]string{"it", "this", "that", "these", "those", "they", "there", "here", "which", "what", "he", "she", "we", "you", "i"}, f[0])
+}
+
+func isAcronymStart(s string) bool {
+	f := strings.Fields(s)
+	return len(f) > 0 && len(f[0]) > 1 && strings.ToUpper(f[0]) == f[0]
+}
+
+func lowerFirst(s string) string {
+	if isAcronymStart(s) || strings.HasPrefix(s, "`") {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// keySentence returns the sentence of text that best represents it: a
+// whole sentence of 6 to 45 words whose content words recur most in the
+// passage (per square root of its length), definitions favoured.
+func keySentence(text string, stop map[string]bool) string {
+	freq := map[string]int{}
+	for _, w := range contentWords(text, stop) {
+		freq[w]++
+	}
+	best, bestScore := "", -1.0
+	for _, s := range sextant.SplitSentences(text) {
+		n := len(strings.Fields(s.Text))
+		if n < 6 || n > 45 || strings.HasSuffix(s.Text, ":") {
+			continue
+		}
+		score := 0.0
+		for _, w := range contentWords(s.Text, stop) {
+			score += float64(freq[w])
+		}
+		score /= math.Sqrt(float64(n))
+		if definitionRE.MatchString(s.Text) {
+			score *= 1.5
+		}
+		if score > bestScore {
+			best, bestScore = s.Text, score
+		}
+	}
+	return best
+}
+
+// salientWords returns up to k distinct content words of s, the longest
+// first (ties in order of appearance).
+func salientWords(s string, stop map[string]bool, k int) []string {
+	ws := contentWords(s, stop)
+	var uniq []string
+	for _, w := range ws {
+		if !slices.Contains(uniq, w) {
+			uniq = append(uniq, w)
+		}
+	}
+	slices.SortStableFunc(uniq, func(a, b string) int { return len(b) - len(a) })
+	return uniq[:min(k, len(uniq))]
+}
+
+// contentWords lowercases s and returns its words of four or more letters
+// that are not stop words.
+func contentWords(s string, stop map[string]bool) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' }) {
+		f = strings.Trim(f, "-")
+		if utf8.RuneCountInString(f) >= 4 && !stop[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
