@@ -75,12 +75,12 @@ type FeatureWeights struct {
 
 // DefaultFeatureWeights were fitted by coordinate ascent on nDCG@10 over
 // the BEIR SciFact TRAIN queries only, over hybrid candidates (weighted
-// z-score fusion, vector weight 0.2, USE-lite vectors), starting from
-// {0.3, 0.1, 0.2, 0.4, 0.4, 1}; never on the test queries they are
-// measured on. Reproduce with `sextant bench retrieval --split train
-// --mode hybrid --fusion weighted --norm zscore --vector-weight 0.2
-// --rerank features --fit-rerank --vectors DIR` (docs/vectors.md).
-var DefaultFeatureWeights = FeatureWeights{Coverage: 0.6, Title: 0.2, Proximity: 0.15, Lexical: 0.7, Vector: 0.3, Fused: 1.1}
+// z-score fusion, vector weight 0.25, USE-lite vectors), never on the test
+// queries they are measured on. Reproduce with `sextant bench retrieval
+// --split train --mode hybrid --fusion weighted --norm zscore
+// --vector-weight 0.25 --rerank features --fit-rerank --vectors DIR`
+// (docs/vectors.md, which also says how little they gain there).
+var DefaultFeatureWeights = FeatureWeights{Coverage: 0.2, Title: 0.25, Proximity: 0.2, Lexical: 0.8, Vector: 0.3, Fused: 1.15}
 
 func (w FeatureWeights) slice() []float64 {
 	return []float64{w.Coverage, w.Title, w.Proximity, w.Lexical, w.Vector, w.Fused}

@@ -103,12 +103,13 @@ func (ix *Index) RankWith(ctx context.Context, q sextant.Query, r Retrieval) ([]
 		// The vector side (which may call an embedding server) runs
 		// beside the lexical one.
 		var vec []Ranked
+		var qv []float32
 		var verr error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			qv, err := ix.queryVector(ctx, &q)
-			if err != nil {
+			var err error
+			if qv, err = ix.queryVector(ctx, &q); err != nil {
 				verr = err
 				return
 			}
@@ -123,6 +124,10 @@ func (ix *Index) RankWith(ctx context.Context, q sextant.Query, r Retrieval) ([]
 			// Auto mode degrades to lexical rather than failing a question
 			// because the embedding server is down.
 			ix.log.Warn("search: vector side of an auto query failed; answering lexically", "err", verr)
+		} else if r.Fusion == FusionWeighted {
+			// A weighted sum needs both scores of every candidate: compute
+			// the one a list did not return rather than guess it.
+			lex, vec = ix.completeLexical(q.Text, lex, vec), ix.completeVector(qv, lex, vec)
 		}
 		cands = Fuse(lex, vec, r)
 	}

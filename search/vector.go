@@ -3,9 +3,12 @@ package search
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/bm25"
 	"github.com/sextant-ai/sextant/hnsw"
 )
 
@@ -465,4 +468,74 @@ func (ix *Index) VectorStats() (VectorStats, bool) {
 	}
 	return VectorStats{Space: v.space, Dim: v.dim, Vectors: v.hn.Live(), Bytes: v.hn.MemoryBytes(),
 		Int8: v.hn.Options().Quantization == hnsw.Int8}, true
+}
+
+// completeVector returns vec plus the cosine similarity to qv of every
+// chunk of lex that vec lacks and that has a vector, so weighted fusion
+// sums true scores instead of imputing the missing ones.
+func (ix *Index) completeVector(qv []float32, lex, vec []Ranked) []Ranked {
+	have := make(map[uint32]bool, len(vec))
+	for _, r := range vec {
+		have[r.num] = true
+	}
+	unit := make([]float32, len(qv))
+	var ss float64
+	for _, x := range qv {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return vec
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i, x := range qv {
+		unit[i] = x * inv
+	}
+	out := slices.Clip(vec)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v := ix.vec
+	for _, r := range lex {
+		if have[r.num] {
+			continue
+		}
+		if cv := v.chunkVector(r.num); cv != nil {
+			out = append(out, Ranked{ChunkID: r.ChunkID, DocumentID: r.DocumentID, Score: float64(dot(unit, cv)), num: r.num})
+		}
+	}
+	return out
+}
+
+// completeLexical returns lex plus the BM25 score of every chunk of vec
+// that lex lacks (0 when it holds no query term).
+func (ix *Index) completeLexical(text string, lex, vec []Ranked) []Ranked {
+	have := make(map[uint32]bool, len(lex))
+	for _, r := range lex {
+		have[r.num] = true
+	}
+	missing := make(map[uint32]Ranked)
+	for _, r := range vec {
+		if !have[r.num] {
+			missing[r.num] = r
+		}
+	}
+	if len(missing) == 0 {
+		return lex
+	}
+	out := slices.Clip(lex)
+	if terms := ix.analyzer.Terms(text); len(terms) > 0 {
+		ix.mu.RLock()
+		res := ix.lex.Search(bm25.Query{Terms: terms, Allow: func(n uint32) bool { _, ok := missing[n]; return ok }}, len(missing))
+		ix.mu.RUnlock()
+		for _, x := range res {
+			r := missing[x.Doc]
+			out = append(out, Ranked{ChunkID: r.ChunkID, DocumentID: r.DocumentID, Score: x.Score, num: r.num})
+			delete(missing, x.Doc)
+		}
+	}
+	for _, r := range vec { // in vec's order, for determinism
+		if _, ok := missing[r.num]; ok {
+			out = append(out, Ranked{ChunkID: r.ChunkID, DocumentID: r.DocumentID, Score: 0, num: r.num})
+		}
+	}
+	return out
 }

