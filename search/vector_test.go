@@ -465,3 +465,39 @@ func TestHybridEmbedsQueriesAndChecksSpace(t *testing.T) {
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func TestWeightedFusionCompletesScores(t *testing.T) {
+	ctx := context.Background()
+	c := newVecCorpus(t, 300, 8)
+	ix := c.open(t, Options{Vector: VectorOptions{Enabled: true}})
+	q := c.vecs["doc0005#0"]
+	r := Retrieval{Fusion: FusionWeighted, Normalize: NormZScore, VectorWeight: 0.3, Depth: 20}
+	got, err := ix.RankWith(ctx, sextant.Query{Text: "alpha number 17", Vector: q, K: 40, Mode: sextant.ModeHybrid}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecOnly := 0
+	lexical, _ := ix.RankWith(ctx, sextant.Query{Text: "alpha number 17", K: 20, Mode: sextant.ModeLexical}, Retrieval{})
+	for _, h := range got {
+		bm, okB := h.Scores[ScoreBM25]
+		cs, okV := h.Scores[ScoreVector]
+		if !okB || !okV {
+			t.Fatalf("%s lacks a stage score: %v", h.ChunkID, h.Scores)
+		}
+		// Every vector score is the exact cosine, whichever list found it.
+		if math.Abs(cs-cosine(q, c.vecs[h.ChunkID])) > 1e-5 {
+			t.Fatalf("%s vector score %v, cosine %v", h.ChunkID, cs, cosine(q, c.vecs[h.ChunkID]))
+		}
+		if !slices.Contains(ids(lexical), h.ChunkID) {
+			vecOnly++
+			// A chunk the lexical list did not return has its true BM25
+			// score: 0 unless it holds a query term.
+			if d := c.docs[strings.TrimSuffix(h.ChunkID, "#0")]; bm == 0 && strings.Contains(d.Text, "alpha") {
+				t.Fatalf("%s holds 'alpha' but got BM25 0", h.ChunkID)
+			}
+		}
+	}
+	if vecOnly == 0 {
+		t.Fatal("no candidate came from the vector list alone")
+	}
+}
