@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 // LogOptions configures NewLogHandler and LogReplaceAttr. The zero value
@@ -53,8 +54,39 @@ func newLogRedactor(o LogOptions) *logRedactor {
 	return lr
 }
 
+// keyNorm lowercases k and drops '-', '_' and '.', so "X-Api_Key" matches
+// "apikey". It runs for every attribute of every log line: a key already
+// in normal form (lower-case ASCII) is returned as is, other ASCII keys
+// are folded in one pass, and only non-ASCII keys take strings.ToLower.
 func keyNorm(k string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "").Replace(k))
+	i := 0
+	for ; i < len(k); i++ {
+		if c := k[i]; c == '-' || c == '_' || c == '.' || 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	if i == len(k) {
+		return k
+	}
+	b := make([]byte, i, len(k))
+	copy(b, k[:i])
+	ascii := true
+	for ; i < len(k); i++ {
+		switch c := k[i]; {
+		case c == '-' || c == '_' || c == '.':
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			ascii = ascii && c < utf8.RuneSelf
+			b = append(b, c)
+		}
+	}
+	if !ascii {
+		// The bytes dropped above are ASCII, so they never split a
+		// multi-byte character; Unicode case folding is ToLower's.
+		return strings.ToLower(string(b))
+	}
+	return string(b)
 }
 
 func (lr *logRedactor) text(s string) string {
