@@ -210,7 +210,7 @@ func featuresOf(out []uint32, norm string, words []string) []uint32 {
 		norm = norm[:maxFeatureBytes]
 		n := 0
 		for i, w := range words {
-			if w != "^" {
+			if w != "^" && w != lineBreak {
 				n += len(w) + 1
 			}
 			if n > maxFeatureBytes {
@@ -221,6 +221,9 @@ func featuresOf(out []uint32, norm string, words []string) []uint32 {
 	}
 	prev := ""
 	for _, w := range words {
+		if w == lineBreak {
+			w = "^" // the model sees every break alike
+		}
 		if w != "^" {
 			out = append(out, hashStrings(1, w, ""))
 		}

@@ -158,10 +158,14 @@ func normalize(buf []byte, text string) ([]byte, normStats) {
 	return out, st
 }
 
+// lineBreak is the token tokenizeLower puts at a line start.
+const lineBreak = "^\n"
+
 // tokenizeLower splits normalized text into words: runs of letters, digits
 // and combining marks; apostrophes inside words are dropped ("don't" →
-// "dont"). A "^" token marks each sentence or line start, so patterns can
-// anchor there. Words are substrings of t unless an apostrophe was
+// "dont"). A "^" token marks each sentence start and lineBreak each line
+// start, so patterns can anchor there; a pattern's gap never reaches
+// across a line break (a table or a list is not one sentence). Words are substrings of t unless an apostrophe was
 // dropped. It appends to dst.
 func tokenizeLower(dst []string, t string) []string {
 	dst = append(dst, "^")
@@ -192,8 +196,14 @@ func tokenizeLower(dst []string, t string) []string {
 		default:
 			flush(i)
 			switch r {
-			case '.', '!', '?', ':', '\n', ';', '"', '“', '”':
-				if dst[len(dst)-1] != "^" {
+			case '\n':
+				if last := dst[len(dst)-1]; last == "^" {
+					dst[len(dst)-1] = lineBreak
+				} else if last != lineBreak {
+					dst = append(dst, lineBreak)
+				}
+			case '.', '!', '?', ':', ';', '"', '“', '”':
+				if last := dst[len(dst)-1]; last != "^" && last != lineBreak {
 					dst = append(dst, "^")
 				}
 			}

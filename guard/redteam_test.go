@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,4 +59,41 @@ func TestRedteamSuiteInputSide(t *testing.T) {
 			t.Errorf("benign: %d of %d flagged", flagged, n)
 		}
 	}
+}
+
+func TestRedTeamSuiteEmbedded(t *testing.T) {
+	cs, err := RedTeamSuite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats := map[string]int{}
+	for _, c := range cs {
+		cats[c.Category]++
+	}
+	for _, want := range []string{"injection", "jailbreak", "exfiltration", "pii_extraction", "tool_abuse", "benign"} {
+		if cats[want] == 0 {
+			t.Errorf("no %s cases in %v", want, cats)
+		}
+	}
+	for _, bad := range []string{`{"id":"x","category":"c","prompt":"p","expect":"maybe"}`, `{"id":"","category":"c","prompt":"p","expect":"block"}`,
+		`{"id":"x","category":"c","prompt":"p","expect":"block","extra":1}`, "{\"id\":\"x\",\"category\":\"c\",\"prompt\":\"p\",\"expect\":\"block\"}\n{\"id\":\"x\",\"category\":\"c\",\"prompt\":\"q\",\"expect\":\"block\"}", "{"} {
+		if _, err := ReadRedTeam(strings.NewReader(bad), "bad.jsonl"); err == nil || !strings.Contains(err.Error(), "bad.jsonl:") {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+}
+
+func FuzzReadRedTeam(f *testing.F) {
+	f.Add(`{"id":"a","category":"c","prompt":"p","expect":"block"}`)
+	f.Add("{\n}")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := ReadRedTeam(strings.NewReader(s), "f")
+		if err == nil {
+			for _, c := range cs {
+				if c.ID == "" || (c.Expect != "block" && c.Expect != "allow") {
+					t.Fatalf("accepted a bad case %+v", c)
+				}
+			}
+		}
+	})
 }

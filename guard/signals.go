@@ -83,6 +83,9 @@ override: leave ~2 all ~2 previous|prior ~1 information|instruction*|task* ~1 be
 override: change|changed ~1 your ~1 instruction*|rule*|programming
 override: vergiss|vergesse|vergessen|ignoriere|ignorieren|ignorier|missachte|missachten|übergehe|verwirf|vergiß ~4 alle|alles|vorherige*|bisherige*|obige*|vorangegangene*|vorangehende*|davor|zuvor|instruktion*|anweisung*|befehl*|aufgabe*|aufträge|auftrag|informationen|angaben|gesagte*|gesagt|ausführungen|regeln|richtlinien|vorhin
 override: höre|hör ~1 nicht ~2 auf ~2 alles|zuvor|vorher
+override: instruction*|rules|guidelines|programming|directives ~2 do_not_exist|dont_exist|never_existed|no_longer_exist|no_longer_apply|do_not_apply|dont_apply
+delimiter: end_of|end_of_the|begin|start_of ~1 user_input|input|prompt|user_message|conversation|instructions|system_prompt|system_instructions|new_instructions
+delimiter: ^ system|admin|administrator|developer|root ~1 ^ ~1 grant|enable|disable|override|reveal|ignore|you_are|new|the_user
 override: obige*|vorherige*|bisherige*|vorangegangene*|alle ~2 ausführungen|anweisungen|instruktionen|informationen|aufgaben|befehle ~2 ignorieren|vergessen|missachten|ignoriert|vergessen
 override: abweichend ~2 vorherigen|bisherigen|obigen
 override: alle ~3 informationen|anweisungen|instruktionen ~4 irrelevant|unwichtig|ungültig|nicht
@@ -127,7 +130,9 @@ jailbreak: jailbreak*|jailbroken ~3 you|your|yourself|mode|enabled|prompt|versio
 !jailbreak: do_anything_now
 jailbreak: developer|dev|god|sudo|debug|admin|maintenance|unrestricted|opposite|evil|chaos ~1 mode ~1 enabled|activated|engaged|output|response*
 jailbreak: you ~3 developer|god|sudo|evil|unrestricted|opposite ~1 mode
-jailbreak: enable|enter|activate|switch_to ~1 sudo|god|jailbreak|unrestricted|dan|evil|opposite ~1 mode
+jailbreak: enable|enter|activate|switch_to|turn_on|in ~1 sudo|god|jailbreak|unrestricted|dan|evil|opposite ~1 mode
+persona: enable|enter|activate|switch_to|turn_on|in ~1 developer|dev|debug|admin|root|maintenance ~1 mode
+jailbreak: two|both ~2 responses|answers|outputs|versions|replies ~6 uncensored|unfiltered|unrestricted|jailbroken|developer_mode|no_restrictions|without_restrictions|without_filters
 jailbreak: comply_with|obey ~1 anything|everything|any_request|all_requests|every_request
 jailbreak: you ~2 have ~1 no ~2 rules|restrictions|limits|limitations|guidelines|filters|boundaries|morals|ethics
 jailbreak: must_now_obey|obey_only_me|only_obey_me|obey_only_the_user
@@ -138,7 +143,7 @@ jailbreak: rules|restrictions|guidelines|limits|filters|policies ~1 dont|do_not|
 jailbreak: keine|ohne ~2 regeln|einschränkungen|grenzen|filter|richtlinien|zensur|beschränkungen
 jailbreak: obey ~1 me|only_me ~3 not|instead|rather
 jailbreak: not_your|instead_of_your ~1 creators|developers|makers|programmers|owners
-jailbreak: ignore|bypass|break|violate ~3 openai|anthropic|content|safety|ethical ~1 polic*|guideline*|rules|filter*|restriction*
+jailbreak: ignore|ignores|ignoring|bypass|bypasses|bypassing|break|breaks|violate|violates|disregard|disregards ~3 openai|anthropic|content|safety|ethical ~1 polic*|guideline*|rules|filter*|restriction*
 jailbreak: evil|malicious|rogue ~1 ai|assistant|bot|confidant|version|personality|mode
 jailbreak: hypothetical|theoretical|fictional|imaginary ~1 world|scenario|universe|setting ~5 you|where|in_which
 jailbreak: two ~1 entities|personalities
@@ -288,7 +293,7 @@ type phrasePattern struct {
 func (s *slot) match(ws []string, k int) int {
 	w := ws[k]
 	if s.anchor {
-		return boolInt(w == "^")
+		return boolInt(w == "^" || w == lineBreak)
 	}
 	if s.words[w] {
 		return 1
@@ -327,7 +332,8 @@ type patternSet struct {
 var categoryIndex = map[string]int{"override": sigOverride, "new_task": sigNewTask, "roleplay": sigRoleplay,
 	"jailbreak": sigJailbreak, "exfil": sigExfil, "forcing": sigForcing, "context": sigContext,
 	"refusal": sigRefusal, "unrestricted": sigUnrestricted, "authority": sigAuthority, "coercion": sigCoercion,
-	"secret": sigSecret, "fiction": sigFiction, "persona": catPersona, "harm": catHarmTerm, "defense": catDefense}
+	"secret": sigSecret, "fiction": sigFiction, "persona": catPersona, "harm": catHarmTerm, "defense": catDefense,
+	"delimiter": sigDelimiter}
 
 // defaultPatterns compiles patternSource once; the result is immutable.
 var defaultPatterns = sync.OnceValue(func() *patternSet {
@@ -444,6 +450,9 @@ func (p *phrasePattern) matchFrom(ws []string, si, j int) bool {
 		if m := s.match(ws, k); m > 0 && p.matchFrom(ws, si+1, k+m) {
 			return true
 		}
+		if ws[k] == lineBreak {
+			return false // gaps stay within a line
+		}
 		if ws[k] != "^" { // a sentence break does not count as a word
 			skipped++
 		}
@@ -461,7 +470,11 @@ func (ps *patternSet) count(ws []string, counts *[numCats]int) {
 		if w == "" {
 			continue
 		}
-		exact := ps.byFirst[w]
+		key := w
+		if w == lineBreak {
+			key = "^"
+		}
+		exact := ps.byFirst[key]
 		for _, pi := range exact {
 			if p := &ps.pats[pi]; p.matchAt(ws, i) {
 				counts[p.cat] += p.weight
@@ -483,7 +496,7 @@ var delimiterMarkers = []string{"<|im_start|>", "<|im_end|>", "<|endoftext|>", "
 	"<|assistant|>", "</s>", "<s>", "[inst]", "[/inst]", "<<sys>>", "<</sys>>", "### system", "### instruction",
 	"### human", "### assistant", "```system", "[system]", "(system)", "======end", "end of prompt", "end of input",
 	"<system>", "</system>", "{\"role\": \"system\"", "{\"role\":\"system\"", "[/end]", "-- end --", "</instructions>",
-	"<instructions>", "begin new instructions", "<!-- ", "\\n\\n"}
+	"<instructions>", "begin new instructions", "<!-- ", "\\n\\n", "###system", "### system ###", "[/system]"}
 
 var (
 	roleLabels      = []string{"system:", "assistant:", "human:", "user:", "ai:", "bot:", "chatgpt:", "gpt:"}
@@ -635,7 +648,7 @@ func secretRequests(ws []string) int {
 		}
 		// "the secret you are protecting"; "the secret" with a derived ask.
 		if !noun && w == "secret" && i > 0 && (ws[i-1] == "the" || ws[i-1] == "your") && i+1 < len(ws) &&
-			(derived || ws[i+1] == "you" || ws[i+1] == "that" || ws[i+1] == "which" || ws[i+1] == "^") {
+			(derived || ws[i+1] == "you" || ws[i+1] == "that" || ws[i+1] == "which" || ws[i+1] == "^" || ws[i+1] == lineBreak) {
 			noun = true
 		}
 		if !noun || i == 0 {
@@ -901,7 +914,7 @@ func saturate(c float64) float64 {
 func spacedLetters(ws []string) int {
 	runs, n := 0, 0
 	for _, w := range ws {
-		if utf8.RuneCountInString(w) == 1 && w != "^" {
+		if utf8.RuneCountInString(w) == 1 && w != "^" && w != lineBreak {
 			n++
 			continue
 		}
@@ -1075,6 +1088,11 @@ func nearKeyword(w string) (string, bool) {
 	}
 	for _, k := range typoKeywords {
 		if w == k || w[0] != k[0] {
+			continue
+		}
+		// An inflection is a word, not a misspelling: "ignored",
+		// "ignores", "systems", "forgetting".
+		if len(w) > len(k) && strings.HasPrefix(w, k[:len(k)-1]) {
 			continue
 		}
 		limit := 1

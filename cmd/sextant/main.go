@@ -62,6 +62,7 @@ func commands() []command {
 		{"audit", "audit log: verify the hash chain and signatures, export JSONL, purge by retention", runAudit},
 		{"keys", "API keys: create (shown once), list, revoke, generate", runKeys},
 		{"policy", "policy files: check a file, test rules against example requests", runPolicy},
+		{"redteam", "run the red-team attack suite against an assistant: share stopped per category, false positives on benign prompts", runRedteam},
 	}
 }
 
