@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/hnsw"
 )
 
 // Fusion is how hybrid search combines the lexical and vector rankings.
@@ -314,10 +315,5 @@ func cloneScores(m map[string]float64) map[string]float64 {
 	return out
 }
 
-func dot(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
+// dot is the SIMD dot product of the hnsw kernels.
+func dot(a, b []float32) float32 { return hnsw.Dot(a, b) }
