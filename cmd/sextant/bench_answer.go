@@ -58,6 +58,25 @@ type answerReport struct {
 	CachedP50MS   float64            `json:"cached_p50_ms"` // the same questions again, served by the exact cache
 	Target        float64            `json:"overhead_p95_target_ms"`
 	MeetsTarget   bool               `json:"meets_target"`
+
+	// With --online-sample: every question is also asked of a pipeline
+	// whose answers go to online evaluation (scored in the background), in
+	// alternating order, and the whole-answer latency of both is reported.
+	Online *onlineBench `json:"online,omitempty"`
+}
+
+// onlineBench compares answer latency with online evaluation off and on.
+type onlineBench struct {
+	Sample  float64 `json:"sample"`
+	OffP50  float64 `json:"off_p50_ms"`
+	OffP95  float64 `json:"off_p95_ms"`
+	OnP50   float64 `json:"on_p50_ms"`
+	OnP95   float64 `json:"on_p95_ms"`
+	HookP50 float64 `json:"offer_p50_us"` // time in the Done hook that hands the answer over
+	HookMax float64 `json:"offer_max_us"`
+	Sampled int64   `json:"sampled"`
+	Scored  int64   `json:"scored"`
+	Dropped int64   `json:"dropped"`
 }
 
 func runBenchAnswer(ctx context.Context, e *env, args []string) error {
@@ -72,6 +91,7 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed passes to FILE")
 	showFailures := fs.Bool("failures", false, "list the claims the eval scorer finds unsupported or uncited (on stderr)")
+	onlineSample := fs.Float64("online-sample", 0, "also ask every question with online evaluation on at this sample rate (1 = every answer scored in the background) and compare latency with it off")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -80,6 +100,9 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	}
 	if *passes < 1 {
 		return usageErrorf("bench answer: --passes %d: want at least 1", *passes)
+	}
+	if *onlineSample < 0 || *onlineSample > 1 {
+		return usageErrorf("bench answer: --online-sample %v: want a rate in [0, 1]", *onlineSample)
 	}
 	progress := e.stderr
 	if *asJSON {
@@ -164,6 +187,10 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	best := make([]time.Duration, len(qids))
 	stages := map[string][]time.Duration{}
 	var results []*rag.Result
+	var on *onlineArm
+	if *onlineSample > 0 {
+		on = newOnlineArm(*onlineSample)
+	}
 	for pass := range *passes {
 		fmt.Fprintf(progress, "pass %d of %d: %d questions ...\n", pass+1, *passes, len(qids))
 		// A fresh pipeline per pass: every question misses the cache, so
@@ -172,13 +199,28 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if on != nil {
+			if err := on.pipeline(s); err != nil {
+				return err
+			}
+		}
 		for qi, q := range qids {
+			if on != nil && qi%2 == 0 {
+				if err := on.ask(ctx, *assistant, queries[q]); err != nil {
+					return fmt.Errorf("bench answer: query %s (online evaluation on): %w", q, err)
+				}
+			}
 			t0 := time.Now()
 			res, err := p.Ask(ctx, &rag.Request{Assistant: *assistant, Question: queries[q]})
 			if err != nil {
 				return fmt.Errorf("bench answer: query %s: %w", q, err)
 			}
 			total = append(total, time.Since(t0))
+			if on != nil && qi%2 == 1 {
+				if err := on.ask(ctx, *assistant, queries[q]); err != nil {
+					return fmt.Errorf("bench answer: query %s (online evaluation on): %w", q, err)
+				}
+			}
 			overhead = append(overhead, res.Overhead())
 			if pass == 0 || res.Overhead() < best[qi] {
 				best[qi] = res.Overhead()
@@ -262,6 +304,11 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 		rep.StagesP95MS[st] = percentileMS(ds, 95)
 	}
 	rep.MeetsTarget = rep.OverheadP95MS <= rep.Target || rep.BestP95MS <= rep.Target
+	if on != nil {
+		if rep.Online, err = on.report(ctx, total); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		return json.NewEncoder(e.stdout).Encode(rep)
 	}
@@ -280,6 +327,12 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "generator p50\t%.3f ms\n", rep.GenerateP50MS)
 	fmt.Fprintf(w, "whole answer p50\t%.3f ms\n", rep.TotalP50MS)
 	fmt.Fprintf(w, "exact cache hit p50\t%.3f ms\n", rep.CachedP50MS)
+	if o := rep.Online; o != nil {
+		fmt.Fprintf(w, "whole answer, online evaluation off p50 / p95\t%.3f / %.3f ms\n", o.OffP50, o.OffP95)
+		fmt.Fprintf(w, "whole answer, online evaluation on (sample %.2f) p50 / p95\t%.3f / %.3f ms\n", o.Sample, o.OnP50, o.OnP95)
+		fmt.Fprintf(w, "  handing an answer to online evaluation p50 / max\t%.2f / %.2f µs\n", o.HookP50, o.HookMax)
+		fmt.Fprintf(w, "  online evaluation: sampled / scored / dropped\t%d / %d / %d\n", o.Sampled, o.Scored, o.Dropped)
+	}
 	var names []string
 	for st := range rep.StagesP50MS {
 		names = append(names, st)

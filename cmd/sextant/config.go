@@ -46,6 +46,7 @@ type config struct {
 	Budgets          budgetsConfig     `yaml:"budgets"`     // operate.go
 	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
 	Answers          answersConfig     `yaml:"answers"`
+	Eval             evalConfig        `yaml:"eval"`   // eval.go, evalonline.go
 	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
 	Policy           policyConfig      `yaml:"policy"` // guardrails.go
 
@@ -277,6 +278,9 @@ func (c *config) check() error {
 		return fmt.Errorf("config: cache.semantic_threshold %v: want a cosine similarity in (0, 1]", t)
 	}
 	if err := c.checkGuard(); err != nil {
+		return err
+	}
+	if err := c.Eval.check(); err != nil {
 		return err
 	}
 	return c.checkOperations()

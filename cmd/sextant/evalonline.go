@@ -8,6 +8,7 @@ import (
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/eval"
 	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/rag"
 	"github.com/sextant-ai/sextant/sqlite"
 	"github.com/sextant-ai/sextant/telemetry"
 )
@@ -82,4 +83,41 @@ func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
 			d.log.Warn("online evaluation failed", "answer_id", id, "err", err)
 		},
 	})
+}
+
+// startOnline starts online evaluation when the configuration samples
+// answers; the answers come from the pipeline s built.
+func (o *operations) startOnline(cfg *config, s *askSetup) {
+	m, _ := s.opts.Model.(*llm.Model)
+	o.online = newOnlineEval(cfg, onlineDeps{metrics: o.metrics, store: s.eng.store, model: m, log: o.log})
+}
+
+// offerOnline hands a finished answer to online evaluation. It never
+// blocks: the answer is queued (or dropped and counted when the queue is
+// full) and scored in the background, after the response went out.
+func (o *operations) offerOnline(r *rag.Result) {
+	if o.online == nil {
+		return
+	}
+	a := r.Answer // a copy: the caller keeps the Result
+	o.online.Offer(&a)
+}
+
+// onlineDrain bounds how long shutting down waits for queued answers to be
+// scored.
+const onlineDrain = 10 * time.Second
+
+// closeOnline stops online evaluation, scoring what is queued for at most
+// onlineDrain.
+func (o *operations) closeOnline(ctx context.Context) error {
+	if o.online == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, onlineDrain)
+	defer cancel()
+	if err := o.online.Close(ctx); err != nil {
+		st := o.online.Stats()
+		o.log.Warn("online evaluation: answers left unscored at shutdown", "sampled", st.Sampled, "scored", st.Scored, "err", err)
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/cost"
+	"github.com/sextant-ai/sextant/eval"
 	"github.com/sextant-ai/sextant/guard"
 	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/extractive"
@@ -186,6 +187,7 @@ type operations struct {
 	reload  time.Duration
 
 	assistants map[string]rag.Assistant // by name, for cost estimates
+	online     *eval.Online             // sampled online evaluation; nil = off (evalonline.go)
 }
 
 // operationsDeps are what newOperations wires to.
@@ -374,6 +376,7 @@ func (o *operations) answerDone(ctx context.Context, r *rag.Result) {
 		o.metrics.ObserveGuard("chunks", telemetry.GuardBlock, nil)
 	}
 	telemetry.RecordAnswer(ctx, o.tracing.Tracer(), &r.Answer)
+	o.offerOnline(r)
 }
 
 // ragHooks adds the operating hooks to a pipeline's options.
@@ -418,7 +421,7 @@ func (o *operations) run(ctx context.Context) {
 
 // Close flushes the ledger, waits for alert deliveries and flushes spans.
 func (o *operations) Close(ctx context.Context) error {
-	var errs []error
+	errs := []error{o.closeOnline(ctx)} // first: its scores reach the metrics and the store
 	if o.ledger != nil {
 		errs = append(errs, o.ledger.Close(ctx))
 	}
@@ -684,5 +687,6 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 		s.Close()
 		return nil, nil, err
 	}
+	ops.startOnline(cfg, s)
 	return s, ops, nil
 }
