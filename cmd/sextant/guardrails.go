@@ -334,6 +334,13 @@ func (c *config) guardrails(ctx context.Context, getenv func(string) string, sto
 		MaxConversations: gc.MaxConversations, VaultTTL: gc.VaultTTL.D(),
 		Logger: slog.New(lateHandler{p: &gs.log}),
 	}
+	// The policy's cost variable: the conversation's tokens so far,
+	// priced like the usage ledger prices them.
+	prices, err := c.priceTable()
+	if err != nil {
+		return nil, err
+	}
+	opts.Cost = func(model string, u sextant.Usage) float64 { return prices.Charge(model, u).USD }
 	if len(gc.Output.Types) > 0 {
 		opts.Output = map[guard.Type]guard.Action{}
 		for t, a := range gc.Output.Types {

@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/llm/llmtest"
 )
 
 // guardFixture ingests a corpus with one document that tries to instruct
@@ -178,5 +182,44 @@ rules:
 	_, _, err = runCLI(t, nil, "ask", "--data", data, "anything")
 	if err == nil || !strings.Contains(err.Error(), "policy.yaml") || !strings.Contains(err.Error(), `rule "x"`) {
 		t.Errorf("bad policy: %v", err)
+	}
+}
+
+// TestGuardPolicyCost: the policy's cost variable is the conversation's
+// spend so far, priced from the prices: section.
+func TestGuardPolicyCost(t *testing.T) {
+	up := llmtest.NewOpenAIServer(t)
+	data, _ := guardFixture(t, fmt.Sprintf(`providers:
+  - {name: up, type: openai, base_url: %q}
+assistants:
+  - {name: remote, model: gpt-4o-mini}
+prices:
+  models: {gpt-4o-mini: {input: 1000, output: 1000}}
+policy:
+  file: policy.yaml
+`, up.URL))
+	os.WriteFile(filepath.Join(data, "policy.yaml"), []byte(`version: 1
+rules:
+  - id: spend-cap
+    when: stage == "input" && cost > 0.05
+    action: block
+    reason: This conversation has spent its budget.
+`), 0o644)
+	up.Enqueue(llmtest.Reply{Text: []string{"Two days."}, Usage: &sextant.Usage{InputTokens: 100, OutputTokens: 20}})
+	out, errs, err := runCLI(t, nil, "ask", "--data", data, "--assistant", "remote", "--json", "When do orders ship?")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	var first jsonAnswer
+	json.Unmarshal([]byte(out), &first)
+	if first.Refusal != "" {
+		t.Fatalf("first turn refused: %s", first.Refusal)
+	}
+	// 120 tokens at $1000 per million = $0.12 spent: the next turn is over.
+	out, _, _ = runCLI(t, nil, "ask", "--data", data, "--assistant", "remote", "--json", "--session", first.SessionID, "And returns?")
+	var next jsonAnswer
+	json.Unmarshal([]byte(out), &next)
+	if !strings.Contains(next.Refusal, "spent its budget") {
+		t.Errorf("second turn: %+v", next)
 	}
 }
