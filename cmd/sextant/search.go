@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type engine struct {
 	emb   *embedding         // the configured embedder; nil = lexical only
 	mode  sextant.SearchMode // search.mode from the configuration
 	note  string             // which retrieval, and why (printed at start)
+	log   *slog.Logger       // warnings of background work; nil = none
 }
 
 // openEngine opens the store in dataDir and its search index (loading the
@@ -41,6 +43,20 @@ func openEngine(ctx context.Context, dataDir string) (*engine, error) {
 		return nil, err
 	}
 	return &engine{store: st, index: ix}, nil
+}
+
+// refresh embeds the chunks that lack a vector (when an embedder is
+// configured) and brings the index up to date with the store: what the
+// server runs after an upload. An embedding failure is logged, not
+// returned: the documents are stored and found by words, and the next
+// refresh (or sextant reembed) embeds them.
+func (e *engine) refresh(ctx context.Context) error {
+	if e.emb != nil {
+		if _, err := embedPending(ctx, e.store, e.emb, nil); err != nil && ctx.Err() == nil && e.log != nil {
+			e.log.Warn("embedding new chunks failed; they are searchable by words until the next refresh", "err", err)
+		}
+	}
+	return e.index.Refresh(ctx)
 }
 
 // Close saves the index snapshot if it changed and closes the store.

@@ -77,11 +77,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	s.guard.setLogger(log) // guardrails.go
 	store, index := s.eng.store, s.eng.index
 	fmt.Fprintln(e.stdout, s.eng.note)
+	s.eng.log = log
 	if !*noSample {
 		if n, err := ingestSample(ctx, store, *dataDir); err != nil {
 			return err
 		} else if n > 0 {
-			if err := index.Refresh(ctx); err != nil {
+			if err := s.eng.refresh(ctx); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "First start: ingested Sextant's manual (%d documents) as a sample corpus.\n", n)
@@ -91,7 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	wo := web.Options{
 		Pipeline: s.pipeline, Model: model, Retriever: index, Store: store,
 		List:          listFunc(store),
-		Refresh:       index.Refresh,
+		Refresh:       s.eng.refresh, // embeds new chunks first when an embedder is configured
 		UploadDir:     filepath.Join(*dataDir, "uploads"),
 		Scorer:        churnScorers(*dataDir),
 		GatewayModels: gatewayModels(model),

@@ -213,7 +213,12 @@ func retrievalNote(ctx context.Context, eng *engine) string {
 
 // embedPending embeds the chunks that lack a vector in emb's space, with a
 // progress bar on w (nil = quiet).
+// The space must be the store's active one (it becomes so when the store
+// has no vectors yet) or the target of a re-embedding in progress.
 func embedPending(ctx context.Context, st *sqlite.DB, emb *embedding, w io.Writer) (ingest.EmbedSummary, error) {
+	if _, err := st.ClaimSpace(ctx, emb.space); err != nil {
+		return ingest.EmbedSummary{}, err
+	}
 	var progress func(ingest.EmbedProgress)
 	if w != nil {
 		progress = newEmbedProgress(w)

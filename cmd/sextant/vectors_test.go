@@ -299,3 +299,39 @@ func TestLexicalOnlyNotes(t *testing.T) {
 		t.Fatalf("reembed without a model: %v", err)
 	}
 }
+
+// TestEngineRefreshEmbeds is what the server does after an upload: chunks
+// stored without vectors are embedded before the index catches up.
+func TestEngineRefreshEmbeds(t *testing.T) {
+	s := newEmbedSetup(t, 3, "")
+	if sum, err := s.ingest(t, "--no-embed"); err != nil || sum.Embedded != nil {
+		t.Fatalf("ingest --no-embed: %v %+v", err, sum)
+	}
+	e := &env{getenv: func(k string) string { return s.env[k] }}
+	cfg, err := loadConfig("", s.data, e.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cfg.models(e.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	eng, err := openEngineWith(ctx, e, cfg, m, s.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if _, ok := eng.index.VectorStats(); ok || !strings.Contains(eng.note, "until chunks are embedded") {
+		t.Fatalf("before: note %q", eng.note)
+	}
+	if err := eng.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if vs, ok := eng.index.VectorStats(); !ok || vs.Vectors != 3 || vs.Dim != 16 {
+		t.Fatalf("after refresh: %+v %v", vs, ok)
+	}
+	if eng.index.Mode(sextant.Query{Text: "x"}) != sextant.ModeHybrid {
+		t.Fatal("auto queries are not hybrid after the refresh")
+	}
+}
