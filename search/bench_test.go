@@ -60,3 +60,41 @@ func BenchmarkRank(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearch is a whole search — rank, read the chunks, hydrate the
+// hits — with snippets (Index.Search) and without (Unmarked, what the
+// answer pipeline uses).
+func BenchmarkSearch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields(strings.ToLower(strings.NewReplacer(".", "", ",", "", "(", "", ")", "").Replace(benchText)))
+	for i := range 2000 {
+		words = append(words, fmt.Sprintf("w%d", i))
+	}
+	s := newMemStore()
+	for d := range 5000 {
+		var body []string
+		for range 120 + rng.IntN(120) {
+			body = append(body, words[rng.IntN(len(words))])
+		}
+		s.put(makeDoc(fmt.Sprintf("d%d", d), words[rng.IntN(len(words))], strings.Join(body, " ")+"."))
+	}
+	ix, err := Open(context.Background(), s, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := []string{"cerebral white matter diffusion in preterm infants", "w17 anisotropy", "covid-19 patients il-6", "fiber architecture w999 w5"}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		search func(context.Context, sextant.Query) ([]sextant.Hit, error)
+	}{{"snippets", ix.Search}, {"unmarked", ix.Unmarked().Search}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := c.search(ctx, sextant.Query{Text: queries[i%len(queries)]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

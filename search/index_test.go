@@ -183,6 +183,17 @@ func TestSearchHits(t *testing.T) {
 	if h.Score <= 0 || h.Scores["bm25"] != h.Score {
 		t.Errorf("scores = %v %v", h.Score, h.Scores)
 	}
+	// The snippet-free view returns the same hits, snippets left empty.
+	bare, err := ix.Unmarked().Search(ctx, sextant.Query{Text: "how do I install on linux?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hits {
+		hits[i].Snippet = ""
+	}
+	if diff := cmp.Diff(hits, bare); diff != "" {
+		t.Errorf("Unmarked().Search differs from Search without snippets (-Search +Unmarked):\n%s", diff)
+	}
 	if hits, _ := ix.Search(ctx, sextant.Query{Text: "the and of"}); len(hits) != 0 {
 		t.Errorf("stop-word query returned %v", chunkIDs(hits))
 	}

@@ -350,6 +350,26 @@ func (ix *Index) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, er
 
 // SearchWith is Search with other retrieval settings.
 func (ix *Index) SearchWith(ctx context.Context, q sextant.Query, r Retrieval) ([]sextant.Hit, error) {
+	return ix.search(ctx, q, r, true)
+}
+
+// Unmarked is a view of an Index whose Search returns hits without
+// snippets (Hit.Snippet is empty), for callers that use the chunk's text
+// themselves and never show a snippet, such as the answer pipeline:
+// marking the matched terms is close to half the work of hydrating a hit.
+// Everything else — ranking, filters, chunks, documents, scores — is
+// Index.Search's.
+type Unmarked struct{ ix *Index }
+
+// Unmarked returns ix's snippet-free view.
+func (ix *Index) Unmarked() Unmarked { return Unmarked{ix} }
+
+// Search is Index.Search without snippets.
+func (u Unmarked) Search(ctx context.Context, q sextant.Query) ([]sextant.Hit, error) {
+	return u.ix.search(ctx, q, u.ix.opts.Retrieval, false)
+}
+
+func (ix *Index) search(ctx context.Context, q sextant.Query, r Retrieval, snippets bool) ([]sextant.Hit, error) {
 	ranked, err := ix.RankWith(ctx, q, r)
 	if err != nil || len(ranked) == 0 {
 		return nil, err
@@ -373,7 +393,10 @@ func (ix *Index) SearchWith(ctx context.Context, q sextant.Query, r Retrieval) (
 		entries[i] = ix.docs[r.DocumentID]
 	}
 	ix.mu.RUnlock()
-	terms := ix.analyzer.Terms(q.Text)
+	var terms []string
+	if snippets {
+		terms = ix.analyzer.Terms(q.Text)
+	}
 	hits := make([]sextant.Hit, 0, len(ranked))
 	for i, r := range ranked {
 		c, ok := byID[r.ChunkID]
@@ -388,13 +411,11 @@ func (ix *Index) SearchWith(ctx context.Context, q sextant.Query, r Retrieval) (
 		if scores == nil {
 			scores = map[string]float64{ScoreBM25: r.Score}
 		}
-		hits = append(hits, sextant.Hit{
-			Chunk:    *c,
-			Document: doc,
-			Score:    r.Score,
-			Scores:   scores,
-			Snippet:  Snippet(ix.analyzer, c.Text, terms, SnippetOptions{}),
-		})
+		h := sextant.Hit{Chunk: *c, Document: doc, Score: r.Score, Scores: scores}
+		if snippets {
+			h.Snippet = Snippet(ix.analyzer, c.Text, terms, SnippetOptions{})
+		}
+		hits = append(hits, h)
 	}
 	return hits, nil
 }
