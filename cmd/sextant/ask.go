@@ -77,7 +77,9 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 		return nil, err
 	}
 	opts := rag.Options{
-		Retriever: eng.index, Model: model, Counter: model.Counter(), Analyzer: eng.index.Analyzer(),
+		// Unmarked: answers never show search snippets, and marking
+		// them is close to half of hydrating the hits.
+		Retriever: eng.index.Unmarked(), Model: model, Counter: model.Counter(), Analyzer: eng.index.Analyzer(),
 		Assistants: assistants, DefaultAssistant: def, Templates: templates, Store: eng.store,
 		Embed: embed, SemanticThreshold: cfg.Cache.SemanticThreshold,
 		History: cfg.Answers.History, SupportThreshold: cfg.Answers.SupportThreshold, FlagBadCitations: cfg.Answers.FlagBadCitations,
