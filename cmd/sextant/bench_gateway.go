@@ -18,13 +18,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/access"
 	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/driver"
 	"github.com/sextant-ai/sextant/llm/openai"
 	"github.com/sextant-ai/sextant/web"
 )
 
-const benchGatewayUsage = `Usage: sextant bench gateway [--duration 10s] [--concurrency N] [--json]
+const benchGatewayUsage = `Usage: sextant bench gateway [--full] [--duration 10s] [--concurrency N] [--json]
 
 Measures what Sextant's gateway adds to an OpenAI-compatible call, in one
 run, against a local fake upstream that answers at once (a fixed
@@ -32,10 +34,21 @@ chat.completion body): a Go load generator calls (a) the upstream directly
 and (b) the same upstream through Sextant's /v1/chat/completions, in
 alternating rounds, and reports p50/p99 latency and requests/s for both.
 
+With --full it also calls (c) the gateway as sextant serve builds it: an
+API key authenticated on every request, metrics, tracing, the JSON request
+log through the guard's redaction, rate limits, budgets, the usage ledger
+and the audit log. The three alternate in each round, so what the
+operating side adds over the bare gateway is measured in the same run.
+Tracing exports when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_TRACES_EXPORTER) says so, as in serve.
+
 Latency is measured with one request in flight (what a request pays);
 throughput with --concurrency requests in flight (what the server sustains).
 The load generator, the gateway and the upstream share this machine's
 cores, so the gateway figure is what one machine does for all three.
+CPU per request is the process's CPU time during a throughput phase
+divided by its requests (load generator and upstream included: the
+difference between two columns is what the extra hop costs).
 
 With --beir DIR (default ../shared/data/beir-scifact when present) it also
 asks every test query over HTTP (POST /v1/ask, extractive generator) and
@@ -51,11 +64,14 @@ type gatewayReport struct {
 	Duration        string      `json:"duration_per_phase"`
 	Rounds          int         `json:"rounds"`
 	Stream          bool        `json:"stream"`
-	Latency         phasePair   `json:"latency"`    // one request in flight
-	Throughput      phasePair   `json:"throughput"` // --concurrency in flight
-	AddedP50MS      float64     `json:"added_p50_ms"`
+	Latency         phasePair   `json:"latency"`      // one request in flight
+	Throughput      phasePair   `json:"throughput"`   // --concurrency in flight
+	AddedP50MS      float64     `json:"added_p50_ms"` // the measured gateway (full stack with --full) against direct
 	AddedP99MS      float64     `json:"added_p99_ms"`
 	GatewayRPS      float64     `json:"gateway_rps"`
+	StackP50MS      float64     `json:"stack_added_p50_ms,omitempty"` // --full: full stack against the bare gateway
+	StackCPUUS      float64     `json:"stack_cpu_us_per_request,omitempty"`
+	TargetStackMS   float64     `json:"target_stack_added_p50_ms,omitempty"`
 	TargetP50MS     float64     `json:"target_added_p50_ms"`
 	TargetP99MS     float64     `json:"target_added_p99_ms"`
 	TargetRPS       float64     `json:"target_rps"`
@@ -70,9 +86,10 @@ type gatewayReport struct {
 }
 
 type phasePair struct {
-	Concurrency int       `json:"concurrency"`
-	Direct      phaseStat `json:"direct"`
-	Gateway     phaseStat `json:"gateway"`
+	Concurrency int        `json:"concurrency"`
+	Direct      phaseStat  `json:"direct"`
+	Gateway     phaseStat  `json:"gateway"`        // the bare gateway
+	Full        *phaseStat `json:"full,omitempty"` // --full: the gateway as serve builds it
 }
 
 type phaseStat struct {
@@ -83,6 +100,8 @@ type phaseStat struct {
 	P90MS    float64 `json:"p90_ms"`
 	P99MS    float64 `json:"p99_ms"`
 	MeanMS   float64 `json:"mean_ms"`
+	// CPUPerReqUS is the process's CPU time during the phase per request.
+	CPUPerReqUS float64 `json:"cpu_us_per_request"`
 }
 
 type ragHTTPRep struct {
@@ -155,7 +174,7 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serve := fs.Bool("serve", false, "only start the upstream and the gateway, print their URLs and wait (for wrk)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phases to FILE")
-	full := fs.Bool("full", false, "the gateway as sextant serve builds it: configuration file, store, metrics, tracing, JSON request log (discarded), usage ledger")
+	full := fs.Bool("full", false, "also measure the gateway as sextant serve builds it (API key auth, metrics, tracing, redacted JSON request log (discarded), rate limits, budgets, usage ledger, audit log) beside the bare one")
 	beirDefault := filepath.Join("..", "shared", "data", "beir-scifact")
 	if _, err := os.Stat(beirDefault); err != nil {
 		beirDefault = ""
@@ -183,44 +202,75 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 	go upSrv.Serve(upLn)
 	defer upSrv.Close()
 	upURL := "http://" + upLn.Addr().String() + "/v1"
-	var gwHandler http.Handler
+	op, err := openai.New(openai.Options{Name: "upstream", BaseURL: upURL, HTTPClient: &http.Client{Transport: benchTransport(*concurrency * 2)}})
+	if err != nil {
+		return err
+	}
+	model, err := llm.New(llm.Options{Providers: map[string]driver.Provider{"upstream": op}})
+	if err != nil {
+		return err
+	}
+	api, err := web.New(web.Options{Model: model})
+	if err != nil {
+		return err
+	}
+	listen := func(h http.Handler) (string, func(), error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		return "http://" + ln.Addr().String() + "/v1", func() { srv.Close() }, nil
+	}
+	gwURL, closeGW, err := listen(api.Handler())
+	if err != nil {
+		return err
+	}
+	defer closeGW()
+	// The targets, called in this order in every round.
+	type target struct {
+		name, url string
+		header    http.Header
+		out       func(*phasePair) *phaseStat
+	}
+	targets := []target{
+		{name: "direct", url: upURL + "/chat/completions", out: func(p *phasePair) *phaseStat { return &p.Direct }},
+		{name: "gateway", url: gwURL + "/chat/completions", out: func(p *phasePair) *phaseStat { return &p.Gateway }},
+	}
 	if *full {
-		h, closeFull, err := fullGateway(ctx, e, upURL)
+		fg, err := fullGateway(ctx, e, upURL)
+		if err != nil {
+			return err
+		}
+		defer fg.close()
+		fullURL, closeFull, err := listen(fg.handler)
 		if err != nil {
 			return err
 		}
 		defer closeFull()
-		gwHandler = h
-	} else {
-		op, err := openai.New(openai.Options{Name: "upstream", BaseURL: upURL, HTTPClient: &http.Client{Transport: benchTransport(*concurrency * 2)}})
-		if err != nil {
-			return err
-		}
-		model, err := llm.New(llm.Options{Providers: map[string]driver.Provider{"upstream": op}})
-		if err != nil {
-			return err
-		}
-		api, err := web.New(web.Options{Model: model})
-		if err != nil {
-			return err
-		}
-		gwHandler = api.Handler()
+		targets = append(targets, target{name: "full stack", url: fullURL + "/chat/completions",
+			header: http.Header{"Authorization": {"Bearer " + fg.key}},
+			out: func(p *phasePair) *phaseStat {
+				if p.Full == nil {
+					p.Full = &phaseStat{}
+				}
+				return p.Full
+			}})
 	}
-	gwLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	gwSrv := &http.Server{Handler: gwHandler}
-	go gwSrv.Serve(gwLn)
-	defer gwSrv.Close()
-	gwURL := "http://" + gwLn.Addr().String() + "/v1"
 
 	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say how much Sextant adds to this call."}],"temperature":0.2,"max_tokens":64}`)
 	if *stream {
 		body = []byte(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say how much Sextant adds to this call."}]}`)
 	}
 	if *serve {
-		fmt.Fprintf(e.stdout, "upstream: %s/chat/completions\ngateway:  %s/chat/completions\nbody:     %s\nCtrl-C to stop.\n", upURL, gwURL, body)
+		for _, t := range targets {
+			fmt.Fprintf(e.stdout, "%-11s %s\n", t.name+":", t.url)
+			for k, v := range t.header {
+				fmt.Fprintf(e.stdout, "%-11s %s: %s\n", "", k, v[0])
+			}
+		}
+		fmt.Fprintf(e.stdout, "%-11s %s\nCtrl-C to stop.\n", "body:", body)
 		<-ctx.Done()
 		return nil
 	}
@@ -239,21 +289,22 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	targets := [2]string{upURL + "/chat/completions", gwURL + "/chat/completions"}
 	for _, phase := range []struct {
 		conc int
 		out  *phasePair
 	}{{1, &rep.Latency}, {*concurrency, &rep.Throughput}} {
 		phase.out.Concurrency = phase.conc
-		var lat [2][]time.Duration
-		var reqs, errs [2]int
-		var took [2]time.Duration
+		lat := make([][]time.Duration, len(targets))
+		reqs, errs := make([]int, len(targets)), make([]int, len(targets))
+		took := make([]time.Duration, len(targets))
+		cpu := make([]float64, len(targets))
 		for r := range *rounds {
-			for i, url := range targets {
-				name := [2]string{"direct", "gateway"}[i]
-				fmt.Fprintf(progress, "round %d/%d: %s, %d in flight, %v ...\n", r+1, *rounds, name, phase.conc, slice)
-				load(ctx, url, body, phase.conc, *warmup, benchTransport(phase.conc))
-				l, n, bad, d := load(ctx, url, body, phase.conc, slice, benchTransport(phase.conc))
+			for i, t := range targets {
+				fmt.Fprintf(progress, "round %d/%d: %s, %d in flight, %v ...\n", r+1, *rounds, t.name, phase.conc, slice)
+				load(ctx, t.url, t.header, body, phase.conc, *warmup, benchTransport(phase.conc))
+				c0 := cpuSeconds()
+				l, n, bad, d := load(ctx, t.url, t.header, body, phase.conc, slice, benchTransport(phase.conc))
+				cpu[i] += cpuSeconds() - c0
 				lat[i] = append(lat[i], l...)
 				reqs[i] += n
 				errs[i] += bad
@@ -263,15 +314,33 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 				}
 			}
 		}
-		phase.out.Direct = stat(lat[0], reqs[0], errs[0], took[0])
-		phase.out.Gateway = stat(lat[1], reqs[1], errs[1], took[1])
+		for i, t := range targets {
+			st := stat(lat[i], reqs[i], errs[i], took[i])
+			if reqs[i] > 0 {
+				st.CPUPerReqUS = cpu[i] * 1e6 / float64(reqs[i])
+			}
+			*t.out(phase.out) = st
+		}
 	}
 	rep.LoadAfter = loadAvg1()
-	rep.AddedP50MS = rep.Latency.Gateway.P50MS - rep.Latency.Direct.P50MS
-	rep.AddedP99MS = rep.Latency.Gateway.P99MS - rep.Latency.Direct.P99MS
-	rep.GatewayRPS = rep.Throughput.Gateway.RPS
+	measured := func(p *phasePair) *phaseStat { // what the targets are judged on
+		if p.Full != nil {
+			return p.Full
+		}
+		return &p.Gateway
+	}
+	lg, tg := measured(&rep.Latency), measured(&rep.Throughput)
+	rep.AddedP50MS = lg.P50MS - rep.Latency.Direct.P50MS
+	rep.AddedP99MS = lg.P99MS - rep.Latency.Direct.P99MS
+	rep.GatewayRPS = tg.RPS
 	rep.Pass = rep.AddedP50MS <= rep.TargetP50MS && rep.AddedP99MS <= rep.TargetP99MS && rep.GatewayRPS >= rep.TargetRPS &&
-		rep.Latency.Gateway.Errors == 0 && rep.Throughput.Gateway.Errors == 0
+		rep.Latency.Gateway.Errors == 0 && rep.Throughput.Gateway.Errors == 0 && lg.Errors == 0 && tg.Errors == 0
+	if rep.Full {
+		rep.TargetStackMS = 0.3
+		rep.StackP50MS = lg.P50MS - rep.Latency.Gateway.P50MS
+		rep.StackCPUUS = tg.CPUPerReqUS - rep.Throughput.Gateway.CPUPerReqUS
+		rep.Pass = rep.Pass && rep.StackP50MS <= rep.TargetStackMS
+	}
 
 	if *beir != "" {
 		rag, err := benchRAGOverHTTP(ctx, e, *beir, *ragQueries, *ragPasses, progress)
@@ -301,7 +370,7 @@ func benchTransport(conc int) *http.Transport {
 
 // load sends body to url from conc closed-loop workers for d and returns
 // every request's latency, the count, the failures and the wall time.
-func load(ctx context.Context, url string, body []byte, conc int, d time.Duration, tr *http.Transport) ([]time.Duration, int, int, time.Duration) {
+func load(ctx context.Context, url string, header http.Header, body []byte, conc int, d time.Duration, tr *http.Transport) ([]time.Duration, int, int, time.Duration) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -332,6 +401,9 @@ func load(ctx context.Context, url string, body []byte, conc int, d time.Duratio
 				}
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 				req.Header["Content-Type"] = []string{"application/json"}
+				for k, v := range header {
+					req.Header[k] = v
+				}
 				t0 := time.Now()
 				res, err := client.Do(req)
 				if err != nil {
@@ -379,33 +451,70 @@ func writeGatewayReport(w io.Writer, r *gatewayReport) {
 	if r.Stream {
 		mode = "streamed completions (SSE)"
 	}
-	if r.Full {
-		mode += ", full serve stack"
-	}
 	fmt.Fprintf(w, "gateway overhead: fake upstream answering at once, %s, %d rounds of %s per phase, GOMAXPROCS %d, load %s -> %s\n\n",
 		mode, r.Rounds, r.Duration, r.GOMAXPROCS, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "%-26s %12s %12s %12s\n", "", "direct", "via Sextant", "added")
-	row := func(name string, a, b float64, unit string) {
-		fmt.Fprintf(w, "%-26s %9.3f %s %9.3f %s %+9.3f %s\n", name, a, unit, b, unit, b-a, unit)
-	}
 	l, t := r.Latency, r.Throughput
-	row("latency p50 (1 in flight)", l.Direct.P50MS, l.Gateway.P50MS, "ms")
-	row("latency p90", l.Direct.P90MS, l.Gateway.P90MS, "ms")
-	row("latency p99", l.Direct.P99MS, l.Gateway.P99MS, "ms")
-	fmt.Fprintf(w, "%-26s %12.0f %12.0f\n", "requests/s (1 in flight)", l.Direct.RPS, l.Gateway.RPS)
-	fmt.Fprintf(w, "%-26s %12.0f %12.0f   (%d in flight; gateway/direct %.2f)\n", "requests/s", t.Direct.RPS, t.Gateway.RPS, t.Concurrency, t.Gateway.RPS/max(t.Direct.RPS, 1))
-	row(fmt.Sprintf("latency p50 (%d in flight)", t.Concurrency), t.Direct.P50MS, t.Gateway.P50MS, "ms")
-	row("latency p99", t.Direct.P99MS, t.Gateway.P99MS, "ms")
-	fmt.Fprintf(w, "%-26s %12d %12d\n", "errors", l.Direct.Errors+t.Direct.Errors, l.Gateway.Errors+t.Gateway.Errors)
+	full := l.Full != nil && t.Full != nil
+	if full {
+		fmt.Fprintf(w, "%-26s %12s %12s %12s %12s %12s\n", "", "direct", "gateway", "full stack", "full-direct", "full-gateway")
+	} else {
+		fmt.Fprintf(w, "%-26s %12s %12s %12s\n", "", "direct", "via Sextant", "added")
+	}
+	row := func(name string, d, g float64, f *float64, unit, num string) {
+		diff := "%+" + num[1:]
+		fmt.Fprintf(w, "%-26s "+num+" %s "+num+" %s", name, d, unit, g, unit)
+		if f == nil {
+			fmt.Fprintf(w, " "+diff+" %s\n", g-d, unit)
+			return
+		}
+		fmt.Fprintf(w, " "+num+" %s "+diff+" %s "+diff+" %s\n", *f, unit, *f-d, unit, *f-g, unit)
+	}
+	pick := func(s *phaseStat, v func(*phaseStat) float64) *float64 {
+		if s == nil {
+			return nil
+		}
+		x := v(s)
+		return &x
+	}
+	p50 := func(s *phaseStat) float64 { return s.P50MS }
+	p90 := func(s *phaseStat) float64 { return s.P90MS }
+	p99 := func(s *phaseStat) float64 { return s.P99MS }
+	rps := func(s *phaseStat) float64 { return s.RPS }
+	cpu := func(s *phaseStat) float64 { return s.CPUPerReqUS }
+	ms, n := "%9.3f", "%9.0f"
+	row("latency p50 (1 in flight)", l.Direct.P50MS, l.Gateway.P50MS, pick(l.Full, p50), "ms", ms)
+	row("latency p90", l.Direct.P90MS, l.Gateway.P90MS, pick(l.Full, p90), "ms", ms)
+	row("latency p99", l.Direct.P99MS, l.Gateway.P99MS, pick(l.Full, p99), "ms", ms)
+	row("requests/s (1 in flight)", l.Direct.RPS, l.Gateway.RPS, pick(l.Full, rps), "  ", n)
+	row(fmt.Sprintf("requests/s (%d in flight)", t.Concurrency), t.Direct.RPS, t.Gateway.RPS, pick(t.Full, rps), "  ", n)
+	row(fmt.Sprintf("latency p50 (%d in flight)", t.Concurrency), t.Direct.P50MS, t.Gateway.P50MS, pick(t.Full, p50), "ms", ms)
+	row("latency p99", t.Direct.P99MS, t.Gateway.P99MS, pick(t.Full, p99), "ms", ms)
+	row("CPU per request", t.Direct.CPUPerReqUS, t.Gateway.CPUPerReqUS, pick(t.Full, cpu), "µs", n)
+	errs := func(a, b phaseStat) int { return a.Errors + b.Errors }
+	if full {
+		fmt.Fprintf(w, "%-26s %12d %12d %12d\n", "errors", errs(l.Direct, t.Direct), errs(l.Gateway, t.Gateway), l.Full.Errors+t.Full.Errors)
+		fmt.Fprintf(w, "%-26s %12s %12.2f %12.2f\n", "requests/s against direct", "", t.Gateway.RPS/max(t.Direct.RPS, 1), t.Full.RPS/max(t.Direct.RPS, 1))
+	} else {
+		fmt.Fprintf(w, "%-26s %12d %12d\n", "errors", errs(l.Direct, t.Direct), errs(l.Gateway, t.Gateway))
+		fmt.Fprintf(w, "%-26s %12s %12.2f\n", "requests/s against direct", "", t.Gateway.RPS/max(t.Direct.RPS, 1))
+	}
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "NOT met"
 	}
-	fmt.Fprintf(w, "\ntargets: added p50 %.3f ms ≤ %.0f ms %s; added p99 %.3f ms ≤ %.0f ms %s; %.0f requests/s ≥ %.0f %s\n",
-		r.AddedP50MS, r.TargetP50MS, verdict(r.AddedP50MS <= r.TargetP50MS), r.AddedP99MS, r.TargetP99MS, verdict(r.AddedP99MS <= r.TargetP99MS),
+	what := "gateway"
+	if full {
+		what = "full stack"
+	}
+	fmt.Fprintf(w, "\ntargets (%s): added p50 %.3f ms ≤ %.0f ms %s; added p99 %.3f ms ≤ %.0f ms %s; %.0f requests/s ≥ %.0f %s\n",
+		what, r.AddedP50MS, r.TargetP50MS, verdict(r.AddedP50MS <= r.TargetP50MS), r.AddedP99MS, r.TargetP99MS, verdict(r.AddedP99MS <= r.TargetP99MS),
 		r.GatewayRPS, r.TargetRPS, verdict(r.GatewayRPS >= r.TargetRPS))
+	if full {
+		fmt.Fprintf(w, "operating side (full stack against the bare gateway): p50 %+.3f ms ≤ %.1f ms %s; CPU %+.0f µs per request\n",
+			r.StackP50MS, r.TargetStackMS, verdict(r.StackP50MS <= r.TargetStackMS), r.StackCPUUS)
+	}
 	if g := r.RAG; g != nil {
 		fmt.Fprintf(w, "\nRAG over HTTP (POST /v1/ask, extractive, %s, %d questions):\n", filepath.Base(filepath.Dir(g.Corpus)), g.Queries)
 		fmt.Fprintf(w, "  overhead excluding the generator, client-measured, best of %d passes per question: p50 %.2f ms, p95 %.2f ms (target p95 ≤ %.0f ms: %s)\n",
@@ -539,40 +648,78 @@ func benchRAGOverHTTP(ctx context.Context, e *env, beir string, limit, passes in
 	return rep, nil
 }
 
+// benchFull is the gateway as sextant serve builds it, with the API key
+// the load generator sends.
+type benchFull struct {
+	handler http.Handler
+	key     string
+	close   func()
+}
+
 // fullGateway builds the gateway as sextant serve does, over a temporary
 // data directory whose configuration routes every model to the upstream:
-// the operating side (metrics, tracing, the JSON request log, rate limits,
-// budgets, the usage ledger) included. Without API keys the rate limits
-// and budgets pass every request; the ledger still prices and stores each.
-func fullGateway(ctx context.Context, e *env, upURL string) (http.Handler, func(), error) {
+// the operating side (metrics, tracing, the JSON request log through the
+// guard's redaction, rate limits, budgets, the usage ledger) and the
+// security side (API keys, the audit log) included. Requests carry an app
+// key with a tenant and project, so the rate limits (set too high to
+// refuse) and the key's and project's budgets (too large to run out) are
+// checked, reserved and settled on every request as in production.
+func fullGateway(ctx context.Context, e *env, upURL string) (*benchFull, error) {
 	dir, err := os.MkdirTemp("", "sextant-bench-gateway-full-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg := filepath.Join(dir, configFileName)
-	yml := fmt.Sprintf("providers:\n  - name: upstream\n    type: openai\n    base_url: %s\nroutes:\n  - match: \"*\"\n    targets: [{provider: upstream}]\n", upURL)
+	yml := fmt.Sprintf(`providers:
+  - name: upstream
+    type: openai
+    base_url: %s
+routes:
+  - match: "*"
+    targets: [{provider: upstream}]
+rate_limits:
+  default: {requests_per_minute: 100000000, tokens_per_minute: 1000000000000}
+budgets:
+  projects:
+    bench/bench: {daily_usd: 1000000000, monthly_usd: 1000000000}
+`, upURL)
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
 	s, ops, err := openOperated(ctx, e, dir, cfg, io.Discard)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
+	}
+	sec, err := newSecurity(ctx, e, dir, s.eng.store, io.Discard, ops.log)
+	closeAll := func() {
+		if sec != nil {
+			sec.Close(context.Background())
+		}
+		ops.Close(context.Background())
+		s.Close()
+		os.RemoveAll(dir)
+	}
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	s.guard.useAuditLog(sec.auditLog())
+	key, _, err := access.Create(ctx, s.eng.store, access.KeySpec{Name: "bench", Tenant: "bench", Project: "bench",
+		Roles: []string{string(sextant.RoleApp)}}, nil, time.Now())
+	if err != nil {
+		closeAll()
+		return nil, err
 	}
 	model, _ := s.opts.Model.(*llm.Model)
-	wo := web.Options{Pipeline: s.pipeline, Model: model, Retriever: s.eng.index, Store: s.eng.store}
+	wo := web.Options{Pipeline: s.pipeline, Model: model, Retriever: s.eng.index, Store: s.eng.store, Logger: ops.log}
 	ops.webOptions(&wo)
+	sec.webOptions(&wo)
 	api, err := web.New(wo)
 	if err != nil {
-		ops.Close(context.Background())
-		s.Close()
-		os.RemoveAll(dir)
-		return nil, nil, err
+		closeAll()
+		return nil, err
 	}
-	return ops.handler(api.Handler()), func() {
-		ops.Close(context.Background())
-		s.Close()
-		os.RemoveAll(dir)
-	}, nil
+	return &benchFull{handler: ops.handler(api.Handler()), key: key, close: closeAll}, nil
 }
