@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,10 +18,11 @@ import (
 // embedSetup is a data directory configured with an embedder served by a
 // fake OpenAI-compatible server, and a folder of small documents.
 type embedSetup struct {
-	srv  *llmtest.Server
-	data string
-	src  string
-	env  map[string]string
+	srv         *llmtest.Server
+	data        string
+	src         string
+	env         map[string]string
+	concurrency int // embedder.concurrency; 0 = 2
 }
 
 func newEmbedSetup(t *testing.T, docs int, extra string) *embedSetup {
@@ -45,9 +47,9 @@ func (s *embedSetup) config(t *testing.T, model string, dims int, extra string) 
   base_url: %s
   api_key_env: EMB_KEY
   max_batch: 2
-  concurrency: 2
+  concurrency: %d
 retry: {max_attempts: 3, base_delay: 1ms, max_delay: 5ms, max_retry_after: 3s}
-%s`, model, dims, s.srv.URL, extra)
+%s`, model, dims, s.srv.URL, cmp.Or(s.concurrency, 2), extra)
 	if err := os.WriteFile(filepath.Join(s.data, "sextant.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +222,10 @@ func TestReembedResumable(t *testing.T) {
 	if _, err := s.ingest(t); err != nil {
 		t.Fatal(err)
 	}
+	// One request at a time, so the batch before the failure is complete
+	// (and cached) when the failure cancels the rest.
+	s.concurrency = 1
+	s.config(t, "emb-small", 0, "")
 	// Switch to emb-large; the server fails for good after the first batch.
 	s.srv.Enqueue(llmtest.Reply{}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500},
 		llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500}, llmtest.Reply{Status: 500})
