@@ -34,6 +34,9 @@ import (
 type ExportOptions struct {
 	Since time.Time           // records at or after this time; zero = from the start
 	Kinds []sextant.AuditKind // only these kinds; empty = all (a filtered export does not verify)
+	// Tenants keeps only records of these tenants ("" is the default
+	// tenant); nil = every tenant. A filtered export does not verify.
+	Tenants []string
 }
 
 // seqLocator is implemented by sources that can find the first record at
@@ -75,7 +78,7 @@ func Export(ctx context.Context, src Source, w io.Writer, opts ExportOptions) (i
 			}
 		}
 		buf = buf[:0]
-		if len(opts.Kinds) == 0 || slices.Contains(opts.Kinds, r.Kind) {
+		if (len(opts.Kinds) == 0 || slices.Contains(opts.Kinds, r.Kind)) && (opts.Tenants == nil || slices.Contains(opts.Tenants, r.Tenant)) {
 			buf = AppendRecordJSON(buf, &r)
 			n++
 		}

@@ -108,6 +108,16 @@ func TestExportSinceAndKinds(t *testing.T) {
 	if n != 6 || strings.Count(out, `"kind":"auth"`) != 6 || strings.Contains(out, `"kind":"admin"`) {
 		t.Fatalf("--kind auth: %d records\n%s", n, out)
 	}
+	// Tenants: every record is acme's; the default tenant ("") has none.
+	for _, c := range []struct {
+		tenants []string
+		want    int64
+	}{{nil, 25}, {[]string{"acme"}, 25}, {[]string{""}, 0}, {[]string{"other", "acme"}, 25}, {[]string{}, 0}} {
+		out, n := export(t, st, audit.ExportOptions{Tenants: c.tenants})
+		if n != c.want || strings.Count(out, `"type":"record"`) != int(c.want) {
+			t.Errorf("tenants %q: %d records; want %d", c.tenants, n, c.want)
+		}
+	}
 }
 
 func TestDecodeLineErrors(t *testing.T) {

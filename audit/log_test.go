@@ -448,7 +448,7 @@ func TestAnswerEvent(t *testing.T) {
 	if diff := cmp.Diff([]int{1, 2}, pl.Cited); diff != "" {
 		t.Error(diff)
 	}
-	if pl.Supported != 0.5 || pl.TemplateHash != "abc" || pl.InputTokens != 10 || pl.AnswerBytes != len(a.Text) ||
+	if pl.AnswerID != "ans_1" || pl.Supported != 0.5 || pl.TemplateHash != "abc" || pl.InputTokens != 10 || pl.AnswerBytes != len(a.Text) ||
 		pl.AnswerSHA256 != fmt.Sprintf("%x", sha256.Sum256([]byte(a.Text))) {
 		t.Errorf("payload = %+v", pl)
 	}

@@ -198,9 +198,12 @@ func appendString(b []byte, s string) []byte {
 // numbered sources — without the sources' text. The answer text itself
 // stays in the answer store; the record binds it by its SHA-256, so an
 // answer changed there no longer matches the tamper-evident log, and the
-// log holds no second copy of what the answer may quote. The request id is
-// the record's RequestID (Answer.ID).
+// log holds no second copy of what the answer may quote. AnswerID names
+// the answer in the answer store; the record's RequestID is the id of the
+// request that asked (AnswerEvent sets the answer id; a server sets its
+// HTTP request id), so an answer is found by either.
 type AnswerPayload struct {
+	AnswerID     string    `json:"answer_id"`
 	Session      string    `json:"session,omitempty"`
 	Turn         int       `json:"turn,omitempty"`
 	Assistant    string    `json:"assistant"`
@@ -224,9 +227,11 @@ type AnswerPayload struct {
 
 // AnswerEvent returns the audit event of an answer, attributed to p (its
 // actor and tenant; a nil p uses the answer's own Principal and Tenant).
+// Its RequestID is the answer's id; a caller that knows the id of the
+// request that asked (the HTTP request id) sets it instead.
 func AnswerEvent(a *sextant.Answer, p *sextant.Principal) sextant.AuditEvent {
 	sum := sha256.Sum256([]byte(a.Text))
-	pl := AnswerPayload{Session: a.SessionID, Turn: a.Turn, Assistant: a.Assistant,
+	pl := AnswerPayload{AnswerID: a.ID, Session: a.SessionID, Turn: a.Turn, Assistant: a.Assistant,
 		Question: a.Question, AnswerSHA256: hex.EncodeToString(sum[:]), AnswerBytes: len(a.Text),
 		Template: a.Template, TemplateHash: a.TemplateHash,
 		Model: a.Model, Served: a.Served, Finish: a.FinishReason, Refusal: a.Refusal, Cache: a.Cache,

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,9 +139,28 @@ func TestWatcherHotReload(t *testing.T) {
 	write("version: 1\nrules:\n  - {id: v1, when: 'true', action: flag}\n", t0)
 	now := t0
 	tick := make(chan time.Time)
-	w, err := NewWatcher(path, WatchOptions{Now: func() time.Time { return now }, After: func(time.Duration) <-chan time.Time { return tick }})
+	type change struct {
+		rule string // first rule of the new policy; "" when rejected
+		sum  [32]byte
+		err  error
+	}
+	var changes []change
+	var w *Watcher
+	onChange := func(p *Policy, sum [32]byte, err error) {
+		c := change{sum: sum, err: err}
+		if p != nil {
+			c.rule = p.Rules[0].ID
+		}
+		_ = w.Err() // the watcher's lock is not held
+		changes = append(changes, c)
+	}
+	w, err := NewWatcher(path, WatchOptions{Now: func() time.Time { return now }, After: func(time.Duration) <-chan time.Time { return tick },
+		OnChange: onChange})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(changes) != 0 {
+		t.Fatalf("the first load was reported as a change: %+v", changes)
 	}
 	if got := w.Policy().Rules[0].ID; got != "v1" {
 		t.Fatalf("initial rule %q", got)
@@ -163,6 +183,12 @@ func TestWatcherHotReload(t *testing.T) {
 	if w.Policy().Rules[0].ID != "v1" || w.Err() == nil {
 		t.Fatal("previous policy should stay in force after a bad file")
 	}
+	if len(changes) != 1 || changes[0].rule != "" || changes[0].err == nil || changes[0].sum == ([32]byte{}) {
+		t.Fatalf("rejection reported as %+v", changes)
+	}
+	if w.Check(); len(changes) != 1 {
+		t.Fatalf("the same bad file reported again: %+v", changes)
+	}
 	// A good change takes effect through Run.
 	now = t0.Add(time.Hour)
 	write("version: 1\nrules:\n  - {id: v3, when: 'true', action: block}\n", t0.Add(3*time.Second))
@@ -175,6 +201,10 @@ func TestWatcherHotReload(t *testing.T) {
 	<-done
 	if got := w.Policy().Rules[0].ID; got != "v3" || w.Err() != nil || !w.LoadedAt().Equal(now) {
 		t.Fatalf("after reload: rule %q err %v loaded %v", got, w.Err(), w.LoadedAt())
+	}
+	v3 := sha256.Sum256([]byte("version: 1\nrules:\n  - {id: v3, when: 'true', action: block}\n"))
+	if len(changes) != 2 || changes[1].rule != "v3" || changes[1].err != nil || changes[1].sum != v3 {
+		t.Fatalf("reload reported as %+v", changes)
 	}
 	// The first load must succeed.
 	write("version: 9\n", t0)

@@ -23,6 +23,12 @@ type WatchOptions struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger receives reload and rejection messages; nil discards them.
 	Logger *slog.Logger
+	// OnChange, when set, is told of every change after the first load:
+	// a new policy in force (p, its file's SHA-256, nil) or a changed file
+	// that was rejected (nil, its SHA-256, the error; the previous policy
+	// stays). The server records both in the audit log. It runs on the
+	// checking goroutine, after the watcher's lock is released.
+	OnChange func(p *Policy, sum [32]byte, err error)
 }
 
 // Watcher keeps the current policy of a file and reloads it when the file
@@ -88,6 +94,12 @@ func (w *Watcher) LoadedAt() time.Time {
 // file changed but was rejected (or cannot be read) and the previous
 // policy stays.
 func (w *Watcher) Check() (bool, error) {
+	var notify func()
+	defer func() {
+		if notify != nil {
+			notify()
+		}
+	}()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	fi, err := os.Stat(w.path)
@@ -114,8 +126,14 @@ func (w *Watcher) Check() (bool, error) {
 		w.lastErr = err
 		if w.cur.Load() != nil {
 			w.opts.Logger.Warn("policy rejected; previous policy stays in force", "file", w.path, "err", err)
+			if f := w.opts.OnChange; f != nil {
+				notify = func() { f(nil, h, err) }
+			}
 		}
 		return false, err
+	}
+	if f := w.opts.OnChange; f != nil && w.cur.Load() != nil {
+		notify = func() { f(p, h, nil) }
 	}
 	w.cur.Store(p)
 	w.lastErr = nil

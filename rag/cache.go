@@ -185,6 +185,16 @@ func (c *MemoryCache) InvalidateDocuments(ids ...string) int {
 	return n
 }
 
+// Purge drops every entry and returns how many there were.
+func (c *MemoryCache) Purge() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.lru.Len()
+	c.lru.Init()
+	clear(c.keys)
+	return n
+}
+
 // Len returns the number of entries.
 func (c *MemoryCache) Len() int {
 	c.mu.Lock()

@@ -137,4 +137,18 @@ func TestMemoryCacheLRUAndTTL(t *testing.T) {
 	if _, ok := c.Get("a"); ok || c.Len() != 1 {
 		t.Errorf("expired entry served; len %d", c.Len())
 	}
+	c.Put(&rag.CacheEntry{Key: "d", Created: now, Scope: "s", Vector: []float32{1}})
+	if n := c.Purge(); n != 2 || c.Len() != 0 {
+		t.Errorf("Purge dropped %d, left %d; want 2, 0", n, c.Len())
+	}
+	if _, ok := c.Get("d"); ok {
+		t.Error("purged entry served")
+	}
+	if _, _, ok := c.Similar("s", []float32{1}, 0); ok {
+		t.Error("purged entry found by similarity")
+	}
+	c.Put(&rag.CacheEntry{Key: "e", Created: now})
+	if _, ok := c.Get("e"); !ok || c.Len() != 1 {
+		t.Error("the cache does not work after Purge")
+	}
 }

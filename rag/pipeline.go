@@ -222,6 +222,17 @@ func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, er
 	}
 }
 
+// PurgeCache empties the response cache (a cache with a Purge method, as
+// MemoryCache has) and returns how many answers it dropped, and whether
+// there is a cache to purge.
+func (p *Pipeline) PurgeCache() (int, bool) {
+	c, ok := p.opts.Cache.(interface{ Purge() int })
+	if !ok {
+		return 0, false
+	}
+	return c.Purge(), true
+}
+
 // errStopped ends a run whose consumer stopped ranging.
 var errStopped = errors.New("rag: stream consumer stopped")
 

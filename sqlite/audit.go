@@ -315,6 +315,46 @@ func (db *DB) AuditCheckpoints(ctx context.Context) ([]sextant.AuditCheckpoint, 
 	return out, nil
 }
 
+// AuditByRequest returns the records of request id (one request may have
+// several: its answer, policy decisions, approvals), in Seq order, with
+// their payloads copied. It reads the request_id index; an unknown id
+// gives an empty list.
+func (db *DB) AuditByRequest(ctx context.Context, requestID string) ([]sextant.AuditRecord, error) {
+	if requestID == "" {
+		return nil, nil
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+auditReadColumns+` FROM audit_log WHERE request_id = ? AND request_id <> '' ORDER BY seq`, requestID)
+	if err != nil {
+		return nil, db.errorf("audit by request", err)
+	}
+	defer rows.Close()
+	var out []sextant.AuditRecord
+	for rows.Next() {
+		var (
+			r       sextant.AuditRecord
+			kind    string
+			t       int64
+			purged  sql.NullInt64
+			payload []byte
+			hashes  []byte
+		)
+		if err := rows.Scan(&r.Seq, &t, &kind, &r.Actor, &r.Tenant, &r.RequestID, &payload, &hashes, &purged); err != nil {
+			return nil, db.errorf("audit by request", err)
+		}
+		r.Kind, r.Time, r.Payload, r.PurgedAt = sextant.AuditKind(kind), time.Unix(0, t).UTC(), payload, timeOf(purged)
+		if len(hashes) == 96 {
+			copy(r.PayloadHash[:], hashes[:32])
+			copy(r.PrevHash[:], hashes[32:64])
+			copy(r.Hash[:], hashes[64:])
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.errorf("audit by request", err)
+	}
+	return out, nil
+}
+
 // AuditSeqAt returns the Seq of the first record at or after t (one past
 // the last record when there is none). Record times never decrease along
 // the chain, so this bounds an export by time without a scan.

@@ -101,6 +101,16 @@ func TestAuditStore(t *testing.T) {
 	if seq, err := db.AuditSeqAt(ctx, t0.Add(1000*time.Hour)); err != nil || seq != 26 {
 		t.Errorf("AuditSeqAt(after the end) = %d, %v; want 26", seq, err)
 	}
+	// By request id: the record with its payload, nothing for an unknown id.
+	byReq, err := db.AuditByRequest(ctx, "req-19")
+	if err != nil || len(byReq) != 1 || byReq[0].Seq != 20 || string(byReq[0].Payload) != `{"i":19}` || byReq[0].Hash != recs[0].Hash {
+		t.Errorf("AuditByRequest(req-19) = %+v, %v", byReq, err)
+	}
+	for _, id := range []string{"req-999", ""} {
+		if got, err := db.AuditByRequest(ctx, id); err != nil || len(got) != 0 {
+			t.Errorf("AuditByRequest(%q) = %+v, %v; want none", id, got, err)
+		}
+	}
 
 	// Export through the store round-trips and verifies.
 	var buf bytes.Buffer

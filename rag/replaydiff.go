@@ -1,0 +1,198 @@
+package rag
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/sextant-ai/sextant"
+)
+
+// ReplayDiff is what changed between a recorded answer and its replay
+// (Pipeline.Replay), and which of the recorded sources no longer read the
+// same in the store.
+type ReplayDiff struct {
+	// Identical reports that the replay gave the recorded answer: the same
+	// text, citations, sentence support, finish reason and refusal.
+	Identical bool
+	// Text is a sentence-level diff of the answer text (markers included),
+	// recorded to replayed; nil when the text is the same.
+	Text []DiffLine
+	// CitedAdded and CitedRemoved are source numbers only the replay
+	// cites, and only the record cites.
+	CitedAdded, CitedRemoved []int
+	// Support lists sentences of both answers whose support changed.
+	Support []SupportChange
+	// Finish and Refusal hold the recorded and replayed values when they
+	// differ.
+	Finish, Refusal *[2]string
+	// Changed lists recorded sources whose chunk reads differently in the
+	// store now (re-ingested, edited or deleted documents): the replay
+	// used the recorded text, a new question would not. Nil when the store
+	// was not consulted.
+	Changed []SourceChange
+}
+
+// DiffLine is one line of a diff: Op is '=' (in both), '-' (recorded
+// only) or '+' (replayed only).
+type DiffLine struct {
+	Op   byte
+	Text string
+}
+
+// SupportChange is a sentence present in both answers whose support by
+// its citations changed.
+type SupportChange struct {
+	Sentence                      string
+	Before, After                 float64
+	SupportedBefore, SupportedNow bool
+}
+
+// SourceChange is a recorded source whose chunk changed since the answer.
+type SourceChange struct {
+	N          int
+	ChunkID    string
+	DocumentID string
+	URI        string
+	// Gone reports that the chunk no longer exists (its document was
+	// deleted or re-chunked); otherwise its text differs.
+	Gone bool
+}
+
+// CompareReplay compares the recorded answer with its replay. current
+// maps chunk ids to their text in the store now (absent = the chunk is
+// gone); nil skips that check.
+func CompareReplay(recorded, replayed *sextant.Answer, current map[string]string) *ReplayDiff {
+	d := &ReplayDiff{}
+	if recorded.Text != replayed.Text {
+		d.Text = diffLines(answerUnits(recorded), answerUnits(replayed))
+	}
+	was, now := citedSources(recorded), citedSources(replayed)
+	for _, n := range now {
+		if !slices.Contains(was, n) {
+			d.CitedAdded = append(d.CitedAdded, n)
+		}
+	}
+	for _, n := range was {
+		if !slices.Contains(now, n) {
+			d.CitedRemoved = append(d.CitedRemoved, n)
+		}
+	}
+	before := map[string]sextant.AnswerSentence{}
+	for _, s := range recorded.Sentences {
+		if _, ok := before[s.Text]; !ok {
+			before[s.Text] = s
+		}
+	}
+	for _, s := range replayed.Sentences {
+		b, ok := before[s.Text]
+		if !ok {
+			continue
+		}
+		delete(before, s.Text) // a repeated sentence pairs with its first occurrence only
+		if b.Supported != s.Supported || b.Support != s.Support || !slices.Equal(b.Citations, s.Citations) {
+			d.Support = append(d.Support, SupportChange{Sentence: s.Text, Before: b.Support, After: s.Support,
+				SupportedBefore: b.Supported, SupportedNow: s.Supported})
+		}
+	}
+	if recorded.FinishReason != replayed.FinishReason {
+		d.Finish = &[2]string{recorded.FinishReason, replayed.FinishReason}
+	}
+	if recorded.Refusal != replayed.Refusal {
+		d.Refusal = &[2]string{recorded.Refusal, replayed.Refusal}
+	}
+	d.Identical = d.Text == nil && d.CitedAdded == nil && d.CitedRemoved == nil && d.Support == nil &&
+		d.Finish == nil && d.Refusal == nil
+	if current != nil {
+		d.Changed = []SourceChange{}
+		for _, s := range recorded.Sources {
+			text, ok := current[s.ChunkID]
+			if !ok || text != s.Text {
+				d.Changed = append(d.Changed, SourceChange{N: s.N, ChunkID: s.ChunkID, DocumentID: s.DocumentID, URI: s.URI, Gone: !ok})
+			}
+		}
+	}
+	return d
+}
+
+// citedSources returns the source numbers an answer's sentences cite,
+// ascending.
+func citedSources(a *sextant.Answer) []int {
+	var out []int
+	for _, s := range a.Sentences {
+		for _, n := range s.Citations {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// answerUnits splits an answer's text into the units a diff shows: its
+// sentences (markers included) and, between them, lines.
+func answerUnits(a *sextant.Answer) []string {
+	var out []string
+	prev := 0
+	for _, s := range a.Sentences {
+		if s.Start < prev || s.End > len(a.Text) || s.Start > s.End {
+			return appendLines(nil, a.Text) // spans that do not index the text
+		}
+		out = appendLines(out, a.Text[prev:s.Start])
+		if t := strings.TrimSpace(a.Text[s.Start:s.End]); t != "" {
+			out = append(out, t)
+		}
+		prev = s.End
+	}
+	return appendLines(out, a.Text[prev:])
+}
+
+func appendLines(out []string, s string) []string {
+	for l := range strings.SplitSeq(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// diffLines is a longest-common-subsequence diff of two line lists.
+// Answers are a few dozen sentences, so the quadratic table is small.
+func diffLines(a, b []string) []DiffLine {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	out := []DiffLine{}
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case a[i] == b[j]:
+			out = append(out, DiffLine{'=', a[i]})
+			i, j = i+1, j+1
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			out = append(out, DiffLine{'-', a[i]})
+			i++
+		default:
+			out = append(out, DiffLine{'+', b[j]})
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		out = append(out, DiffLine{'-', a[i]})
+	}
+	for ; j < m; j++ {
+		out = append(out, DiffLine{'+', b[j]})
+	}
+	return out
+}
