@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/ingest"
 	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/driver"
 	"github.com/sextant-ai/sextant/llm/llmtest"
@@ -285,5 +286,37 @@ func TestApprovalsUnconfigured(t *testing.T) {
 	status, _, body := s.do(t, "GET", "/v1/approvals", "", nil)
 	if status != http.StatusServiceUnavailable || !strings.Contains(string(body), "approval queue") {
 		t.Errorf("%d %s", status, body)
+	}
+}
+
+// TestUploadIngestPolicy: uploads go through Options.IngestPolicy (cmd:
+// the collection's personal-data policy) before they are stored.
+func TestUploadIngestPolicy(t *testing.T) {
+	s := newStack(t, stackOptions{tweak: func(o *web.Options) {
+		o.IngestPolicy = func(io *ingest.Options) error {
+			if io.Collection == "locked" {
+				return sextant.Errorf(sextant.EFORBIDDEN, "collection %q takes no uploads", io.Collection)
+			}
+			io.PII = func(text string) (string, []ingest.Replacement) {
+				i := strings.Index(text, "jane@example.com")
+				if i < 0 {
+					return text, nil
+				}
+				return text[:i] + "[EMAIL]" + text[i+len("jane@example.com"):], []ingest.Replacement{{Start: i, End: i + 16, Len: 7}}
+			}
+			return nil
+		}
+	}})
+	status, _, resp := s.do(t, "POST", "/v1/documents?name=contact.txt&collection=hr", "text/plain", []byte("Write to jane@example.com about leave.\n"))
+	var up web.UploadResponse
+	if status != 201 || json.Unmarshal(resp, &up) != nil || len(up.Documents) != 1 {
+		t.Fatalf("upload: %d %s", status, resp)
+	}
+	status, _, resp = s.do(t, "GET", "/v1/documents/"+up.Documents[0].ID, "", nil)
+	if status != 200 || strings.Contains(string(resp), "jane@example.com") || !strings.Contains(string(resp), "[EMAIL]") {
+		t.Errorf("stored document: %d %s", status, resp)
+	}
+	if status, _, resp := s.do(t, "POST", "/v1/documents?name=x.txt&collection=locked", "text/plain", []byte("x\n")); status != http.StatusForbidden {
+		t.Errorf("refused upload: %d %s", status, resp)
 	}
 }

@@ -295,8 +295,15 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sum, err := ingest.Run(r.Context(), files, ingest.Options{Tenant: p.Tenant, Collection: opts.collection,
-		Metadata: opts.metadata, Labels: opts.labels, TTL: opts.ttl, MaxBytes: s.opts.MaxUploadBytes, Workers: 1, Now: s.opts.Now}, s.opts.Store)
+	iopts := ingest.Options{Tenant: p.Tenant, Collection: opts.collection,
+		Metadata: opts.metadata, Labels: opts.labels, TTL: opts.ttl, MaxBytes: s.opts.MaxUploadBytes, Workers: 1, Now: s.opts.Now}
+	if s.opts.IngestPolicy != nil {
+		if err := s.opts.IngestPolicy(&iopts); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	sum, err := ingest.Run(r.Context(), files, iopts, s.opts.Store)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -155,6 +155,11 @@ type Options struct {
 	// Approvals is the human-approval queue (/v1/approvals); nil answers
 	// those routes 503. approvals.go.
 	Approvals ApprovalQueue
+	// IngestPolicy, when set, adjusts the ingestion of every upload
+	// before it runs: cmd applies the collection's personal-data policy
+	// (ingest.Options.PII). An error refuses the upload. nil ingests as
+	// given.
+	IngestPolicy func(o *ingest.Options) error
 
 	MaxBodyBytes   int64 // JSON request body limit; 0 = DefaultMaxBodyBytes
 	MaxUploadBytes int64 // document upload limit; 0 = DefaultMaxUploadBytes

@@ -103,6 +103,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		},
 		Logger:    log,
 		Approvals: s.guard.queue(), // guardrails.go
+		IngestPolicy: func(o *ingest.Options) error { // the collection's PII policy (guardrails.go)
+			return s.cfg.ingestPII(o, e.getenv)
+		},
 	}
 	ops.webOptions(&wo)
 	srv, err := web.New(wo)
