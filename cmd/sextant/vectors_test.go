@@ -341,3 +341,52 @@ func TestEngineRefreshEmbeds(t *testing.T) {
 		t.Fatal("auto queries are not hybrid after the refresh")
 	}
 }
+
+// TestHostedRerank re-ranks search results with a cross-encoder behind a
+// provider's /rerank endpoint (the fake server scores documents by the
+// share of query words they contain).
+func TestHostedRerank(t *testing.T) {
+	s := newEmbedSetup(t, 6, "")
+	s.config(t, "emb-small", 0, fmt.Sprintf(`providers:
+  - name: rr
+    type: openai
+    base_url: %s
+    api_key_env: EMB_KEY
+routes:
+  - match: rr-model
+    targets: [{provider: rr}]
+`, s.srv.URL))
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.srv.Calls())
+	res := s.search(t, "--rerank", "rr-model", "--k", "3", "document topic 2 word5.")
+	var reranks []llmtest.Call
+	for _, c := range s.srv.Calls()[n:] {
+		if strings.HasSuffix(c.Path, "/rerank") {
+			reranks = append(reranks, c)
+		}
+	}
+	if len(reranks) != 1 || len(reranks[0].Inputs) < 3 || reranks[0].Model != "rr-model" {
+		t.Fatalf("rerank calls %+v", reranks)
+	}
+	if len(res.Hits) != 3 {
+		t.Fatalf("hits %+v", res.Hits)
+	}
+	for i, h := range res.Hits {
+		if _, ok := h.Scores["rerank"]; !ok {
+			t.Fatalf("hit %d has no rerank score: %v", i, h.Scores)
+		}
+		if i > 0 && h.Scores["rerank"] > res.Hits[i-1].Scores["rerank"] {
+			t.Fatalf("hits not in rerank order: %+v", res.Hits)
+		}
+	}
+	// doc05 holds most of the query's words ("word5", "topic 2"): first.
+	if !strings.Contains(res.Hits[0].ChunkID, "doc05") {
+		t.Fatalf("top hit %s, want doc05", res.Hits[0].ChunkID)
+	}
+	// An unknown rerank model is a clear error.
+	if _, _, err := sextantCLI(t, s.env, "search", "--rerank", "nope", "x"); err == nil || !strings.Contains(err.Error(), "rerank model \"nope\"") {
+		t.Fatalf("unknown rerank model: %v", err)
+	}
+}
