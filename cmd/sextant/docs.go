@@ -78,14 +78,22 @@ func runDocs(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		vs, err := st.VectorState(ctx)
+		if err != nil {
+			return err
+		}
 		if *asJSON {
-			return writeJSON(e.stdout, s)
+			return writeJSON(e.stdout, struct {
+				sqlite.Stats
+				Vectors sqlite.VectorState
+			}{s, vs})
 		}
 		fmt.Fprintf(e.stdout, "store %s (schema %d, generation %d): %d documents, %d chunks, %.1f MB of text, %d stale, %.1f MB on disk\n",
 			st.Path(), s.Schema, s.Generation, s.Documents, s.Chunks, float64(s.TextBytes)/1e6, s.Stale, float64(s.FileBytes)/1e6)
 		for c, n := range s.Collections {
 			fmt.Fprintf(e.stdout, "  collection %q: %d documents\n", c, n)
 		}
+		writeVectorState(e.stdout, vs)
 		return nil
 	}
 	f := sqlite.DocumentFilter{Collection: *collection, SourcePrefix: *source, Limit: *limit, Now: now}

@@ -306,3 +306,17 @@ func floatFlag(name, v string) (float64, error) {
 }
 
 var errNoEmbedder = errors.New("no embedding model: give --model or configure embedder.model in sextant.yaml")
+
+// writeVectorState prints the store's embedding spaces for docs stats.
+func writeVectorState(w io.Writer, vs sqlite.VectorState) {
+	if vs.Active == nil {
+		fmt.Fprintf(w, "  vectors: none (lexical search only); %d cached embeddings\n", vs.Cached)
+		return
+	}
+	fmt.Fprintf(w, "  vectors: %d of %d chunks from %s (%d dims); %d cached embeddings\n",
+		vs.Active.Vectors, vs.Chunks, vs.Active.Space, vs.Active.Dim, vs.Cached)
+	if vs.Target != nil {
+		fmt.Fprintf(w, "  re-embedding to %s in progress: %d of %d chunks (run sextant reembed to continue)\n",
+			vs.Target.Space, vs.Target.Vectors, vs.Chunks)
+	}
+}

@@ -390,3 +390,22 @@ routes:
 		t.Fatalf("unknown rerank model: %v", err)
 	}
 }
+
+func TestDocsStatsVectors(t *testing.T) {
+	s := newEmbedSetup(t, 2, "")
+	out, _, err := sextantCLI(t, s.env, "docs", "stats")
+	if err != nil || !strings.Contains(out, "vectors: none (lexical search only)") {
+		t.Fatalf("stats before: %v %q", err, out)
+	}
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = sextantCLI(t, s.env, "docs", "stats")
+	if err != nil || !strings.Contains(out, "vectors: 2 of 2 chunks from emb-small (16 dims); 2 cached embeddings") {
+		t.Fatalf("stats after: %v %q", err, out)
+	}
+	out, _, err = sextantCLI(t, s.env, "docs", "stats", "--json")
+	if err != nil || !strings.Contains(out, `"Vectors"`) || !strings.Contains(out, `"Documents": 2`) {
+		t.Fatalf("stats --json: %v %q", err, out)
+	}
+}
