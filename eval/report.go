@@ -21,6 +21,20 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// Compact returns a copy of the report without its questions and A/B
+// changes: the metrics a later run compares with (--baseline FILE.json),
+// small enough to keep in a repository for CI.
+func (r *Report) Compact() *Report {
+	c := *r
+	c.Variants = make([]VariantReport, len(r.Variants))
+	for i, v := range r.Variants {
+		v.Questions = nil
+		c.Variants[i] = v
+	}
+	c.Diffs = nil
+	return &c
+}
+
 // WriteTable writes the key metrics as a text table, one row per metric and
 // one column per variant (with the baseline's value beside it when there
 // is a baseline), then the A/B summaries and the gates.

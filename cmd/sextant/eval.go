@@ -23,7 +23,7 @@ import (
 	"github.com/sextant-ai/sextant/sqlite"
 )
 
-const evalUsage = `Usage: sextant eval run SUITE.yaml [--baseline last|none|RUN-ID|REPORT.json] [--json] [--out DIR]
+const evalUsage = `Usage: sextant eval run SUITE.yaml [--baseline last|none|RUN-ID|REPORT.json] [--json] [--out DIR] [--save-baseline FILE]
        sextant eval history [--suite NAME] [--limit N] [--json]
        sextant eval init [--out suite.yaml] [--n 50] [--model NAME]
        sextant eval grounding-data --beir DIR --out DIR
@@ -111,6 +111,7 @@ func runEvalRun(ctx context.Context, e *env, args []string) error {
 	workers := fs.Int("workers", 0, "questions answered at once (default: the suite's workers, else one per CPU)")
 	noSave := fs.Bool("no-save", false, "do not store the run in the evaluation history")
 	fresh := fs.Bool("fresh", false, "re-ingest the suite's corpus even when a store for it exists")
+	saveBaseline := fs.String("save-baseline", "", "also write the run's metrics without its questions to this JSON file, a baseline to keep in the repository for --baseline FILE.json")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -222,6 +223,11 @@ func runEvalRun(ctx context.Context, e *env, args []string) error {
 	jsonPath, htmlPath, err := writeReports(dir, rep)
 	if err != nil {
 		return err
+	}
+	if *saveBaseline != "" {
+		if err := writeFileWith(*saveBaseline, rep.Compact().WriteJSON); err != nil {
+			return fmt.Errorf("eval run: --save-baseline: %w", err)
+		}
 	}
 	if *asJSON {
 		if err := rep.WriteJSON(e.stdout); err != nil {
@@ -366,19 +372,27 @@ func writeReports(dir string, r *eval.Report) (jsonPath, htmlPath string, err er
 		path  string
 		write func(io.Writer) error
 	}{{jsonPath, r.WriteJSON}, {htmlPath, r.WriteHTML}} {
-		f, err := os.Create(w.path)
-		if err != nil {
+		if err := writeFileWith(w.path, w.write); err != nil {
 			return "", "", fmt.Errorf("eval run: %w", err)
-		}
-		err = w.write(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("eval run: writing %s: %w", w.path, err)
 		}
 	}
 	return jsonPath, htmlPath, nil
+}
+
+// writeFileWith creates path and writes it with write.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // corpusStore returns a store holding the suite's corpus, kept under

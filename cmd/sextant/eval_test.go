@@ -68,7 +68,8 @@ func TestEvalRunStoresAndCompares(t *testing.T) {
 	data, suite := evalFixture(t, "gates:\n  - ndcg@10 drop > 0.01\n  - hallucination_rate > 0.5\n")
 	fixDocIDs(t, data, suite)
 	out1 := filepath.Join(t.TempDir(), "r1")
-	stdout, errs, err := runCLI(t, nil, "eval", "run", suite, "--data", data, "--out", out1)
+	compact := filepath.Join(t.TempDir(), "baseline.json")
+	stdout, errs, err := runCLI(t, nil, "eval", "run", suite, "--data", data, "--out", out1, "--save-baseline", compact)
 	if err != nil {
 		t.Fatalf("first run: %v\n%s\n%s", err, stdout, errs)
 	}
@@ -104,6 +105,24 @@ func TestEvalRunStoresAndCompares(t *testing.T) {
 	}
 	if rep2.Baseline == nil || rep2.Baseline.ID != rep.ID || len(rep2.Failed()) != 0 {
 		t.Fatalf("second run: baseline %+v, gates %+v", rep2.Baseline, rep2.Gates)
+	}
+
+	// The compact baseline file serves as the baseline too (as in CI).
+	if b, err := os.ReadFile(compact); err != nil || len(b) > 8000 || strings.Contains(string(b), `"questions": [`) {
+		t.Fatalf("compact baseline: %v, %d bytes", err, len(b))
+	}
+	stdout, errs, err = runCLI(t, nil, "eval", "run", suite, "--data", data, "--out", t.TempDir(), "--json", "--no-save", "--baseline", compact)
+	if err != nil {
+		t.Fatalf("run against the baseline file: %v\n%s", err, errs)
+	}
+	var rep3 eval.Report
+	if err := json.Unmarshal([]byte(stdout), &rep3); err != nil || rep3.Baseline == nil || rep3.Baseline.ID != rep.ID {
+		t.Fatalf("baseline from file: %v %+v", err, rep3.Baseline)
+	}
+	for _, g := range rep3.Gates {
+		if g.Skipped != "" || g.Failed {
+			t.Errorf("gate against the baseline file: %+v", g)
+		}
 	}
 
 	// The history lists both, newest first; every CLI call reopened the
