@@ -50,9 +50,10 @@ type config struct {
 	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
 	Policy           policyConfig      `yaml:"policy"` // guardrails.go
 
-	path   string       // the file read, "" when none
-	hooks  llm.Hooks    // model-layer callbacks (metrics); set by openOperated
-	client *http.Client // providers' HTTP client (traceparent); set by openOperated; nil = the drivers' own
+	path   string              // the file read, "" when none
+	hooks  llm.Hooks           // model-layer callbacks (metrics); set by openOperated
+	client *http.Client        // providers' HTTP client (traceparent); set by openOperated; nil = the drivers' own
+	getenv func(string) string // the environment loadConfig read (for api_key_env)
 }
 
 type providerConfig struct {
@@ -170,7 +171,7 @@ func (d duration) D() time.Duration { return time.Duration(d) }
 // applies SEXTANT_* overrides. Unknown keys are errors naming the key and
 // its line.
 func loadConfig(path, dataDir string, getenv func(string) string) (*config, error) {
-	c := &config{}
+	c := &config{getenv: getenv}
 	explicit := path != ""
 	if !explicit {
 		if p := getenv("SEXTANT_CONFIG"); p != "" {
@@ -352,16 +353,11 @@ func (c *config) models(getenv func(string) string) (*llm.Model, error) {
 // embedder returns the question embedder for the semantic cache, or nil
 // when none is configured.
 func (c *config) embedder(m *llm.Model) (sextant.EmbedFunc, error) {
-	e := c.Embedder
-	if e.Model == "" {
-		return nil, nil
+	emb, err := c.embedderFor(m, c.getenv, nil, sextant.EmbeddingSpace{}) // vectors.go: honours embedder.base_url
+	if err != nil || emb == nil {
+		return nil, err
 	}
-	emb, err := llm.NewEmbedder(m, llm.EmbedderOptions{Model: e.Model, Dimensions: e.Dimensions,
-		MaxBatch: e.MaxBatch, MaxBatchTokens: e.MaxBatchTokens, Concurrency: e.Concurrency})
-	if err != nil {
-		return nil, fmt.Errorf("config: embedder: %w", err)
-	}
-	return emb.Embed, nil
+	return emb.emb.Embed, nil
 }
 
 // builtinAssistant is the assistant every installation has: the

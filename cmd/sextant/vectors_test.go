@@ -409,3 +409,23 @@ func TestDocsStatsVectors(t *testing.T) {
 		t.Fatalf("stats --json: %v %q", err, out)
 	}
 }
+
+// TestAskWithEmbedder: the answer pipeline retrieves hybrid and its
+// semantic cache embeds questions through embedder.base_url too.
+func TestAskWithEmbedder(t *testing.T) {
+	s := newEmbedSetup(t, 4, "")
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.srv.Calls())
+	out, stderr, err := sextantCLI(t, s.env, "ask", "--json", "What is document 2 about?")
+	if err != nil {
+		t.Fatalf("ask: %v %s", err, stderr)
+	}
+	if !strings.Contains(out, "doc02.txt") {
+		t.Fatalf("ask did not cite doc02: %s", out)
+	}
+	if len(s.srv.Calls()) == n {
+		t.Fatal("the question was never embedded (retrieval should be hybrid)")
+	}
+}
