@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -33,10 +34,24 @@ type logRedactor struct {
 	s         *Scanner
 	r         *Redactor
 	sensitive map[string]bool
+
+	// clean remembers short values the scanner found nothing in. Log
+	// lines repeat most of their values (message, method, route, model),
+	// and the scanner is deterministic, so a value seen clean is clean:
+	// it is returned without scanning again. Only clean values are kept,
+	// so the set never holds personal data; it is emptied when full.
+	mu    sync.RWMutex
+	clean map[string]struct{}
 }
 
+// Bounds of logRedactor.clean.
+const (
+	cleanMaxLen     = 128
+	cleanMaxEntries = 4096
+)
+
 func newLogRedactor(o LogOptions) *logRedactor {
-	lr := &logRedactor{s: o.Scanner, sensitive: map[string]bool{}}
+	lr := &logRedactor{s: o.Scanner, sensitive: map[string]bool{}, clean: map[string]struct{}{}}
 	if lr.s == nil {
 		lr.s = New(Options{})
 	}
@@ -90,7 +105,25 @@ func keyNorm(k string) string {
 }
 
 func (lr *logRedactor) text(s string) string {
-	out, _ := lr.r.Redact(lr.s, s)
+	if s == "" || len(s) > cleanMaxLen {
+		out, _ := lr.r.Redact(lr.s, s)
+		return out
+	}
+	lr.mu.RLock()
+	_, ok := lr.clean[s]
+	lr.mu.RUnlock()
+	if ok {
+		return s
+	}
+	out, fs := lr.r.Redact(lr.s, s)
+	if len(fs) == 0 {
+		lr.mu.Lock()
+		if len(lr.clean) >= cleanMaxEntries {
+			clear(lr.clean)
+		}
+		lr.clean[strings.Clone(s)] = struct{}{} // not a view into a larger buffer
+		lr.mu.Unlock()
+	}
 	return out
 }
 

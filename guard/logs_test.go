@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,36 @@ func TestKeyNormAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { keyNorm("duration") }); n != 0 {
 		t.Errorf("keyNorm(\"duration\"): %v allocations, want none", n)
+	}
+}
+
+// TestLogRedactorRemembersClean: values seen clean are answered from the
+// set, values with findings are redacted every time and never kept, and a
+// full set starts over.
+func TestLogRedactorRemembersClean(t *testing.T) {
+	lr := newLogRedactor(LogOptions{})
+	for range 3 {
+		if got := lr.text("POST /v1/chat/completions"); got != "POST /v1/chat/completions" {
+			t.Fatalf("clean value: %q", got)
+		}
+		if got := lr.text("mail maria.schmidt@example.com"); got != "mail [EMAIL]" {
+			t.Fatalf("email: %q", got)
+		}
+	}
+	if _, ok := lr.clean["POST /v1/chat/completions"]; !ok {
+		t.Error("clean value not remembered")
+	}
+	if len(lr.clean) != 1 {
+		t.Errorf("set holds %d values, want only the clean one", len(lr.clean))
+	}
+	long := strings.Repeat("a", cleanMaxLen+1)
+	if lr.text(long) != long || len(lr.clean) != 1 {
+		t.Error("a value over the length bound was remembered")
+	}
+	for i := range cleanMaxEntries + 1 {
+		lr.text(fmt.Sprintf("req_%d", i))
+	}
+	if n := len(lr.clean); n > cleanMaxEntries || n == 0 {
+		t.Errorf("set holds %d values after overflowing, want 1..%d", n, cleanMaxEntries)
 	}
 }
