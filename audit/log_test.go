@@ -455,6 +455,29 @@ func TestAnswerEvent(t *testing.T) {
 	if ev := audit.AnswerEvent(a, &sextant.Principal{ID: "key_b", Tenant: "t2"}); ev.Actor != "key_b" || ev.Tenant != "t2" {
 		t.Errorf("with principal: %+v", ev)
 	}
+
+	// AnswerOf finds the answer among a request's records, as stored.
+	st := &memStore{}
+	l := audit.Open(st, audit.Options{})
+	ctx := context.Background()
+	for _, e := range []sextant.AuditEvent{{Kind: sextant.AuditPolicy, RequestID: "req_1", Payload: map[string]any{"answer_id": "no"}}, ev} {
+		e.RequestID = "req_1"
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close(ctx)
+	if id, ok := audit.AnswerOf(st.recs); !ok || id != "ans_1" {
+		t.Errorf("AnswerOf = %q, %v; want ans_1", id, ok)
+	}
+	if id, ok := audit.AnswerOf(st.recs[:1]); ok {
+		t.Errorf("AnswerOf(a policy record) = %q", id)
+	}
+	tomb := st.recs[1]
+	tomb.Payload = nil
+	if _, ok := audit.AnswerOf([]sextant.AuditRecord{tomb}); ok {
+		t.Error("AnswerOf read a tombstone")
+	}
 }
 
 // TestConcurrentAppend appends from many goroutines (run it with -race):

@@ -265,6 +265,24 @@ func AnswerEvent(a *sextant.Answer, p *sextant.Principal) sextant.AuditEvent {
 	return ev
 }
 
+// AnswerOf returns the answer id the first intact answer record among
+// recs names (the records of one request, e.g. from the store's
+// request-id index), and whether there was one.
+func AnswerOf(recs []sextant.AuditRecord) (string, bool) {
+	for i := range recs {
+		if recs[i].Kind != sextant.AuditAnswer || recs[i].Payload == nil {
+			continue
+		}
+		var pl struct {
+			AnswerID string `json:"answer_id"`
+		}
+		if json.Unmarshal(recs[i].Payload, &pl) == nil && pl.AnswerID != "" {
+			return pl.AnswerID, true
+		}
+	}
+	return "", false
+}
+
 // validateEvent reports the first thing wrong with ev's fields.
 func validateEvent(ev *sextant.AuditEvent) error {
 	if !sextant.ValidAuditKind(ev.Kind) {

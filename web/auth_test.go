@@ -3,10 +3,17 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/access"
@@ -18,6 +25,7 @@ type authed struct {
 	*stack
 	routes []web.Route
 	keys   map[sextant.Role]string // a key per role, holding only that role
+	keyIDs map[sextant.Role]string // their ids
 	log    *audit.Log
 	auth   *access.Authenticator
 }
@@ -32,21 +40,99 @@ func authStack(t *testing.T) *authed {
 	t.Cleanup(func() { log.Close(context.Background()) })
 	auth := access.NewAuthenticator(s.store, access.Options{})
 	opts.Authenticate = web.APIKeyAuth(auth, log)
+	opts.Admin = adminOptions(t, s.store, auth, log)
 	srv, err := web.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Serve the authenticated handler in place of the stack's.
 	s.srv.Config.Handler = srv.Handler()
-	keys := map[sextant.Role]string{}
+	keys, ids := map[sextant.Role]string{}, map[sextant.Role]string{}
 	for _, r := range sextant.AllRoles() {
-		secret, _, err := access.Create(context.Background(), s.store, access.KeySpec{Name: string(r), Roles: []string{string(r)}}, nil, time.Now())
+		secret, k, err := access.Create(context.Background(), s.store, access.KeySpec{Name: string(r), Roles: []string{string(r)}}, nil, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys[r] = secret
+		keys[r], ids[r] = secret, k.ID
 	}
-	return &authed{s, srv.Routes(), keys, log, auth}
+	return &authed{s, srv.Routes(), keys, ids, log, auth}
+}
+
+// publicRoutes are the only routes served without a key. A route that
+// names no permission and is not listed here makes the route table
+// invalid (routeTable marks it guarded without a permission), so a route
+// added without its permission fails the matrix test.
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+
+// routeTable is the server's route table in the access package's form.
+func routeTable(routes []web.Route) []access.Route {
+	table := make([]access.Route, len(routes))
+	for i, rt := range routes {
+		pattern := rt.Method + " " + rt.Path
+		table[i] = access.Route{Pattern: pattern, Permission: rt.Perm, Public: publicRoutes[pattern]}
+	}
+	return table
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestRoutePermissionsGolden pins which permission each route needs
+// (testdata/routes.golden; go test -run TestRoutePermissionsGolden
+// -update rewrites it): changing a route's permission, or adding a route,
+// is a deliberate change of policy that shows in review.
+func TestRoutePermissionsGolden(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	srv, err := web.New(web.Options{Pipeline: s.pipeline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, rt := range srv.Routes() {
+		perm := string(rt.Perm)
+		if perm == "" {
+			perm = "(public)"
+		}
+		lines = append(lines, fmt.Sprintf("%-40s %s\n", rt.Path+" "+rt.Method, perm))
+	}
+	slices.Sort(lines)
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+	path := filepath.Join("testdata", "routes.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("route permissions changed (-golden +now); if deliberate, run with -update:\n%s", diff)
+	}
+}
+
+// A route without a permission that is not a known public route is
+// caught by the check the matrix test starts with.
+func TestRouteTableNeedsPermissions(t *testing.T) {
+	s := authStack(t)
+	routes := append(s.routes, web.Route{Method: "POST", Path: "/v1/forgotten", Name: "forgotten"})
+	if err := access.CheckRoutes(routeTable(routes)); err == nil || !strings.Contains(err.Error(), "/v1/forgotten") {
+		t.Fatalf("a route without a permission passed the check: %v", err)
+	}
+	for p := range publicRoutes {
+		found := false
+		for _, rt := range s.routes {
+			if rt.Method+" "+rt.Path == p {
+				found = rt.Perm == ""
+			}
+		}
+		if !found {
+			t.Errorf("public route %s is not served without a permission", p)
+		}
+	}
 }
 
 func send(t *testing.T, url, key, method, path, body string) (int, []byte) {
@@ -76,10 +162,7 @@ func send(t *testing.T, url, key, method, path, body string) (int, []byte) {
 func TestRouteRoleMatrix(t *testing.T) {
 	s := authStack(t)
 	keys := s.keys
-	table := make([]access.Route, len(s.routes))
-	for i, rt := range s.routes {
-		table[i] = access.Route{Pattern: rt.Method + " " + rt.Path, Permission: rt.Perm, Public: rt.Perm == ""}
-	}
+	table := routeTable(s.routes)
 	if err := access.CheckRoutes(table); err != nil {
 		t.Fatalf("route table: %v", err)
 	}

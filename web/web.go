@@ -155,6 +155,10 @@ type Options struct {
 	// Approvals is the human-approval queue (/v1/approvals); nil answers
 	// those routes 503. approvals.go.
 	Approvals ApprovalQueue
+	// Admin is what the administration and operations endpoints work on
+	// (keys, usage, budgets, audit, quarantine, answers); each nil field
+	// answers its routes 503. admin.go.
+	Admin Admin
 	// IngestPolicy, when set, adjusts the ingestion of every upload
 	// before it runs: cmd applies the collection's personal-data policy
 	// (ingest.Options.PII). An error refuses the upload. nil ingests as
@@ -231,6 +235,24 @@ func (s *Server) Routes() []Route {
 		{"GET", "/v1/approvals/{id}", "approvals.get", sextant.PermChat, s.getApproval},
 		{"POST", "/v1/approvals/{id}/approve", "approvals.approve", sextant.PermApprovalsDecide, s.approve},
 		{"POST", "/v1/approvals/{id}/reject", "approvals.reject", sextant.PermApprovalsDecide, s.reject},
+		// admin.go: administration and operations.
+		{"POST", "/v1/keys", "keys.create", sextant.PermKeysAdmin, s.createKey},
+		{"GET", "/v1/keys", "keys.list", sextant.PermKeysAdmin, s.listKeys},
+		{"DELETE", "/v1/keys/{id}", "keys.revoke", sextant.PermKeysAdmin, s.revokeKey},
+		{"GET", "/v1/usage", "usage", sextant.PermUsageRead, s.usage},
+		{"GET", "/v1/budgets", "budgets.list", sextant.PermUsageRead, s.listBudgets},
+		{"PUT", "/v1/budgets", "budgets.set", sextant.PermBudgetsWrite, s.setBudgets},
+		{"DELETE", "/v1/budgets", "budgets.delete", sextant.PermBudgetsWrite, s.deleteBudgets},
+		{"GET", "/v1/audit", "audit.export", sextant.PermAuditRead, s.exportAudit},
+		{"POST", "/v1/audit/verify", "audit.verify", sextant.PermAuditRead, s.verifyAudit},
+		{"GET", "/v1/audit/answers/{id}", "audit.answers.get", sextant.PermAuditRead, s.auditAnswer},
+		{"POST", "/v1/audit/answers/{id}/replay", "audit.answers.replay", sextant.PermAuditRead, s.auditReplay},
+		{"GET", "/v1/quarantine", "quarantine.list", sextant.PermGuardWrite, s.listQuarantine},
+		{"POST", "/v1/quarantine/{id}/release", "quarantine.release", sextant.PermGuardWrite, s.releaseQuarantine},
+		{"GET", "/v1/assistants", "assistants.list", sextant.PermSettingsRead, s.assistants},
+		{"POST", "/v1/cache/purge", "cache.purge", sextant.PermCacheWrite, s.purgeCache},
+		{"GET", "/v1/answers/{id}", "answers.get", sextant.PermChat, s.getAnswer},
+		{"POST", "/v1/answers/{id}/replay", "answers.replay", sextant.PermChat, s.replayAnswer},
 	}
 }
 
@@ -327,7 +349,7 @@ func notFound(mux *http.ServeMux) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		probe := r.Clone(r.Context())
 		var allow []string
-		for _, m := range []string{"GET", "POST", "DELETE"} {
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
 			probe.Method = m
 			if _, p := mux.Handler(probe); p != "/" {
 				allow = append(allow, m)
