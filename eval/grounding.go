@@ -9,10 +9,10 @@ import (
 )
 
 // DefaultThreshold is the support score below which the built-in scorer
-// calls a claim unsupported. It was chosen on the development set
-// (GroundingSets: the SciFact-derived dev set) as the threshold of best balanced accuracy
-// (Youden's J, which unlike F1 does not depend on how many unsupported
-// examples a set happens to hold), in steps of 0.05.
+// calls a claim unsupported. It was chosen on the development set (the
+// SciFact-derived dev set of GroundingSets) as the threshold of best
+// balanced accuracy (Youden's J, which unlike F1 does not depend on how
+// many unsupported examples a set happens to hold), in steps of 0.05.
 const DefaultThreshold = 0.6
 
 // ScorerOptions configures a Scorer. The zero value is the scorer as

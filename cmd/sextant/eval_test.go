@@ -491,3 +491,41 @@ eval:
 		}
 	}
 }
+
+// TestEvalInitWithModel drafts the questions with a configured model (the
+// fake OpenAI server) and keeps the templated question where the reply is
+// not the JSON asked for.
+func TestEvalInitWithModel(t *testing.T) {
+	up := llmtest.NewOpenAIServer(t)
+	up.Enqueue(llmtest.Reply{Text: []string{`{"question": "Does Sextant need an external tool for PDF files?", "answer": "No: a pure-Go reader extracts PDF text."}`}},
+		llmtest.Reply{Text: []string{"I cannot help with that."}})
+	data := askFixture(t)
+	cfg := fmt.Sprintf("providers:\n  - name: fake\n    type: openai\n    base_url: %s\n", up.URL)
+	if err := os.WriteFile(filepath.Join(data, configFileName), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "s.yaml")
+	stdout, errs, err := runCLI(t, nil, "eval", "init", "--data", data, "--out", out, "--n", "2", "--model", "drafter")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	if !strings.Contains(stdout, "drafted by drafter (prompt "+eval.DraftPromptVersion()) {
+		t.Errorf("output: %s", stdout)
+	}
+	f, err := os.Open(filepath.Join(filepath.Dir(out), "s.golden.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := eval.ReadDataset(f, "s.golden.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Items) != 2 || d.Items[0].Question != "Does Sextant need an external tool for PDF files?" || d.Items[0].Tags[1] != "llm" || d.Items[1].Tags[1] != "templated" {
+		t.Fatalf("items %+v", d.Items)
+	}
+	calls := up.Calls()
+	if len(calls) != 2 || calls[0].Model != "drafter" || !strings.Contains(calls[0].Messages[1].Content, "Passage:") {
+		t.Errorf("model calls %+v", calls)
+	}
+}
