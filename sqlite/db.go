@@ -57,6 +57,7 @@ type DB struct {
 	read    *sql.DB // query-only connections
 	storeID string
 	audit   auditStmts // the audit log's prepared statements (audit.go)
+	usage   usageStmts // the usage ledger's prepared statements (usage.go)
 }
 
 //go:embed migrations/*.sql
@@ -150,7 +151,7 @@ func cloneValues(v url.Values) url.Values {
 
 // Close closes the store. Pending transactions are rolled back.
 func (db *DB) Close() error {
-	errs := []error{db.audit.close()}
+	errs := []error{db.audit.close(), db.usage.close()}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
