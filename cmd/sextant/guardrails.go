@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -352,7 +353,8 @@ func (c *config) guardrails(ctx context.Context, getenv func(string) string, sto
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dataDir, path)
 		}
-		w, err := policy.NewWatcher(path, policy.WatchOptions{Interval: c.Policy.Reload.D(), Logger: slog.New(lateHandler{p: &gs.log})})
+		w, err := policy.NewWatcher(path, policy.WatchOptions{Interval: c.Policy.Reload.D(), Logger: slog.New(lateHandler{p: &gs.log}),
+			OnChange: func(p *policy.Policy, sum [32]byte, err error) { gs.policyChanged(path, p, sum, err) }})
 		if err != nil {
 			return nil, fmt.Errorf("config: policy.file: %w", err)
 		}
@@ -414,6 +416,19 @@ func (gs *guardSetup) audit(ctx context.Context, ev sextant.AuditEvent) {
 	if err := gs.auditLog.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
 		gs.logger().Error("audit: guard event not recorded", "kind", string(ev.Kind), "err", err)
 	}
+}
+
+// policyChanged records a reload of the policy file, or a changed file
+// that was rejected, in the audit log: a change of the rules in force is
+// an administrative change, whoever edited the file.
+func (gs *guardSetup) policyChanged(file string, p *policy.Policy, sum [32]byte, err error) {
+	pl := map[string]any{"action": "policy.reload", "file": file, "sha256": hex.EncodeToString(sum[:])}
+	if err != nil {
+		pl["action"], pl["error"] = "policy.reject", err.Error()
+	} else {
+		pl["rules"] = len(p.Rules)
+	}
+	gs.audit(context.Background(), sextant.AuditEvent{Kind: sextant.AuditAdmin, Actor: "system", Payload: pl})
 }
 
 func (gs *guardSetup) logger() *slog.Logger {
