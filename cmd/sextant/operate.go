@@ -633,8 +633,10 @@ func providerClient(tr *telemetry.Tracing) *http.Client {
 // operating side wired in: the model layer reports to metrics, finished
 // answers to metrics and traces, and the returned operations hold the
 // ledger, budgets and limits for the web server (webOptions, handler).
-// logOut receives the JSON request log (nil = none).
-func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOut io.Writer) (*askSetup, *operations, error) {
+// logOut receives the JSON request log (nil = none); tweaks adjust the
+// pipeline's options after the operating hooks are in (serve adds the
+// audit record of each answer).
+func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOut io.Writer, tweaks ...func(*rag.Options)) (*askSetup, *operations, error) {
 	cfg, err := loadConfig(configPath, dataDir, e.getenv)
 	if err != nil {
 		return nil, nil, err
@@ -675,6 +677,9 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 				ops.answerDone(ctx, r)
 			}
 		})
+		for _, t := range tweaks {
+			t(o)
+		}
 	})
 	if err != nil {
 		tracing.Shutdown(ctx)
