@@ -1,7 +1,15 @@
 // Package search retrieves chunks for queries: the text analyzer, the
 // lexical (BM25F) index over the store's chunks with metadata and access
-// filters applied inside the traversal, hit hydration with marked snippets,
-// and the index snapshot that makes start-up fast.
+// filters applied inside the traversal, the vector (HNSW) index over the
+// store's chunk vectors with the same filters applied during the graph
+// walk, hybrid retrieval (both run concurrently and fused by reciprocal
+// rank or normalised weighted scores), MMR diversification, a re-ranking
+// stage (the built-in feature reranker or a hosted cross-encoder), hit
+// hydration with marked snippets, and the snapshots that make start-up
+// fast.
+//
+// Without Options.Vector the index is lexical only and the lexical path is
+// exactly what it was before vectors existed.
 //
 // The store is the source of truth; the index is derived from it. Open
 // loads the snapshot when it is valid and current, catches up from the
