@@ -441,6 +441,22 @@ func (v *vectors) chunkVector(n uint32) []float32 {
 	if v == nil || int(n) >= len(v.nodeOf) || v.nodeOf[n] == noNode {
 		return nil
 	}
+	if v.floats != nil {
+		// int8: the codes are approximate; the floats are exact.
+		if f := v.floats.source(v.nodeOf[n], nil); f != nil {
+			var ss float64
+			for _, x := range f {
+				ss += float64(x) * float64(x)
+			}
+			if ss > 0 {
+				inv := float32(1 / math.Sqrt(ss))
+				for i := range f {
+					f[i] *= inv
+				}
+				return f
+			}
+		}
+	}
 	vec, err := v.hn.Vector(v.nodeOf[n])
 	if err != nil {
 		return nil

@@ -467,9 +467,15 @@ func TestHybridEmbedsQueriesAndChecksSpace(t *testing.T) {
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 func TestWeightedFusionCompletesScores(t *testing.T) {
+	for _, int8 := range []bool{false, true} {
+		t.Run(fmt.Sprint("int8=", int8), func(t *testing.T) { testWeightedFusionCompletes(t, int8) })
+	}
+}
+
+func testWeightedFusionCompletes(t *testing.T, int8 bool) {
 	ctx := context.Background()
 	c := newVecCorpus(t, 300, 8)
-	ix := c.open(t, Options{Vector: VectorOptions{Enabled: true}})
+	ix := c.open(t, Options{Vector: VectorOptions{Enabled: true, Int8: int8}})
 	q := c.vecs["doc0005#0"]
 	r := Retrieval{Fusion: FusionWeighted, Normalize: NormZScore, VectorWeight: 0.3, Depth: 20}
 	got, err := ix.RankWith(ctx, sextant.Query{Text: "alpha number 17", Vector: q, K: 40, Mode: sextant.ModeHybrid}, r)
