@@ -57,14 +57,23 @@ func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, err
 	for _, w := range search.EnglishStopWords {
 		stop[w] = true
 	}
-	// Candidate chunks per document, in order.
+	// Candidate chunks per document: those under a heading of their own
+	// first (they give the clearest questions), each group in order.
 	cands := make([][]sextant.Chunk, len(docs))
+	idf := newIDF(docs, stop)
 	for i, d := range docs {
+		var headed, other []sextant.Chunk
 		for _, c := range d.Chunks {
-			if len(strings.Fields(c.Text)) >= minDraftWords {
-				cands[i] = append(cands[i], c)
+			if len(strings.Fields(c.Text)) < minDraftWords {
+				continue
+			}
+			if heading(d.Title, c.Section) != "" {
+				headed = append(headed, c)
+			} else {
+				other = append(other, c)
 			}
 		}
+		cands[i] = append(headed, other...)
 	}
 	var out []Item
 	seen := map[string]bool{}
@@ -82,7 +91,7 @@ func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, err
 				return nil, err
 			}
 			c := cands[i][spread(round, len(cands[i]))]
-			it, ok, err := draftOne(ctx, &docs[i], &c, stop, o.Complete)
+			it, ok, err := draftOne(ctx, &docs[i], &c, stop, idf, o.Complete)
 			if err != nil {
 				return nil, err
 			}
@@ -124,16 +133,13 @@ func spread(round, n int) int {
 	return n - 1
 }
 
-func draftOne(ctx context.Context, d *DraftSource, c *sextant.Chunk, stop map[string]bool, complete CompleteFunc) (Item, bool, error) {
+func draftOne(ctx context.Context, d *DraftSource, c *sextant.Chunk, stop map[string]bool, idf map[string]float64, complete CompleteFunc) (Item, bool, error) {
 	title := strings.TrimSpace(d.Title)
 	if title == "" {
 		title = d.DocumentID
 	}
-	section := ""
-	if len(c.Section) > 0 {
-		section = strings.TrimSpace(c.Section[len(c.Section)-1])
-	}
-	key := keySentence(c.Text, stop)
+	section := heading(title, c.Section)
+	key := keySentence(c.Text, stop, idf)
 	if key == "" {
 		return Item{}, false, nil
 	}
@@ -153,7 +159,7 @@ func draftOne(ctx context.Context, d *DraftSource, c *sextant.Chunk, stop map[st
 			return it, true, nil
 		}
 	}
-	it.Question, it.ReferenceAnswer = templatedQuestion(title, section, key, stop), key
+	it.Question, it.ReferenceAnswer = templatedQuestion(title, section, key, stop, idf), key
 	it.Tags = append(it.Tags, "templated")
 	return it, it.Question != "", nil
 }
@@ -175,25 +181,67 @@ func parseDraft(reply string) (q, a string, ok bool) {
 	return q, a, q != "" && a != ""
 }
 
-var definitionRE = regexp.MustCompile(`^(?:The |A |An )?([^,;:()\[\]]{3,60}?) (is|are) (?:a|an|the|one|used|how|what|where|when|where|made|written|called|kept|stored|set|run)\b`)
+var definitionRE = regexp.MustCompile(`^(The |A |An )?([^,;:()\[\]]{3,60}?) (is|are) (?:a|an|the|one|used|how|what|where|when|made|written|called|kept|stored|set|run)\b`)
+
+// heading returns the innermost heading of a chunk's section path that is
+// not the document's title, or "".
+func heading(title string, section []string) string {
+	for i := len(section) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(section[i])
+		if h != "" && !strings.EqualFold(h, strings.TrimSpace(title)) {
+			return h
+		}
+	}
+	return ""
+}
+
+// newIDF returns the inverse document frequency, log(N/df), of every
+// content word of the documents: words every document uses (the
+// product's name) tell questions apart least.
+func newIDF(docs []DraftSource, stop map[string]bool) map[string]float64 {
+	df := map[string]int{}
+	for _, d := range docs {
+		seen := map[string]bool{}
+		for _, c := range d.Chunks {
+			for _, w := range contentWords(c.Text, stop) {
+				if !seen[w] {
+					seen[w] = true
+					df[w]++
+				}
+			}
+		}
+	}
+	idf := make(map[string]float64, len(df)+1)
+	for w, n := range df {
+		idf[w] = math.Log(float64(len(docs)+1) / float64(n))
+	}
+	// The idf of a word in a quarter of the documents (at least one).
+	idf[rareKey] = math.Log(float64(len(docs)+1) / math.Max(1, float64(len(docs))/4))
+	return idf
+}
+
+// rareKey holds, in an idf table, the idf from which a word counts as
+// rare; it is not a word.
+const rareKey = " rare"
 
 // templatedQuestion writes a question the key sentence answers.
-func templatedQuestion(title, section, key string, stop map[string]bool) string {
-	if m := definitionRE.FindStringSubmatch(key); m != nil && !stop[strings.ToLower(m[1])] && !startsWithPronoun(m[1]) {
-		subject := m[1]
-		if r, _ := utf8.DecodeRuneInString(subject); unicode.IsUpper(r) && !isAcronymStart(subject) {
+func templatedQuestion(title, section, key string, stop map[string]bool, idf map[string]float64) string {
+	if m := definitionRE.FindStringSubmatch(key); m != nil && definable(m[2], stop, idf) {
+		subject := m[2]
+		if r, _ := utf8.DecodeRuneInString(subject); m[1] == "" && unicode.IsUpper(r) && !isAcronymStart(subject) {
 			subject = strings.ToLower(subject[:1]) + subject[1:]
 		}
 		verb := "What is"
-		if m[2] == "are" {
+		if m[3] == "are" {
 			verb = "What are"
 		}
-		return fmt.Sprintf("%s %s?", verb, subject)
+		// Keep a leading "a"/"an"/"the": "What is a fast hash?"
+		return fmt.Sprintf("%s %s%s?", verb, strings.ToLower(m[1]), subject)
 	}
-	if section != "" && !strings.EqualFold(section, title) {
+	if section != "" {
 		return fmt.Sprintf("What does %q say about %s?", title, lowerFirst(section))
 	}
-	words := salientWords(key, stop, 3)
+	words := salientWords(key, stop, idf, 2)
 	if len(words) == 0 {
 		return ""
 	}
@@ -204,9 +252,25 @@ func templatedQuestion(title, section, key string, stop map[string]bool) string 
 	return fmt.Sprintf("What does %q say about %s?", title, about)
 }
 
-func startsWithPronoun(s string) bool {
-	f := strings.Fields(strings.ToLower(s))
-	return len(f) > 0 && slices.Contains([]string{"it", "this", "that", "these", "those", "they", "there", "here", "which", "what", "he", "she", "we", "you", "i"}, f[0])
+// definable reports whether the subject of "X is ..." names something a
+// question can ask about: one to four words, none a stop word, a pronoun
+// or a question word, and at least one of them rare in the documents (in
+// at most a quarter of them), so "The result is ..." asks nothing.
+func definable(subject string, stop map[string]bool, idf map[string]float64) bool {
+	f := strings.Fields(strings.ToLower(subject))
+	if len(f) == 0 || len(f) > 4 {
+		return false
+	}
+	rare := false
+	for _, w := range f {
+		w = strings.Trim(w, "`\"'")
+		if w == "" || stop[w] || slices.Contains([]string{"it", "this", "that", "these", "those", "they", "there", "here", "which",
+			"what", "how", "why", "when", "where", "who", "one", "he", "she", "we", "you", "i"}, w) {
+			return false
+		}
+		rare = rare || idfOf(idf, w) >= idf[rareKey]
+	}
+	return rare
 }
 
 func isAcronymStart(s string) bool {
@@ -223,9 +287,10 @@ func lowerFirst(s string) string {
 }
 
 // keySentence returns the sentence of text that best represents it: a
-// whole sentence of 6 to 45 words whose content words recur most in the
-// passage (per square root of its length), definitions favoured.
-func keySentence(text string, stop map[string]bool) string {
+// whole prose sentence of 6 to 45 words whose content words recur most in
+// the passage, weighted by how rare they are in the documents (per square
+// root of its length), definitions favoured.
+func keySentence(text string, stop map[string]bool, idf map[string]float64) string {
 	freq := map[string]int{}
 	for _, w := range contentWords(text, stop) {
 		freq[w]++
@@ -233,12 +298,12 @@ func keySentence(text string, stop map[string]bool) string {
 	best, bestScore := "", -1.0
 	for _, s := range sextant.SplitSentences(text) {
 		n := len(strings.Fields(s.Text))
-		if n < 6 || n > 45 || strings.HasSuffix(s.Text, ":") {
+		if n < 6 || n > 45 || strings.HasSuffix(s.Text, ":") || !isProse(s.Text) {
 			continue
 		}
 		score := 0.0
 		for _, w := range contentWords(s.Text, stop) {
-			score += float64(freq[w])
+			score += float64(freq[w]) * idfOf(idf, w)
 		}
 		score /= math.Sqrt(float64(n))
 		if definitionRE.MatchString(s.Text) {
@@ -251,17 +316,53 @@ func keySentence(text string, stop map[string]bool) string {
 	return best
 }
 
-// salientWords returns up to k distinct content words of s, the longest
-// first (ties in order of appearance).
-func salientWords(s string, stop map[string]bool, k int) []string {
+// idfOf is w's inverse document frequency, 1 when unknown.
+func idfOf(idf map[string]float64, w string) float64 {
+	if x, ok := idf[w]; ok {
+		return x
+	}
+	return 1
+}
+
+// isProse reports a whole sentence of words rather than code, a command
+// line, a table row or a list fragment: it starts with a capital letter and
+// ends with '.', '!' or '?', holds no code fence or URL, and at least three
+// words in four are made of letters.
+func isProse(s string) bool {
+	first, _ := utf8.DecodeRuneInString(s)
+	if !unicode.IsUpper(first) || !strings.ContainsAny(s[len(s)-1:], ".!?") || strings.Contains(s, "```") || strings.Contains(s, "://") {
+		return false
+	}
+	f := strings.Fields(s)
+	words := 0
+	for _, w := range f {
+		w = strings.Trim(w, `.,;:!?()"'`)
+		if w != "" && strings.IndexFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '-' && r != '\'' }) < 0 {
+			words++
+		}
+	}
+	return 4*words >= 3*len(f)
+}
+
+// salientWords returns up to k distinct content words of s, the rarest in
+// the documents first (ties: the longest, then in order of appearance).
+func salientWords(s string, stop map[string]bool, idf map[string]float64, k int) []string {
 	ws := contentWords(s, stop)
 	var uniq []string
 	for _, w := range ws {
-		if !slices.Contains(uniq, w) {
+		if !slices.Contains(uniq, w) && strings.IndexFunc(w, unicode.IsLetter) >= 0 {
 			uniq = append(uniq, w)
 		}
 	}
-	slices.SortStableFunc(uniq, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(uniq, func(a, b string) int {
+		if x, y := idfOf(idf, a), idfOf(idf, b); x != y {
+			if x > y {
+				return -1
+			}
+			return 1
+		}
+		return len(b) - len(a)
+	})
 	return uniq[:min(k, len(uniq))]
 }
 
