@@ -8,17 +8,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/sextant-ai/sextant/guard"
 )
 
-// runGuard dispatches `sextant guard scan|train`.
+// runGuard dispatches `sextant guard scan|train|eval`.
 func runGuard(ctx context.Context, e *env, args []string) error {
 	subs := []command{
 		{"scan", "scan prompts for PII, secrets and injection attempts", runGuardScan},
 		{"train", "retrain the embedded injection model from labelled JSONL", runGuardTrain},
+		{"eval", "score labelled JSONL sets: flagged and blocked shares, AUC, TPR at 5% FPR", runGuardEval},
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		w := e.stdout
@@ -39,7 +42,7 @@ func runGuard(ctx context.Context, e *env, args []string) error {
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	return usageErrorf("guard: unknown command %q (want scan or train)", args[0])
+	return usageErrorf("guard: unknown command %q (want scan, train or eval)", args[0])
 }
 
 // scanFinding is one finding in `guard scan --json` output.
@@ -266,4 +269,128 @@ func runGuardTrain(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "combiner weights: %s\n", strings.Join(parts, " "))
 	return nil
+}
+
+// guardEvalSet is one line of `guard eval`.
+type guardEvalSet struct {
+	File           string   `json:"file"`
+	Texts          int      `json:"texts"`
+	Attacks        int      `json:"attacks"`
+	AttacksFlagged float64  `json:"attacks_flagged"` // flagged or blocked
+	AttacksBlocked float64  `json:"attacks_blocked"`
+	BenignFlagged  float64  `json:"benign_flagged"` // flagged or blocked: false positives
+	BenignBlocked  float64  `json:"benign_blocked"`
+	AUC            *float64 `json:"auc,omitempty"` // with both labels
+	TPRAtFPR05     *float64 `json:"tpr_at_fpr_05,omitempty"`
+	scores, labels []float64
+	benign         int
+}
+
+func runGuardEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("guard eval", e.stderr)
+	model := fs.String("model", "", "injection model file (default: the embedded one)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: sextant guard eval [--model MODEL.bin] [--json] FILE.jsonl...\n\n"+
+			"Scores labelled JSON Lines ({\"text\", \"label\": 0|1}) with the injection scorer at its thresholds:\n"+
+			"per file the share of attacks flagged or blocked, the share of benign texts flagged or blocked\n"+
+			"(false positives), and with both labels AUC and the TPR at 5% FPR; then all files together.")
+		fs.PrintDefaults()
+	}
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return usageErrorf("guard eval: name at least one labelled JSONL file")
+	}
+	inj := guard.DefaultInjection()
+	if *model != "" {
+		b, err := os.ReadFile(*model)
+		if err != nil {
+			return fmt.Errorf("guard eval: %w", err)
+		}
+		if inj, err = guard.LoadInjection(b); err != nil {
+			return fmt.Errorf("guard eval: %s: %w", *model, err)
+		}
+	}
+	var sets []*guardEvalSet
+	all := &guardEvalSet{File: "all"}
+	for _, path := range files {
+		ex, err := readLabeledFiles(path)
+		if err != nil {
+			return err
+		}
+		st := &guardEvalSet{File: path, Texts: len(ex)}
+		for _, x := range ex {
+			a := inj.Score(x.Text)
+			st.add(x.Injection, a)
+			all.add(x.Injection, a)
+		}
+		st.finish()
+		sets = append(sets, st)
+	}
+	if len(sets) > 1 {
+		all.finish()
+		sets = append(sets, all)
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, map[string]any{"thresholds": inj.Thresholds, "sets": sets})
+	}
+	fmt.Fprintf(e.stdout, "thresholds: flag %.3f, block %.3f\n", inj.Thresholds.Flag, inj.Thresholds.Block)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	io.WriteString(tw, "FILE\tTEXTS\tATTACKS\tATTACKS FLAGGED\tBLOCKED\tBENIGN FLAGGED\tBLOCKED\tAUC\tTPR AT 5% FPR\n")
+	opt := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f", *p)
+	}
+	for _, st := range sets {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t%s\n", filepath.Base(st.File), st.Texts, st.Attacks,
+			st.AttacksFlagged, st.AttacksBlocked, st.BenignFlagged, st.BenignBlocked, opt(st.AUC), opt(st.TPRAtFPR05))
+	}
+	return tw.Flush()
+}
+
+func (st *guardEvalSet) add(attack bool, a guard.Assessment) {
+	if st.File == "all" {
+		st.Texts++
+	}
+	hit, block := a.Action != guard.ActionAllow, a.Action == guard.ActionBlock
+	st.scores = append(st.scores, a.Score)
+	if attack {
+		st.labels = append(st.labels, 1)
+		st.Attacks++
+		st.AttacksFlagged += b2f(hit)
+		st.AttacksBlocked += b2f(block)
+	} else {
+		st.labels = append(st.labels, 0)
+		st.benign++
+		st.BenignFlagged += b2f(hit)
+		st.BenignBlocked += b2f(block)
+	}
+}
+
+func (st *guardEvalSet) finish() {
+	if st.Attacks > 0 {
+		st.AttacksFlagged /= float64(st.Attacks)
+		st.AttacksBlocked /= float64(st.Attacks)
+	}
+	if st.benign > 0 {
+		st.BenignFlagged /= float64(st.benign)
+		st.BenignBlocked /= float64(st.benign)
+	}
+	if st.Attacks > 0 && st.benign > 0 {
+		auc, tpr := guard.AUC(st.scores, st.labels), guard.TPRAtFPR(st.scores, st.labels, 0.05)
+		st.AUC, st.TPRAtFPR05 = &auc, &tpr
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
