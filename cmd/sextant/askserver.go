@@ -53,6 +53,9 @@ func askServer(ctx context.Context, e *env, q remoteAsk) error {
 		return fmt.Errorf("ask: %s: %w", base.Host, err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode == http.StatusUnauthorized && q.apiKey == "" {
+		return fmt.Errorf("%w; set SEXTANT_API_KEY or pass --api-key", remoteError(res))
+	}
 	if res.StatusCode != http.StatusOK {
 		return remoteError(res)
 	}

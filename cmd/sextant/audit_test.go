@@ -183,19 +183,20 @@ func TestEnsureAdminKey(t *testing.T) {
 	e := &env{getenv: func(string) string { return "" }}
 
 	var w bytes.Buffer
-	if err := ensureAdminKey(ctx, e, st, l, &w); err != nil {
+	created, err := ensureAdminKey(ctx, e, st, l, &w)
+	if err != nil {
 		t.Fatal(err)
 	}
-	secret := regexp.MustCompile(`sk-sextant-\w{49}`).FindString(w.String())
-	if secret == "" || !strings.Contains(w.String(), "only time") {
-		t.Fatalf("first start printed %q", w.String())
+	secret := regexp.MustCompile(`export SEXTANT_API_KEY=(sk-sextant-\w{49})\n`).FindStringSubmatch(w.String())
+	if secret == nil || !strings.Contains(w.String(), "only time") || strings.Count(w.String(), created) != 1 || created != secret[1] {
+		t.Fatalf("first start printed %q, returned %q", w.String(), created)
 	}
-	p, err := access.NewAuthenticator(st, access.Options{}).Authenticate(ctx, secret)
+	p, err := access.NewAuthenticator(st, access.Options{}).Authenticate(ctx, created)
 	if err != nil || !p.HasRole(sextant.RoleAdmin) || p.Groups != nil {
 		t.Fatalf("first-start key: %+v, %v", p, err)
 	}
 	w.Reset()
-	if err := ensureAdminKey(ctx, e, st, l, &w); err != nil || w.Len() != 0 {
+	if s, err := ensureAdminKey(ctx, e, st, l, &w); s != "" || err != nil || w.Len() != 0 {
 		t.Fatalf("second start: %q, %v; want silence", w.String(), err)
 	}
 
@@ -207,22 +208,22 @@ func TestEnsureAdminKey(t *testing.T) {
 		}
 		return ""
 	}
-	if err := ensureAdminKey(ctx, e, st, l, &w); err != nil || !strings.Contains(w.String(), "imported from SEXTANT_ADMIN_KEY") || strings.Contains(w.String(), fixed) {
+	if s, err := ensureAdminKey(ctx, e, st, l, &w); s != "" || err != nil || !strings.Contains(w.String(), "imported from SEXTANT_ADMIN_KEY") || strings.Contains(w.String(), fixed) {
 		t.Fatalf("import: %q, %v", w.String(), err)
 	}
 	w.Reset()
-	if err := ensureAdminKey(ctx, e, st, l, &w); err != nil || w.Len() != 0 {
+	if s, err := ensureAdminKey(ctx, e, st, l, &w); s != "" || err != nil || w.Len() != 0 {
 		t.Fatalf("second import: %q, %v", w.String(), err)
 	}
 	k, _ := st.APIKeyByHash(ctx, access.Hash(fixed))
 	if _, err := st.RevokeAPIKey(ctx, k.ID, k.CreatedAt); err != nil {
 		t.Fatal(err)
 	}
-	if err := ensureAdminKey(ctx, e, st, l, &w); sextant.ErrorCode(err) != sextant.EFORBIDDEN {
+	if _, err := ensureAdminKey(ctx, e, st, l, &w); sextant.ErrorCode(err) != sextant.EFORBIDDEN {
 		t.Errorf("revoked SEXTANT_ADMIN_KEY: %v; want EFORBIDDEN", err)
 	}
 	fixed = "not-a-key"
-	if err := ensureAdminKey(ctx, e, st, l, &w); err == nil || !strings.Contains(err.Error(), "keys generate") {
+	if _, err := ensureAdminKey(ctx, e, st, l, &w); err == nil || !strings.Contains(err.Error(), "keys generate") {
 		t.Errorf("malformed SEXTANT_ADMIN_KEY: %v", err)
 	}
 	if _, err := os.Stat(auditKeyPath(data)); err != nil {

@@ -308,47 +308,48 @@ func keysRevoke(ctx context.Context, e *env, dir string, ids []string) error {
 // ensureAdminKey runs when the server starts. With SEXTANT_ADMIN_KEY set
 // it makes sure that key exists as an admin key (importing it on first
 // start; refusing to start when it was revoked). Otherwise, when the store
-// has no key at all, it creates an admin key and prints it to w, once.
-func ensureAdminKey(ctx context.Context, e *env, st *sqlite.DB, l *audit.Log, w io.Writer) error {
+// has no key at all, it creates an admin key and prints it to w, once, as
+// a line to paste (export SEXTANT_API_KEY=...), and returns it.
+func ensureAdminKey(ctx context.Context, e *env, st *sqlite.DB, l *audit.Log, w io.Writer) (string, error) {
 	actor := "system"
 	if secret := strings.TrimSpace(e.getenv("SEXTANT_ADMIN_KEY")); secret != "" {
 		if err := access.CheckFormat(secret); err != nil {
-			return fmt.Errorf("SEXTANT_ADMIN_KEY: %s; generate one with `sextant keys generate`", sextant.ErrorMessage(err))
+			return "", fmt.Errorf("SEXTANT_ADMIN_KEY: %s; generate one with `sextant keys generate`", sextant.ErrorMessage(err))
 		}
 		k, err := st.APIKeyByHash(ctx, access.Hash(secret))
 		switch {
 		case err == nil && k.Revoked():
-			return sextant.Errorf(sextant.EFORBIDDEN, "SEXTANT_ADMIN_KEY is key %s, which was revoked at %s: set a new key or unset the variable",
+			return "", sextant.Errorf(sextant.EFORBIDDEN, "SEXTANT_ADMIN_KEY is key %s, which was revoked at %s: set a new key or unset the variable",
 				k.ID, k.RevokedAt.Format(time.RFC3339))
 		case err == nil:
-			return nil
+			return "", nil
 		case sextant.ErrorCode(err) != sextant.ENOTFOUND:
-			return err
+			return "", err
 		}
 		k, err = access.Import(ctx, st, access.KeySpec{Name: "admin (SEXTANT_ADMIN_KEY)", Roles: []string{string(sextant.RoleAdmin)}},
 			secret, nil, time.Now())
 		if err != nil {
-			return err
+			return "", err
 		}
 		if _, err := l.Append(ctx, keyAuditEvent("key.import", actor, k)); err != nil {
-			return err
+			return "", err
 		}
 		fmt.Fprintf(w, "admin key %s imported from SEXTANT_ADMIN_KEY\n", k.ID)
-		return nil
+		return "", nil
 	}
 	n, err := st.CountAPIKeys(ctx)
 	if err != nil || n > 0 {
-		return err
+		return "", err
 	}
 	secret, k, err := access.Create(ctx, st, access.KeySpec{Name: "admin (first start)", Roles: []string{string(sextant.RoleAdmin)}},
 		nil, time.Now())
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := l.Append(ctx, keyAuditEvent("key.create", actor, k)); err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintf(w, "\nFirst start: created admin key %s\n\n    %s\n\nThis is the only time it is shown. Store it now; create other keys with `sextant keys create`.\n\n",
+	fmt.Fprintf(w, "\nFirst start: created admin key %s. This is the only time it is shown; store it now:\n\n    export SEXTANT_API_KEY=%s\n\nRequests send it as Authorization: Bearer $SEXTANT_API_KEY. Make keys for applications and people with\n`sextant keys create --role ROLE` (docs/access-control.md).\n\n",
 		k.ID, secret)
-	return nil
+	return secret, nil
 }

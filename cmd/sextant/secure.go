@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,18 +18,27 @@ import (
 
 // security is the server's access control and audit trail: API keys
 // (authenticated, cached, last use recorded), the audit log (answers,
-// policy decisions, approvals, authentication failures), and the admin key
-// of the first start. serve plugs it in with:
+// policy decisions, approvals, authentication failures, admin changes),
+// the admin API's wiring, and the admin key of the first start. serve
+// plugs it in with:
 //
-//	sec, err := newSecurity(ctx, e, dataDir, store, e.stdout, log)
-//	defer sec.Close(context.WithoutCancel(ctx))
-//	sec.ragHooks(&pipelineOptions) // before the pipeline is built
+//	sec, err := openSecurity(ctx, e, dataDir, store, e.stdout, log, noAuth)
+//	defer sec.Close(ctx)
+//	s.guard.useAuditLog(sec.auditLog()) // one appender per process
+//	sec.answerDone                      // a Done hook of the pipeline
 //	sec.webOptions(&webOptions)
+//	sec.adminOptions(&webOptions, budgets)
 //	go sec.run(ctx)
 type security struct {
 	log    *audit.Log
 	auth   *access.Authenticator
+	st     *sqlite.DB
+	pub    ed25519.PublicKey // the checkpoint signing key's public half
 	logger *slog.Logger
+	noAuth bool
+	// adminSecret is the admin key created at this start ("" when none
+	// was: keys existed, or it came from SEXTANT_ADMIN_KEY).
+	adminSecret string
 }
 
 // flushEvery is how often key last-use times are written.
@@ -38,6 +48,13 @@ const flushEvery = time.Minute
 // signing key on first use) and the key authenticator, and makes sure an
 // admin key exists (printed to out once, or taken from SEXTANT_ADMIN_KEY).
 func newSecurity(ctx context.Context, e *env, dataDir string, st *sqlite.DB, out io.Writer, logger *slog.Logger) (*security, error) {
+	return openSecurity(ctx, e, dataDir, st, out, logger, false)
+}
+
+// openSecurity is newSecurity with authentication optionally off (serve
+// --no-auth): then no admin key is made, every request acts as
+// web.LocalPrincipal, and the audit log still records everything.
+func openSecurity(ctx context.Context, e *env, dataDir string, st *sqlite.DB, out io.Writer, logger *slog.Logger, noAuth bool) (*security, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -46,16 +63,49 @@ func newSecurity(ctx context.Context, e *env, dataDir string, st *sqlite.DB, out
 		return nil, err
 	}
 	l := audit.Open(st, audit.Options{Key: key, Redact: auditRedactor(), Logger: logger})
-	if err := ensureAdminKey(ctx, e, st, l, out); err != nil {
-		l.Close(ctx)
-		return nil, err
+	s := &security{log: l, auth: access.NewAuthenticator(st, access.Options{}), st: st, pub: key.Public().(ed25519.PublicKey),
+		logger: logger, noAuth: noAuth}
+	if !noAuth {
+		if s.adminSecret, err = ensureAdminKey(ctx, e, st, l, out); err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
 	}
-	return &security{log: l, auth: access.NewAuthenticator(st, access.Options{}), logger: logger}, nil
+	return s, nil
 }
 
-// webOptions makes the server authenticate API keys (recording failures).
+// webOptions makes the server authenticate API keys (recording failures),
+// unless authentication is off.
 func (s *security) webOptions(w *web.Options) {
+	if s.noAuth {
+		w.Authenticate = nil
+		return
+	}
 	w.Authenticate = web.APIKeyAuth(s.auth, s.log)
+}
+
+// adminOptions wires the administration endpoints: keys, usage, budgets,
+// the audit log, quarantine and answers, over the store; every change is
+// appended to the audit log before the response.
+func (s *security) adminOptions(w *web.Options, budgets web.Budgets) {
+	st := s.st
+	w.Admin = web.Admin{
+		Keys: st, KeyRevoked: s.auth.Invalidate, Usage: st.UsageTotals, Audit: st,
+		AuditKeys: []ed25519.PublicKey{s.pub},
+		Record: func(ctx context.Context, ev sextant.AuditEvent) error {
+			_, err := s.log.Append(ctx, ev)
+			return err
+		},
+		Quarantines: func(ctx context.Context, tenant string, all bool) ([]sextant.Quarantine, error) {
+			return st.Quarantines(ctx, sqlite.QuarantineFilter{Tenant: tenant, All: all})
+		},
+		Release:         st.ReleaseQuarantine,
+		Answers:         st,
+		AnswerByRequest: s.answerByRequest,
+	}
+	if budgets != nil {
+		w.Admin.Budgets = budgets
+	}
 }
 
 // ragHooks records every answer in the audit log. Guard and policy
@@ -66,16 +116,87 @@ func (s *security) ragHooks(opts *rag.Options) {
 }
 
 // answerDone runs after each answer is sent: the record is queued, not
-// awaited, so answering never waits for an audit commit.
+// awaited, so answering never waits for an audit commit. Its request id is
+// the HTTP request's (web.RequestID), so the answer is found by either id.
 func (s *security) answerDone(ctx context.Context, r *rag.Result) {
 	var p *sextant.Principal
 	if pp, ok := sextant.PrincipalFrom(ctx); ok {
 		p = pp
 	}
 	ev := audit.AnswerEvent(&r.Answer, p)
+	if id := web.RequestID(ctx); id != "" {
+		ev.RequestID = id
+	}
 	if err := s.log.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
 		s.logger.Error("audit record not queued", "kind", ev.Kind, "request_id", ev.RequestID, "err", err)
 	}
+}
+
+// answerByRequest returns the id of the answer request id produced, from
+// the audit log's request-id index. An answer's record is queued after
+// the response, so a miss waits for the queue once and looks again.
+func (s *security) answerByRequest(ctx context.Context, id string) (string, error) {
+	return answerByRequest(ctx, s.st, id, s.log.Sync)
+}
+
+// answerByRequest looks request id up in st's audit log; sync, when not
+// nil, is called before a second look.
+func answerByRequest(ctx context.Context, st *sqlite.DB, id string, sync func(context.Context) error) (string, error) {
+	for try := 0; ; try++ {
+		recs, err := st.AuditByRequest(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if aid, ok := audit.AnswerOf(recs); ok {
+			return aid, nil
+		}
+		if try > 0 || sync == nil {
+			return "", sextant.Errorf(sextant.ENOTFOUND, "no answer was recorded for request %q", id)
+		}
+		if err := sync(ctx); err != nil {
+			return "", err
+		}
+	}
+}
+
+// startInfo is the audit payload of a server start: what answers will be
+// made with (assistants and the hashes of their templates, which have no
+// API to change them but a restart) and whether keys are required.
+type startInfo struct {
+	Action     string          `json:"action"`
+	Version    string          `json:"version"`
+	Addr       string          `json:"addr"`
+	Auth       string          `json:"auth"` // "api_keys" or "off"
+	Assistants []assistantInfo `json:"assistants"`
+}
+
+type assistantInfo struct {
+	Name         string `json:"name"`
+	Model        string `json:"model"`
+	Template     string `json:"template"`
+	TemplateHash string `json:"template_hash"`
+}
+
+// recordStart appends a server.start record, durably.
+func (s *security) recordStart(ctx context.Context, p *rag.Pipeline, addr string) error {
+	info := startInfo{Action: "server.start", Version: version, Addr: addr, Auth: "api_keys", Assistants: []assistantInfo{}}
+	if s.noAuth {
+		info.Auth = "off"
+	}
+	if p != nil {
+		for _, a := range p.Assistants() {
+			ai := assistantInfo{Name: a.Name, Model: a.Model, Template: a.Template}
+			if ai.Template == "" {
+				ai.Template = "answer"
+			}
+			if t, err := p.Templates().Template(ai.Template); err == nil {
+				ai.TemplateHash = t.Hash
+			}
+			info.Assistants = append(info.Assistants, ai)
+		}
+	}
+	_, err := s.log.Append(ctx, sextant.AuditEvent{Kind: sextant.AuditAdmin, Actor: "system", Payload: info})
+	return err
 }
 
 // auditLog is the log, for the other parts of the server that record

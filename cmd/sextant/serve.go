@@ -17,20 +17,28 @@ import (
 	"github.com/sextant-ai/sextant/ingest"
 	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/extractive"
+	"github.com/sextant-ai/sextant/rag"
 	"github.com/sextant-ai/sextant/sqlite"
 	"github.com/sextant-ai/sextant/web"
 )
 
-const serveUsage = `Usage: sextant serve [--addr HOST:PORT] [--data DIR] [--config FILE]
+const serveUsage = `Usage: sextant serve [--addr HOST:PORT] [--data DIR] [--config FILE] [--no-auth]
 
 Start the HTTP API: OpenAI-compatible chat completions (assistants answer
 from your documents with citations; other models are proxied to their
-configured providers), embeddings, models, and the native endpoints for
-answers, search, documents and churn scoring (docs/api.md).
+configured providers), embeddings, models, the native endpoints for
+answers, search, documents and churn scoring, and the administration API
+for keys, usage, budgets, the audit log and quarantine (docs/api.md).
+
+Every request needs an API key (Authorization: Bearer KEY). On first start
+the server creates an admin key and prints it once (or imports
+SEXTANT_ADMIN_KEY); make more with sextant keys create. --no-auth turns
+keys off for local development: every request then acts as an
+administrator, so it is refused unless the address is loopback.
 
 With no configuration it runs on the embedded default: the extractive
-generator and lexical search, no API key needed. On first start with an
-empty store it ingests Sextant's own manual as a sample corpus.
+generator and lexical search, no model API key needed. On first start
+with an empty store it ingests Sextant's own manual as a sample corpus.
 
 Flags:
 `
@@ -57,6 +65,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	dataDir := dataFlag(fs, e)
 	configPath := fs.String("config", "", "configuration file (default DATA/sextant.yaml when present; env SEXTANT_CONFIG)")
 	noSample := fs.Bool("no-sample", false, "do not ingest the bundled manual into an empty store")
+	noAuth := fs.Bool("no-auth", false, "serve without API keys, every request acting as an administrator: local development only (loopback addresses)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -64,18 +73,47 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("serve: unexpected argument %q", pos[0])
 	}
+	if *noAuth && !loopback(*addr) {
+		return usageErrorf("serve: --no-auth serves every request as an administrator, so it needs a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not %q", *addr)
+	}
 	// The operating side (operate.go): metrics at GET /metrics, tracing by
 	// OTEL_*, a JSON log with one line per request, rate limits, budgets
-	// and the usage ledger.
-	s, ops, err := openOperated(ctx, e, *dataDir, *configPath, e.stderr)
+	// and the usage ledger. The security side (secure.go) records every
+	// answer in the audit log; sec is set before the first request.
+	var sec *security
+	s, ops, err := openOperated(ctx, e, *dataDir, *configPath, e.stderr, func(o *rag.Options) {
+		o.Hooks.Done = append(o.Hooks.Done, func(ctx context.Context, r *rag.Result) {
+			if sec != nil {
+				sec.answerDone(ctx, r)
+			}
+		})
+	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	defer ops.Close(context.Background()) // first: flushes the usage ledger into the store
+	defer ops.Close(context.Background()) // flushes the usage ledger into the store
 	log := ops.log
 	s.guard.setLogger(log) // guardrails.go
 	store, index := s.eng.store, s.eng.index
+	// API keys and the audit log: one appender per process, shared with
+	// the guardrails (policy decisions, approvals, policy reloads).
+	sec, err = openSecurity(ctx, e, *dataDir, store, e.stdout, log, *noAuth)
+	if err != nil {
+		return err
+	}
+	defer func() { // first: the last audit records and key uses reach the store
+		cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := sec.Close(cctx); err != nil {
+			log.Error("closing the audit log", "err", err)
+		}
+	}()
+	s.guard.useAuditLog(sec.auditLog())
+	if *noAuth {
+		fmt.Fprintln(e.stderr, "sextant: WARNING: --no-auth: API keys are OFF. Every request acts as an administrator (local development only).")
+		log.Warn("API keys are off (--no-auth): every request acts as an administrator", "addr", *addr)
+	}
 	fmt.Fprintln(e.stdout, s.eng.note)
 	s.eng.log = log
 	if !*noSample {
@@ -108,6 +146,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		},
 	}
 	ops.webOptions(&wo)
+	sec.webOptions(&wo)
+	sec.adminOptions(&wo, ops.budgets)
 	srv, err := web.New(wo)
 	if err != nil {
 		return err
@@ -116,6 +156,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if err := sec.recordStart(ctx, s.pipeline, ln.Addr().String()); err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: audit log: %w", err)
 	}
 	hs := &http.Server{Handler: ops.handler(srv.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -132,7 +176,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer wg.Done()
 		ops.run(ctx)
 	}()
-	printServing(e, ln.Addr().String(), *dataDir)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sec.run(ctx)
+	}()
+	printServing(e, ln.Addr().String(), *dataDir, sec)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -221,24 +270,52 @@ func ingestSample(ctx context.Context, store *sqlite.DB, dataDir string) (int, e
 	return sum.Added, nil
 }
 
-// printServing prints where the API is and how to try it.
-func printServing(e *env, addr, dataDir string) {
+// printServing prints where the API is and how to try it: with the key
+// in SEXTANT_API_KEY (printed just above on first start), or without one
+// under --no-auth.
+func printServing(e *env, addr, dataDir string, sec *security) {
 	host, port, _ := net.SplitHostPort(addr)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
 	url := "http://" + net.JoinHostPort(host, port)
+	auth, keyNote, clientKey := ` -H "Authorization: Bearer $SEXTANT_API_KEY"`, "", "$SEXTANT_API_KEY"
+	switch {
+	case sec.noAuth:
+		auth, keyNote, clientKey = "", " (API keys are off: --no-auth)", "any"
+	case sec.adminSecret != "":
+		keyNote = " (after the export line above)"
+	case e.getenv("SEXTANT_ADMIN_KEY") != "":
+		keyNote = ` (export SEXTANT_API_KEY="$SEXTANT_ADMIN_KEY" first)`
+	default:
+		keyNote = " (export SEXTANT_API_KEY=KEY first: the admin key printed on the first start, or one from `sextant keys create --role app`)"
+	}
 	fmt.Fprintf(e.stdout, `Sextant is serving at %s  (data: %s)
 
-Ask it something:
+Ask it something%s:
 
-  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' \
+  curl -s %s/v1/chat/completions%s -H 'Content-Type: application/json' \
     -d '{"model": "sextant", "messages": [{"role": "user", "content": "How do I ingest a folder of PDFs?"}]}'
 
   sextant ask --server %s "How do I ingest a folder of PDFs?"
 
-OpenAI clients work unchanged: base URL %s/v1, model "sextant". API: docs/api.md. Stop with Ctrl-C.
-`, url, dataDir, url, url, url)
+OpenAI clients work unchanged: base URL %s/v1, model "sextant", API key %s.
+API: docs/api.md; keys and roles: docs/access-control.md. Stop with Ctrl-C.
+`, url, dataDir, keyNote, url, auth, url, url, clientKey)
+}
+
+// loopback reports whether addr (HOST:PORT) listens on a loopback
+// interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // listFunc adapts the store's document listing to the web package.
