@@ -385,4 +385,3 @@ func mergeInts(a, b []int) []int {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
