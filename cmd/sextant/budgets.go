@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/cost"
+	"github.com/sextant-ai/sextant/web"
 )
 
 const budgetsUsage = `Usage:
@@ -78,6 +78,24 @@ func runBudgets(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer b.Close(ctx)
+	// Changes are admin records in the audit log, like the server's
+	// PUT/DELETE /v1/budgets.
+	record := func(action string, bud *sextant.Budget) error {
+		l, err := openAuditLog(*dataDir, db)
+		if err != nil {
+			return err
+		}
+		ev := web.BudgetEvent(action, bud)
+		ev.Actor = localActor(e)
+		_, aerr := l.Append(ctx, ev)
+		if err := l.Close(ctx); aerr == nil {
+			aerr = err
+		}
+		if aerr != nil {
+			return fmt.Errorf("budgets: %s applied, but the audit record failed: %w", bud.Name(), aerr)
+		}
+		return nil
+	}
 
 	scope := func() (sextant.Budget, error) {
 		switch {
@@ -126,6 +144,9 @@ func runBudgets(ctx context.Context, e *env, args []string) error {
 			if err := b.Set(ctx, bud); err != nil {
 				return err
 			}
+			if err := record("budget.set", &bud); err != nil {
+				return err
+			}
 			fmt.Fprintf(e.stdout, "set %s to %s\n", bud.Name(), formatUSD(v))
 		}
 		return nil
@@ -147,6 +168,9 @@ func runBudgets(ctx context.Context, e *env, args []string) error {
 			if err := b.Delete(ctx, bud); err != nil {
 				return err
 			}
+			if err := record("budget.delete", &bud); err != nil {
+				return err
+			}
 			fmt.Fprintf(e.stdout, "deleted %s\n", bud.Name())
 		}
 		return nil
@@ -155,30 +179,10 @@ func runBudgets(ctx context.Context, e *env, args []string) error {
 }
 
 func listBudgets(w io.Writer, st []cost.BudgetStatus, asJSON bool) error {
-	if asJSON {
-		type item struct {
-			Budget      string    `json:"budget"`
-			Scope       string    `json:"scope"`
-			Tenant      string    `json:"tenant,omitempty"`
-			ID          string    `json:"id"`
-			Period      string    `json:"period"`
-			Source      string    `json:"source"`
-			LimitUSD    float64   `json:"limit_usd"`
-			SpentUSD    float64   `json:"spent_usd"`
-			Utilization float64   `json:"utilization"`
-			Thresholds  []float64 `json:"thresholds"`
-			WindowStart time.Time `json:"window_start"`
-			WindowEnd   time.Time `json:"window_end"`
-		}
-		out := []item{}
-		for _, s := range st {
-			th := s.Budget.Thresholds
-			if th == nil {
-				th = []float64{0.5, 0.8, 1}
-			}
-			out = append(out, item{Budget: s.Name, Scope: s.Budget.Scope, Tenant: s.Budget.Tenant, ID: s.Budget.ID, Period: s.Budget.Period,
-				Source: s.Source, LimitUSD: s.Budget.LimitUSD, SpentUSD: s.SpentUSD, Utilization: s.Utilization, Thresholds: th,
-				WindowStart: s.WindowStart, WindowEnd: s.WindowEnd})
+	if asJSON { // the body of GET /v1/budgets's data
+		out := []web.Budget{}
+		for i := range st {
+			out = append(out, web.BudgetJSON(&st[i]))
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/cost"
+	"github.com/sextant-ai/sextant/web"
 )
 
 const usageUsage = `Usage: sextant usage [--by day|key|model|assistant|project|tenant|user] [--since WHEN] [--until WHEN] [--json]
@@ -82,85 +82,14 @@ func runUsage(ctx context.Context, e *env, args []string) error {
 }
 
 // parseWhen reads a date, an RFC 3339 time or an age before now ("36h",
-// "7d", "4w").
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.ParseFloat(n, 64)
-			if err != nil || !(v >= 0) || v*float64(unit) > float64(math.MaxInt64) {
-				return time.Time{}, fmt.Errorf("want a date (2006-01-02), an RFC 3339 time or an age like 36h, 7d, 4w")
-			}
-			return now.Add(-time.Duration(v * float64(unit))), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("want a date (2006-01-02), an RFC 3339 time or an age like 36h, 7d, 4w")
-}
+// "7d", "4w"), as the HTTP API does.
+func parseWhen(s string, now time.Time) (time.Time, error) { return web.ParseWhen(s, now) }
 
-// usageLineJSON is one line of the JSON report.
-type usageLineJSON struct {
-	Group             string  `json:"group,omitempty"`
-	Requests          int64   `json:"requests"`
-	Succeeded         int64   `json:"succeeded"`
-	CacheHits         int64   `json:"cache_hits"`
-	Unpriced          int64   `json:"unpriced"`
-	InputTokens       int64   `json:"input_tokens"`
-	CachedInputTokens int64   `json:"cached_input_tokens"`
-	OutputTokens      int64   `json:"output_tokens"`
-	CostUSD           float64 `json:"cost_usd"`
-	SavedUSD          float64 `json:"saved_usd"`
-	TokensPerTask     float64 `json:"tokens_per_task"`
-	CostPerTask       float64 `json:"cost_per_task_usd"`
-	CostPerSuccess    float64 `json:"cost_per_success_usd"`
-	CacheHitRatio     float64 `json:"cache_hit_ratio"`
-}
-
-func lineJSON(l cost.Line) usageLineJSON {
-	return usageLineJSON{Group: l.Group, Requests: l.Requests, Succeeded: l.Succeeded, CacheHits: l.CacheHits, Unpriced: l.Unpriced,
-		InputTokens: l.InputTokens, CachedInputTokens: l.CachedInputTokens, OutputTokens: l.OutputTokens, CostUSD: l.CostUSD,
-		SavedUSD: l.SavedUSD, TokensPerTask: l.TokensPerTask, CostPerTask: l.CostPerTask, CostPerSuccess: l.CostPerSuccess,
-		CacheHitRatio: l.CacheHitRatio}
-}
-
+// writeUsageJSON writes the report as GET /v1/usage answers it.
 func writeUsageJSON(w io.Writer, rep *cost.Report) error {
-	out := struct {
-		Since    *time.Time      `json:"since,omitempty"`
-		Until    *time.Time      `json:"until,omitempty"`
-		By       string          `json:"by,omitempty"`
-		Lines    []usageLineJSON `json:"lines,omitempty"`
-		Total    usageLineJSON   `json:"total"`
-		Forecast struct {
-			Month         string  `json:"month"`
-			MonthToDate   float64 `json:"month_to_date_usd"`
-			DailyAverage  float64 `json:"daily_average_usd"`
-			AverageDays   float64 `json:"average_days"`
-			DaysRemaining float64 `json:"days_remaining"`
-			Projected     float64 `json:"projected_usd"`
-		} `json:"forecast"`
-	}{By: rep.By, Total: lineJSON(rep.Total)}
-	if !rep.Since.IsZero() {
-		out.Since = &rep.Since
-	}
-	if !rep.Until.IsZero() {
-		out.Until = &rep.Until
-	}
-	for _, l := range rep.Lines {
-		out.Lines = append(out.Lines, lineJSON(l))
-	}
-	f := rep.Forecast
-	out.Forecast.Month, out.Forecast.MonthToDate, out.Forecast.DailyAverage = f.Month, f.MonthToDate, f.DailyAverage
-	out.Forecast.AverageDays, out.Forecast.DaysRemaining, out.Forecast.Projected = f.AverageDays, f.DaysRemaining, f.Projected
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(web.UsageReportJSON(rep))
 }
 
 func writeUsageText(w io.Writer, rep *cost.Report) {
