@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/eval"
@@ -53,7 +54,8 @@ func storeBenchVectors(ctx context.Context, st *sqlite.DB, dir string) (map[stri
 	}
 	missing := 0
 	err = st.Scan(ctx, func(d *sextant.Document, chunks []sextant.Chunk) error {
-		_, id, ok := cutScope(d.ID)
+		// Documents were ingested with ids "collection:record-id".
+		_, id, ok := strings.Cut(d.ID, ":")
 		if !ok {
 			id = d.ID
 		}
@@ -86,16 +88,6 @@ func storeBenchVectors(ctx context.Context, st *sqlite.DB, dir string) (map[stri
 		q[r.ID] = r.Vector
 	}
 	return q, dim, nil
-}
-
-// cutScope splits a stored BEIR document id "collection:record-id".
-func cutScope(id string) (string, string, bool) {
-	for i := 0; i < len(id); i++ {
-		if id[i] == ':' {
-			return id[:i], id[i+1:], true
-		}
-	}
-	return "", id, false
 }
 
 // contentKey is the cache key of a text (llm.ContentHash).
