@@ -84,3 +84,58 @@ func TestBenchScaleSmall(t *testing.T) {
 		t.Errorf("report = %+v", rep)
 	}
 }
+
+// TestBenchRetrievalVectors runs the benchmark's vector and hybrid modes
+// on the tiny folder with hand-made vectors that rank every judged query's
+// documents first.
+func TestBenchRetrievalVectors(t *testing.T) {
+	vdir := t.TempDir()
+	corpus := `{"id": "d1", "vector": [1, 0.1, 0, 0]}
+{"id": "d2", "vector": [0, 1, 0, 0]}
+{"id": "d3", "vector": [0, 0, 1, 0]}
+{"id": "d4", "vector": [0.9, 0, 0.1, 0]}
+{"id": "d5", "vector": [0, 0, 0, 1]}
+`
+	queries := `{"id": "q1", "vector": [1, 0.05, 0, 0]}
+{"id": "q2", "vector": [0.1, 1, 0, 0]}
+{"id": "q3", "vector": [0, 0, 0.1, 1]}
+{"id": "q4", "vector": [1, 1, 1, 1]}
+`
+	os.WriteFile(filepath.Join(vdir, "corpus.vectors.jsonl"), []byte(corpus), 0o644)
+	os.WriteFile(filepath.Join(vdir, "queries.vectors.jsonl"), []byte(queries), 0o644)
+	for _, args := range [][]string{
+		{"--mode", "vector"},
+		{"--mode", "hybrid"},
+		{"--mode", "hybrid", "--fusion", "weighted", "--norm", "zscore", "--vector-weight", "0.3", "--rerank", "features"},
+		{"--mode", "hybrid", "--rerank", "features", "--fit-rerank", "--mmr", "0.9", "--int8"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"bench", "retrieval", "--beir", "testdata/beir-tiny", "--json", "--repeat", "1",
+			"--peer", "none", "--vectors", vdir}, args...), func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errb.String())
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		if rep["mode"] != args[1] || rep["vector_dim"] != 4.0 {
+			t.Errorf("%v: mode %v, vector_dim %v", args, rep["mode"], rep["vector_dim"])
+		}
+		if v, _ := rep["ndcg_at_10"].(float64); v < 0.99 {
+			t.Errorf("%v: nDCG@10 = %v, want 1", args, v)
+		}
+	}
+	// A query without a vector, or vector mode without vectors, is an error.
+	os.WriteFile(filepath.Join(vdir, "queries.vectors.jsonl"), []byte(`{"id": "q1", "vector": [1, 0, 0, 0]}`+"\n"), 0o644)
+	err := run(context.Background(), []string{"bench", "retrieval", "--beir", "testdata/beir-tiny", "--peer", "none", "--repeat", "1",
+		"--mode", "vector", "--vectors", vdir}, func(string) string { return "" }, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "has no vector") {
+		t.Errorf("missing query vector: %v", err)
+	}
+	err = run(context.Background(), []string{"bench", "retrieval", "--beir", "testdata/beir-tiny", "--mode", "hybrid"},
+		func(string) string { return "" }, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	if exitCode(err) != 2 {
+		t.Errorf("hybrid without --vectors: %v", err)
+	}
+}
