@@ -16,6 +16,10 @@ import (
 // copyPool holds the buffers responses are relayed through.
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// tailPool holds the 4 KB rings gateway usage is read from: one per
+// request was most of what accounting allocated on the gateway path.
+var tailPool = sync.Pool{New: func() any { return new(tail) }}
+
 // forward proxies body to the provider model routes to and relays the
 // answer: status, the headers a client needs (content type, rate limits,
 // Retry-After, OpenAI's processing headers) and the body as bytes, flushed
@@ -65,7 +69,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, path, model str
 
 	var tl *tail
 	if s.opts.Usage != nil {
-		tl = &tail{}
+		tl = tailPool.Get().(*tail)
+		tl.n, tl.pos = 0, 0
+		defer tailPool.Put(tl)
 	}
 	bp := copyPool.Get().(*[]byte)
 	defer copyPool.Put(bp)
@@ -225,14 +231,8 @@ func (t *tail) usage() (sextant.Usage, bool) {
 	if end < 0 {
 		return sextant.Usage{}, false
 	}
-	var u struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-		Details          struct {
-			CachedTokens int `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-	}
-	if err := json.Unmarshal(b[start:end], &u); err != nil {
+	u, ok := decodeUsage(b[start:end])
+	if !ok {
 		return sextant.Usage{}, false
 	}
 	return sextant.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, CachedInputTokens: u.Details.CachedTokens}, true
