@@ -39,8 +39,9 @@ API key authenticated on every request, metrics, tracing, the JSON request
 log through the guard's redaction, rate limits, budgets, the usage ledger
 and the audit log. The three alternate in each round, so what the
 operating side adds over the bare gateway is measured in the same run.
-Tracing exports when OTEL_EXPORTER_OTLP_ENDPOINT (or
-OTEL_TRACES_EXPORTER) says so, as in serve.
+Its spans are exported over OTLP/HTTP to a local receiver that discards
+them (--trace=false: tracing as the OTEL_* variables say, off by
+default, as in serve).
 
 Latency is measured with one request in flight (what a request pays);
 throughput with --concurrency requests in flight (what the server sustains).
@@ -61,6 +62,7 @@ Flags:
 type gatewayReport struct {
 	GOMAXPROCS      int         `json:"gomaxprocs"`
 	Full            bool        `json:"full"`
+	Tracing         string      `json:"tracing,omitempty"` // --full: where the full stack's spans go
 	Duration        string      `json:"duration_per_phase"`
 	Rounds          int         `json:"rounds"`
 	Stream          bool        `json:"stream"`
@@ -100,8 +102,11 @@ type phaseStat struct {
 	P90MS    float64 `json:"p90_ms"`
 	P99MS    float64 `json:"p99_ms"`
 	MeanMS   float64 `json:"mean_ms"`
-	// CPUPerReqUS is the process's CPU time during the phase per request.
-	CPUPerReqUS float64 `json:"cpu_us_per_request"`
+	// CPUPerReqUS is the process's CPU time during the phase per request;
+	// AllocPerReqKB the bytes it allocated (load generator and upstream
+	// included, as for CPU).
+	CPUPerReqUS   float64 `json:"cpu_us_per_request"`
+	AllocPerReqKB float64 `json:"alloc_kb_per_request"`
 }
 
 type ragHTTPRep struct {
@@ -175,6 +180,7 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 	serve := fs.Bool("serve", false, "only start the upstream and the gateway, print their URLs and wait (for wrk)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phases to FILE")
 	full := fs.Bool("full", false, "also measure the gateway as sextant serve builds it (API key auth, metrics, tracing, redacted JSON request log (discarded), rate limits, budgets, usage ledger, audit log) beside the bare one")
+	trace := fs.Bool("trace", true, "with --full, export the full stack's spans over OTLP/HTTP to a local receiver")
 	beirDefault := filepath.Join("..", "shared", "data", "beir-scifact")
 	if _, err := os.Stat(beirDefault); err != nil {
 		beirDefault = ""
@@ -228,6 +234,8 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeGW()
+	rep := gatewayReport{GOMAXPROCS: runtime.GOMAXPROCS(0), Full: *full, Duration: duration.String(), Rounds: *rounds, Stream: *stream,
+		TargetP50MS: 1, TargetP99MS: 3, TargetRPS: 3000}
 	// The targets, called in this order in every round.
 	type target struct {
 		name, url string
@@ -239,7 +247,25 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		{name: "gateway", url: gwURL + "/chat/completions", out: func(p *phasePair) *phaseStat { return &p.Gateway }},
 	}
 	if *full {
-		fg, err := fullGateway(ctx, e, upURL)
+		fe := e
+		if *trace {
+			sinkURL, closeSink, err := listen(otlpSink())
+			if err != nil {
+				return err
+			}
+			defer closeSink()
+			fe = &env{getenv: func(k string) string {
+				if strings.HasPrefix(k, "OTEL_") {
+					if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+						return strings.TrimSuffix(sinkURL, "/v1")
+					}
+					return ""
+				}
+				return e.getenv(k)
+			}, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}
+			rep.Tracing = "otlp/http to a local receiver"
+		}
+		fg, err := fullGateway(ctx, fe, upURL)
 		if err != nil {
 			return err
 		}
@@ -275,8 +301,7 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 
-	rep := gatewayReport{GOMAXPROCS: runtime.GOMAXPROCS(0), Full: *full, Duration: duration.String(), Rounds: *rounds, Stream: *stream,
-		TargetP50MS: 1, TargetP99MS: 3, TargetRPS: 3000, LoadBefore: loadAvg1()}
+	rep.LoadBefore = loadAvg1()
 	slice := *duration / time.Duration(*rounds)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -298,13 +323,18 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 		reqs, errs := make([]int, len(targets)), make([]int, len(targets))
 		took := make([]time.Duration, len(targets))
 		cpu := make([]float64, len(targets))
+		alloc := make([]uint64, len(targets))
+		var ms runtime.MemStats
 		for r := range *rounds {
 			for i, t := range targets {
 				fmt.Fprintf(progress, "round %d/%d: %s, %d in flight, %v ...\n", r+1, *rounds, t.name, phase.conc, slice)
 				load(ctx, t.url, t.header, body, phase.conc, *warmup, benchTransport(phase.conc))
-				c0 := cpuSeconds()
+				runtime.ReadMemStats(&ms)
+				a0, c0 := ms.TotalAlloc, cpuSeconds()
 				l, n, bad, d := load(ctx, t.url, t.header, body, phase.conc, slice, benchTransport(phase.conc))
 				cpu[i] += cpuSeconds() - c0
+				runtime.ReadMemStats(&ms)
+				alloc[i] += ms.TotalAlloc - a0
 				lat[i] = append(lat[i], l...)
 				reqs[i] += n
 				errs[i] += bad
@@ -318,6 +348,7 @@ func runBenchGateway(ctx context.Context, e *env, args []string) error {
 			st := stat(lat[i], reqs[i], errs[i], took[i])
 			if reqs[i] > 0 {
 				st.CPUPerReqUS = cpu[i] * 1e6 / float64(reqs[i])
+				st.AllocPerReqKB = float64(alloc[i]) / 1024 / float64(reqs[i])
 			}
 			*t.out(phase.out) = st
 		}
@@ -481,6 +512,7 @@ func writeGatewayReport(w io.Writer, r *gatewayReport) {
 	p99 := func(s *phaseStat) float64 { return s.P99MS }
 	rps := func(s *phaseStat) float64 { return s.RPS }
 	cpu := func(s *phaseStat) float64 { return s.CPUPerReqUS }
+	kb := func(s *phaseStat) float64 { return s.AllocPerReqKB }
 	ms, n := "%9.3f", "%9.0f"
 	row("latency p50 (1 in flight)", l.Direct.P50MS, l.Gateway.P50MS, pick(l.Full, p50), "ms", ms)
 	row("latency p90", l.Direct.P90MS, l.Gateway.P90MS, pick(l.Full, p90), "ms", ms)
@@ -490,6 +522,7 @@ func writeGatewayReport(w io.Writer, r *gatewayReport) {
 	row(fmt.Sprintf("latency p50 (%d in flight)", t.Concurrency), t.Direct.P50MS, t.Gateway.P50MS, pick(t.Full, p50), "ms", ms)
 	row("latency p99", t.Direct.P99MS, t.Gateway.P99MS, pick(t.Full, p99), "ms", ms)
 	row("CPU per request", t.Direct.CPUPerReqUS, t.Gateway.CPUPerReqUS, pick(t.Full, cpu), "µs", n)
+	row("allocated per request", t.Direct.AllocPerReqKB, t.Gateway.AllocPerReqKB, pick(t.Full, kb), "KB", "%9.1f")
 	errs := func(a, b phaseStat) int { return a.Errors + b.Errors }
 	if full {
 		fmt.Fprintf(w, "%-26s %12d %12d %12d\n", "errors", errs(l.Direct, t.Direct), errs(l.Gateway, t.Gateway), l.Full.Errors+t.Full.Errors)
@@ -507,6 +540,9 @@ func writeGatewayReport(w io.Writer, r *gatewayReport) {
 	what := "gateway"
 	if full {
 		what = "full stack"
+		if r.Tracing != "" {
+			fmt.Fprintf(w, "full stack spans: %s\n", r.Tracing)
+		}
 	}
 	fmt.Fprintf(w, "\ntargets (%s): added p50 %.3f ms ≤ %.0f ms %s; added p99 %.3f ms ≤ %.0f ms %s; %.0f requests/s ≥ %.0f %s\n",
 		what, r.AddedP50MS, r.TargetP50MS, verdict(r.AddedP50MS <= r.TargetP50MS), r.AddedP99MS, r.TargetP99MS, verdict(r.AddedP99MS <= r.TargetP99MS),
@@ -646,6 +682,14 @@ func benchRAGOverHTTP(ctx context.Context, e *env, beir string, limit, passes in
 		rep.SupportedPercent = 100 * float64(supported) / float64(sentences)
 	}
 	return rep, nil
+}
+
+// otlpSink is an OTLP/HTTP receiver that accepts spans and drops them.
+func otlpSink() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})
 }
 
 // benchFull is the gateway as sextant serve builds it, with the API key
