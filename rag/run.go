@@ -583,8 +583,14 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 	// The record's own duration cannot be inside the record; it is
 	// measured up to the write and reported after.
 	t := sextant.StageTiming{Stage: StageRecord}
-	if p.opts.Store != nil && r.res.SessionID != "" {
+	if p.opts.Store != nil && (r.res.SessionID != "" || r.replayable()) {
 		a := kept.Answer
+		if a.SessionID == "" {
+			// A stateless chat completion that the record can reproduce
+			// alone: kept under a session of its own, so it can be looked
+			// up and replayed like any other answer.
+			a.SessionID, a.Turn = "chat_"+a.ID, 1
+		}
 		a.Timings = append(append([]sextant.StageTiming(nil), r.res.Timings...), sextant.StageTiming{Stage: StageRecord, Duration: time.Since(start)})
 		if err := p.opts.Store.PutAnswer(ctx, &a); err != nil {
 			return nil, fmt.Errorf("rag: record answer: %w", err)
@@ -600,6 +606,14 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return r.res, nil
+}
+
+// replayable reports whether a stateless request (OpenAI messages, no
+// session) is one the stored answer can reproduce by itself: a single
+// user message, without system messages, history, tools or tool turns,
+// none of which an Answer records.
+func (r *run) replayable() bool {
+	return len(r.req.Messages) > 0 && len(r.history) == 0 && r.system == "" && len(r.trailing) == 0 && len(r.req.Tools) == 0
 }
 
 // normalizeText turns every run of horizontal whitespace into one space,
