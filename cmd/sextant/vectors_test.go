@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/ingest"
+	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/llmtest"
+	"github.com/sextant-ai/sextant/sqlite"
 )
 
 // embedSetup is a data directory configured with an embedder served by a
@@ -428,4 +434,96 @@ func TestAskWithEmbedder(t *testing.T) {
 	if len(s.srv.Calls()) == n {
 		t.Fatal("the question was never embedded (retrieval should be hybrid)")
 	}
+}
+
+// TestReembedKilled kills (SIGKILL) a child `sextant reembed` mid-way and
+// runs it again: the second run completes, and what the first embedded
+// before dying comes from the store's cache instead of the server.
+func TestReembedKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	ctx := context.Background()
+	const docs = 200
+	s := newEmbedSetup(t, docs, "")
+	if _, err := s.ingest(t); err != nil {
+		t.Fatal(err)
+	}
+	// A slow server: the child's re-embedding takes seconds.
+	for range docs {
+		s.srv.Enqueue(llmtest.Reply{Delay: 25 * time.Millisecond})
+	}
+	args, _ := json.Marshal([]string{"reembed", "--model", "emb-large", "--data", s.data, "--quiet"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIngestCrashChild$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+string(args), "EMB_KEY=emb-secret")
+	var childOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &childOut, &childOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watch, err := openStore(ctx, s.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	large := sextant.EmbeddingSpace{Model: "emb-large"}
+	deadline := time.Now().Add(60 * time.Second)
+	killed := false
+	for time.Now().Before(deadline) {
+		got, err := watch.Embeddings(ctx, large, hashesOf(t, watch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range got {
+			if v != nil {
+				n++
+			}
+		}
+		if n >= 20 {
+			cmd.Process.Kill()
+			killed = true
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	err = cmd.Wait()
+	if !killed {
+		t.Fatalf("child finished or stalled before it could be killed: %v\n%s", err, childOut.String())
+	}
+	st, _ := watch.VectorState(ctx)
+	if st.Active.Space.Model != "emb-small" || st.Target == nil || st.Target.Space != large {
+		t.Fatalf("after the kill: active %+v, target %+v", st.Active, st.Target)
+	}
+	out, _, err := sextantCLI(t, s.env, "reembed", "--json")
+	if err != nil {
+		t.Fatalf("reembed after the kill: %v %s", err, out)
+	}
+	var res struct {
+		Model              string
+		Embedded           int64
+		Switched, Complete bool
+		CacheHits          int64 `json:"cache_hits"`
+		CacheMisses        int64 `json:"cache_misses"`
+	}
+	json.Unmarshal([]byte(out), &res)
+	if res.Model != "emb-large" || !res.Switched || !res.Complete || res.Embedded != docs || res.CacheHits < 20 || res.CacheHits+res.CacheMisses != docs {
+		t.Fatalf("resumed after the kill: %+v (want every chunk, at least 20 from the cache)", res)
+	}
+}
+
+// hashesOf returns the content hashes of every chunk's embedded text.
+func hashesOf(t *testing.T, st *sqlite.DB) []string {
+	t.Helper()
+	var hs []string
+	err := st.Scan(context.Background(), func(d *sextant.Document, chunks []sextant.Chunk) error {
+		for i := range chunks {
+			hs = append(hs, llm.ContentHash(ingest.EmbedText(d, &chunks[i])))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs
 }
