@@ -23,15 +23,20 @@ import (
 // a few dozen vectors); without one they stay in memory.
 //
 // Each file has a random name recorded in the vector snapshot, so a
-// snapshot is only ever paired with the floats written for it.
+// snapshot is only ever paired with the floats written for it. Several
+// processes may open the same data directory: a file opened from a
+// snapshot is only read, and the first append copies it to a new file of
+// this process (copy on write), so no process ever writes a file another
+// one reads.
 type floatFile struct {
 	dim  int
 	path string // "" = in memory
 
-	mu  sync.Mutex // appends
-	f   *os.File
-	n   int
-	mem []float32
+	mu     sync.Mutex // appends
+	f      *os.File
+	n      int
+	mem    []float32
+	shared bool // opened from a snapshot: read only
 
 	bufs sync.Pool // *[]byte of 4·dim
 }
@@ -72,7 +77,6 @@ func newFloatFile(dir string, dim int, vecs [][]float32) (*floatFile, error) {
 		return nil, fmt.Errorf("search: vector floats: %w", err)
 	}
 	ff.n = len(vecs)
-	removeOtherFloats(dir, ff.path)
 	return ff, nil
 }
 
@@ -86,7 +90,7 @@ func openFloatFile(dir, name string, dim, n int) (*floatFile, error) {
 		return nil, fmt.Errorf("bad float vector file name %q", name)
 	}
 	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -95,22 +99,46 @@ func openFloatFile(dir, name string, dim, n int) (*floatFile, error) {
 	if err == nil && fi.Size() < want {
 		err = fmt.Errorf("%s holds %d bytes, the snapshot needs %d", path, fi.Size(), want)
 	}
-	if err == nil {
-		err = f.Truncate(want)
-	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &floatFile{dim: dim, path: path, f: f, n: n}, nil
+	return &floatFile{dim: dim, path: path, f: f, n: n, shared: true}, nil
+}
+
+// own copies a shared file's vectors to a new file of this process; the
+// caller holds mu.
+func (ff *floatFile) own() error {
+	dir := filepath.Dir(ff.path)
+	var tok [8]byte
+	rand.Read(tok[:])
+	path := filepath.Join(dir, floatPrefix+hex.EncodeToString(tok[:])+".f32")
+	nf, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err == nil {
+		_, err = io.Copy(nf, io.NewSectionReader(ff.f, 0, int64(ff.n)*int64(ff.dim)*4))
+	}
+	if err != nil {
+		if nf != nil {
+			nf.Close()
+			os.Remove(path)
+		}
+		return fmt.Errorf("search: vector floats: %w", err)
+	}
+	old := ff.f
+	ff.f, ff.path, ff.shared = nf, path, false
+	old.Close()
+	return nil
 }
 
 // name is the file's base name for the snapshot ("" in memory).
 func (ff *floatFile) name() string {
-	if ff == nil || ff.path == "" {
+	if ff == nil {
 		return ""
 	}
-	return filepath.Base(ff.path)
+	if p := ff.currentPath(); p != "" {
+		return filepath.Base(p)
+	}
+	return ""
 }
 
 func appendFloats(b []byte, v []float32) []byte {
@@ -128,6 +156,11 @@ func (ff *floatFile) append(v []float32) error {
 		ff.mem = append(ff.mem, v...)
 		ff.n++
 		return nil
+	}
+	if ff.shared {
+		if err := ff.own(); err != nil {
+			return err
+		}
 	}
 	if _, err := ff.f.WriteAt(appendFloats(make([]byte, 0, 4*len(v)), v), int64(ff.n)*int64(ff.dim)*4); err != nil {
 		return fmt.Errorf("search: vector floats: %w", err)
@@ -151,6 +184,9 @@ func (ff *floatFile) source(id uint32, dst []float32) []float32 {
 		copy(dst, ff.mem[int(id)*ff.dim:])
 		return dst
 	}
+	ff.mu.Lock() // the file may be swapped by own or compact
+	f := ff.f
+	ff.mu.Unlock()
 	bp, _ := ff.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, 4*ff.dim)
@@ -158,7 +194,7 @@ func (ff *floatFile) source(id uint32, dst []float32) []float32 {
 	}
 	defer ff.bufs.Put(bp)
 	b := *bp
-	if _, err := ff.f.ReadAt(b, int64(id)*int64(ff.dim)*4); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := f.ReadAt(b, int64(id)*int64(ff.dim)*4); err != nil && !errors.Is(err, io.EOF) {
 		return nil
 	}
 	for i := range dst {
@@ -199,7 +235,10 @@ func (ff *floatFile) close() {
 	}
 }
 
-// removeOtherFloats deletes float files of earlier indexes in dir.
+// removeOtherFloats deletes the float files in dir other than keep (the
+// one the snapshot just written names). A process still reading a deleted
+// file keeps its open handle; its own snapshot, if it writes one later,
+// names its own file.
 func removeOtherFloats(dir, keep string) {
 	m, _ := filepath.Glob(filepath.Join(dir, floatPrefix+"*.f32"))
 	for _, p := range m {
@@ -207,4 +246,11 @@ func removeOtherFloats(dir, keep string) {
 			os.Remove(p)
 		}
 	}
+}
+
+// currentPath is the file's path now (own and compact replace it).
+func (ff *floatFile) currentPath() string {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	return ff.path
 }

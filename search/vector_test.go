@@ -507,3 +507,58 @@ func testWeightedFusionCompletes(t *testing.T, int8 bool) {
 		t.Fatal("no candidate came from the vector list alone")
 	}
 }
+
+// TestInt8FloatsSharedBetweenProcesses opens the same data directory twice
+// (as a server and a CLI would): the second index reads the first one's
+// float file and copies it before writing its own vectors, so neither
+// corrupts the other's rescoring.
+func TestInt8FloatsSharedBetweenProcesses(t *testing.T) {
+	ctx := context.Background()
+	const dim = 8
+	c := newVecCorpus(t, 200, dim)
+	o := Options{Dir: c.dir, Vector: VectorOptions{Enabled: true, Int8: true}}
+	a := c.open(t, o)
+	if err := a.SaveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	b := c.open(t, o)
+	if !strings.Contains(b.OpenNotes(), "vector snapshot loaded") {
+		t.Fatalf("notes %q", b.OpenNotes())
+	}
+	// New chunks arrive; both indexes catch up and append their floats.
+	var docs []*sextant.Document
+	var chunks [][]sextant.Chunk
+	var cvs []sextant.ChunkVector
+	for i := range 20 {
+		id := fmt.Sprintf("new%02d", i)
+		text := "new document " + id
+		docs = append(docs, &sextant.Document{ID: id, Source: "file:///" + id, Hash: hexHash(text), Text: text})
+		chunks = append(chunks, []sextant.Chunk{{ID: id + "#0", DocumentID: id, Text: text, End: len(text)}})
+		v := make([]float32, dim)
+		v[i%dim], v[(i+3)%dim] = 1, float32(i)/10
+		c.vecs[id+"#0"] = v
+		cvs = append(cvs, sextant.ChunkVector{ChunkID: id + "#0", Hash: hexHash(text), Vector: v})
+	}
+	if err := c.db.PutDocuments(ctx, docs, chunks); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.db.PutChunkVectors(ctx, testSpace, cvs); err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range []*Index{a, b} {
+		if err := ix.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pa, pb := a.vec.floats.currentPath(), b.vec.floats.currentPath(); pa == pb {
+		t.Fatalf("both indexes write %s", pa)
+	}
+	for name, ix := range map[string]*Index{"a": a, "b": b} {
+		for _, id := range []string{"doc0003#0", "new07#0"} {
+			got, err := ix.RankWith(ctx, sextant.Query{Vector: c.vecs[id], K: 1, Mode: sextant.ModeVector}, Retrieval{})
+			if err != nil || len(got) != 1 || got[0].ChunkID != id || math.Abs(got[0].Score-1) > 1e-4 {
+				t.Fatalf("index %s, query %s: %+v %v", name, id, got, err)
+			}
+		}
+	}
+}

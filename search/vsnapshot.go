@@ -99,6 +99,9 @@ func (ix *Index) saveVectorSnapshot() error {
 		d.Sync()
 		d.Close()
 	}
+	if v.floats != nil && v.floats.path != "" {
+		removeOtherFloats(dir, v.floats.currentPath())
+	}
 	return nil
 }
 
