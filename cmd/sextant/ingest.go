@@ -37,6 +37,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		fs.PrintDefaults()
 	}
 	dataDir := dataFlag(fs, e)
+	tenant := fs.String("tenant", "", "tenant the documents belong to: only keys of that tenant find them (default: the default tenant)")
 	collection := fs.String("collection", "", "collection to ingest into (default \"default\")")
 	var meta multiFlag
 	fs.Var(&meta, "meta", "metadata key=value added to every document (repeatable)")
@@ -71,6 +72,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts := ingest.Options{
+		Tenant:     *tenant,
 		Collection: *collection,
 		Metadata:   metadata,
 		Labels:     splitList(*labels),

@@ -148,6 +148,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
 	sec.adminOptions(&wo, ops.budgets)
+	if s.guard != nil && s.guard.g != nil { // a release takes effect at once in this process
+		release, g := wo.Admin.Release, s.guard.g
+		wo.Admin.Release = func(ctx context.Context, id, by, note string, at time.Time) (*sextant.Quarantine, error) {
+			q, err := release(ctx, id, by, note, at)
+			if err == nil {
+				g.ForgetQuarantine(id)
+			}
+			return q, err
+		}
+	}
 	srv, err := web.New(wo)
 	if err != nil {
 		return err

@@ -58,16 +58,19 @@ func startServeEnv(t *testing.T, dir string, getenv func(string) string, extra .
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := re.FindStringSubmatch(stdout.String()); m != nil {
-			stop := func() {
-				cancel()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Errorf("serve: %v\n%s", err, stderr.String())
+			var once sync.Once
+			stop := func() { // may be called twice (explicitly, then deferred)
+				once.Do(func() {
+					cancel()
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Errorf("serve: %v\n%s", err, stderr.String())
+						}
+					case <-time.After(20 * time.Second):
+						t.Error("serve did not shut down")
 					}
-				case <-time.After(20 * time.Second):
-					t.Error("serve did not shut down")
-				}
+				})
 			}
 			return m[1], stdout, stop
 		}
