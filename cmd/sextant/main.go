@@ -60,6 +60,7 @@ func commands() []command {
 		{"usage", "usage and cost report: tokens and cost per task, cache savings, month forecast", runUsage},
 		{"budgets", "spending budgets per key and project: list, set, delete", runBudgets},
 		{"audit", "audit log: verify the hash chain and signatures, export JSONL, purge by retention", runAudit},
+		{"replay", "re-run a recorded answer (by request or answer id) and show what differs", runReplay},
 		{"keys", "API keys: create (shown once), list, revoke, generate", runKeys},
 		{"policy", "policy files: check a file, test rules against example requests", runPolicy},
 		{"redteam", "run the red-team attack suite against an assistant: share stopped per category, false positives on benign prompts", runRedteam},
