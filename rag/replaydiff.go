@@ -39,10 +39,12 @@ type DiffLine struct {
 	Text string
 }
 
-// SupportChange is a sentence present in both answers whose support by
-// its citations changed.
+// SupportChange is a sentence whose support by its citations changed:
+// one present in both answers, or one the replay wrote in place of a
+// recorded one (Was).
 type SupportChange struct {
 	Sentence                      string
+	Was                           string // the recorded sentence it replaced; "" when the same
 	Before, After                 float64
 	SupportedBefore, SupportedNow bool
 }
@@ -64,7 +66,10 @@ type SourceChange struct {
 func CompareReplay(recorded, replayed *sextant.Answer, current map[string]string) *ReplayDiff {
 	d := &ReplayDiff{}
 	if recorded.Text != replayed.Text {
-		d.Text = diffLines(answerUnits(recorded), answerUnits(replayed))
+		ru, rs := answerUnits(recorded)
+		pu, ps := answerUnits(replayed)
+		d.Text = diffLines(ru, pu)
+		d.Support = replacedSupport(d.Text, rs, ps)
 	}
 	was, now := citedSources(recorded), citedSources(replayed)
 	for _, n := range now {
@@ -130,21 +135,57 @@ func citedSources(a *sextant.Answer) []int {
 }
 
 // answerUnits splits an answer's text into the units a diff shows: its
-// sentences (markers included) and, between them, lines.
-func answerUnits(a *sextant.Answer) []string {
+// sentences (markers included) and, between them, lines; and maps each
+// sentence unit to its sentence.
+func answerUnits(a *sextant.Answer) ([]string, map[string]*sextant.AnswerSentence) {
 	var out []string
+	sents := map[string]*sextant.AnswerSentence{}
 	prev := 0
-	for _, s := range a.Sentences {
+	for i := range a.Sentences {
+		s := &a.Sentences[i]
 		if s.Start < prev || s.End > len(a.Text) || s.Start > s.End {
-			return appendLines(nil, a.Text) // spans that do not index the text
+			return appendLines(nil, a.Text), nil // spans that do not index the text
 		}
 		out = appendLines(out, a.Text[prev:s.Start])
 		if t := strings.TrimSpace(a.Text[s.Start:s.End]); t != "" {
 			out = append(out, t)
+			if _, ok := sents[t]; !ok {
+				sents[t] = s
+			}
 		}
 		prev = s.End
 	}
-	return appendLines(out, a.Text[prev:])
+	return appendLines(out, a.Text[prev:]), sents
+}
+
+// replacedSupport pairs, in each hunk of the diff, the recorded sentences
+// removed with the replayed ones added in their place (in order), and
+// reports those whose support differs.
+func replacedSupport(diff []DiffLine, recorded, replayed map[string]*sextant.AnswerSentence) []SupportChange {
+	var out []SupportChange
+	for i := 0; i < len(diff); {
+		if diff[i].Op == '=' {
+			i++
+			continue
+		}
+		var del, add []string
+		for ; i < len(diff) && diff[i].Op != '='; i++ {
+			if diff[i].Op == '-' {
+				del = append(del, diff[i].Text)
+			} else {
+				add = append(add, diff[i].Text)
+			}
+		}
+		for j := 0; j < len(del) && j < len(add); j++ {
+			was, now := recorded[del[j]], replayed[add[j]]
+			if was == nil || now == nil || was.Supported == now.Supported && was.Support == now.Support {
+				continue
+			}
+			out = append(out, SupportChange{Sentence: now.Text, Was: was.Text, Before: was.Support, After: now.Support,
+				SupportedBefore: was.Supported, SupportedNow: now.Supported})
+		}
+	}
+	return out
 }
 
 func appendLines(out []string, s string) []string {

@@ -48,7 +48,10 @@ func TestCompareReplay(t *testing.T) {
 			want: rag.ReplayDiff{
 				Text: []rag.DiffLine{{'=', "Keys rotate every 90 days [1]."}, {'-', "Old keys stay valid for a week [2]."},
 					{'+', "Old keys are revoked at once [1]."}},
-				CitedRemoved: []int{2}}},
+				CitedRemoved: []int{2},
+				// The sentence written in place of a supported one is not supported.
+				Support: []rag.SupportChange{{Sentence: "Old keys are revoked at once [1].", Was: "Old keys stay valid for a week [2].",
+					Before: 0.8, After: 0, SupportedBefore: true}}}},
 		{name: "support changed only",
 			replay: answerOf([]string{"Keys rotate every 90 days [1].", "Old keys stay valid for a week [2]."}, [][]int{{1}, {2}}, []float64{0.9, 0}),
 			want:   rag.ReplayDiff{Support: []rag.SupportChange{{Sentence: "Old keys stay valid for a week [2].", Before: 0.8, After: 0, SupportedBefore: true}}}},

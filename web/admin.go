@@ -1100,6 +1100,7 @@ type DiffLine struct {
 // Support is a sentence whose support by its citations changed.
 type Support struct {
 	Sentence        string  `json:"sentence"`
+	Was             string  `json:"was,omitempty"` // the recorded sentence it replaced
 	Before          float64 `json:"before"`
 	After           float64 `json:"after"`
 	SupportedBefore bool    `json:"supported_before"`
@@ -1125,7 +1126,7 @@ func ReplayJSON(recorded *sextant.Answer, replayed *rag.Result, d *rag.ReplayDif
 		out.Diff = append(out.Diff, DiffLine{string(l.Op), l.Text})
 	}
 	for _, c := range d.Support {
-		out.Support = append(out.Support, Support{c.Sentence, c.Before, c.After, c.SupportedBefore, c.SupportedNow})
+		out.Support = append(out.Support, Support{c.Sentence, c.Was, c.Before, c.After, c.SupportedBefore, c.SupportedNow})
 	}
 	for _, c := range d.Changed {
 		out.Changed = append(out.Changed, SourceDiff{c.N, c.ChunkID, c.DocumentID, c.URI, c.Gone})

@@ -139,6 +139,11 @@ func writeReplay(w io.Writer, a *sextant.Answer, requestID string, d *rag.Replay
 	if len(d.Support) > 0 {
 		fmt.Fprintln(w, "\nSupport changed:")
 		for _, c := range d.Support {
+			if c.Was != "" {
+				fmt.Fprintf(w, "  %q (in place of %q): %.2f %s -> %.2f %s\n", clip(c.Sentence, 100), clip(c.Was, 100),
+					c.Before, supported(c.SupportedBefore), c.After, supported(c.SupportedNow))
+				continue
+			}
 			fmt.Fprintf(w, "  %q: %.2f %s -> %.2f %s\n", clip(c.Sentence, 100), c.Before, supported(c.SupportedBefore), c.After, supported(c.SupportedNow))
 		}
 	}
