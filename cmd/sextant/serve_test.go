@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -274,7 +273,7 @@ func TestServeNoAuth(t *testing.T) {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), []string{"serve", "--no-auth", "--addr", addr, "--data", t.TempDir()}, func(string) string { return "" },
 			strings.NewReader(""), &out, &errb)
-		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "loopback") {
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "loopback") {
 			t.Errorf("--no-auth --addr %s: %v; want a usage error naming loopback", addr, err)
 		}
 	}
