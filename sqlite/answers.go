@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -99,30 +100,89 @@ func (db *DB) PutAnswer(ctx context.Context, a *sextant.Answer) error {
 	if a.Seed != nil {
 		seed = *a.Seed
 	}
-	err := db.inTx(ctx, "put answer", func(tx *sql.Tx, _ *int64) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant, principal, assistant, turns, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET turns = max(turns, excluded.turns), updated_at = excluded.updated_at`,
-			a.SessionID, a.Tenant, a.Principal, a.Assistant, a.Turn, created.UnixNano(), created.UnixNano()); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO answers (id, session_id, turn, tenant, principal, assistant,
-			question, query, text, finish_reason, refusal, model, served, template, template_hash,
-			temperature, seed, max_tokens, input_tokens, cached_input_tokens, output_tokens, tokens_estimated,
-			cache, chunk_ids, sources, sentences, timings, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.SessionID, a.Turn, a.Tenant, a.Principal, a.Assistant,
-			a.Question, a.Query, a.Text, a.FinishReason, a.Refusal, a.Model, a.Served, a.Template, a.TemplateHash,
-			temp, seed, a.MaxTokens, a.Usage.InputTokens, a.Usage.CachedInputTokens, a.Usage.OutputTokens, boolInt(a.Usage.Estimated),
-			a.Cache, js(chunkIDs), js(srcs), js(sents), js(tims), created.UnixNano())
-		return err
-	})
+	err := db.putAnswer(ctx, a, temp, seed, created, js(chunkIDs), js(srcs), js(sents), js(tims))
 	var de *sqlitedrv.Error
 	if errors.As(err, &de) && de.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
 		return &sextant.Error{Code: sextant.ECONFLICT, Op: "sqlite put answer",
 			Message: fmt.Sprintf("answer %s or turn %d of session %s is already stored", a.ID, a.Turn, a.SessionID), Err: err}
 	}
 	return err
+}
+
+// putAnswer writes the session and answer rows in one transaction,
+// with statements prepared once on the write connection: parsing the two
+// INSERTs anew was a third of storing an answer.
+func (db *DB) putAnswer(ctx context.Context, a *sextant.Answer, temp, seed any, created time.Time, chunkIDs, srcs, sents, tims string) error {
+	const op = "put answer"
+	st, err := db.answerStatements(ctx)
+	if err != nil {
+		return db.errorf(op, err)
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return db.errorf(op, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.StmtContext(ctx, st.session).ExecContext(ctx,
+		a.SessionID, a.Tenant, a.Principal, a.Assistant, a.Turn, created.UnixNano(), created.UnixNano()); err != nil {
+		return db.errorf(op, err)
+	}
+	if _, err := tx.StmtContext(ctx, st.answer).ExecContext(ctx,
+		a.ID, a.SessionID, a.Turn, a.Tenant, a.Principal, a.Assistant,
+		a.Question, a.Query, a.Text, a.FinishReason, a.Refusal, a.Model, a.Served, a.Template, a.TemplateHash,
+		temp, seed, a.MaxTokens, a.Usage.InputTokens, a.Usage.CachedInputTokens, a.Usage.OutputTokens, boolInt(a.Usage.Estimated),
+		a.Cache, chunkIDs, srcs, sents, tims, created.UnixNano()); err != nil {
+		return db.errorf(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.errorf(op, err)
+	}
+	return nil
+}
+
+// answerStmts are PutAnswer's statements, prepared once.
+type answerStmts struct {
+	mu              sync.Mutex
+	session, answer *sql.Stmt
+}
+
+func (db *DB) answerStatements(ctx context.Context) (*answerStmts, error) {
+	st := &db.answers
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.answer != nil {
+		return st, nil
+	}
+	session, err := db.write.PrepareContext(ctx, `INSERT INTO sessions (id, tenant, principal, assistant, turns, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET turns = max(turns, excluded.turns), updated_at = excluded.updated_at`)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := db.write.PrepareContext(ctx, `INSERT INTO answers (id, session_id, turn, tenant, principal, assistant,
+			question, query, text, finish_reason, refusal, model, served, template, template_hash,
+			temperature, seed, max_tokens, input_tokens, cached_input_tokens, output_tokens, tokens_estimated,
+			cache, chunk_ids, sources, sentences, timings, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		session.Close()
+		return nil, err
+	}
+	st.session, st.answer = session, answer
+	return st, nil
+}
+
+func (st *answerStmts) close() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var errs []error
+	for _, s := range []*sql.Stmt{st.session, st.answer} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	st.session, st.answer = nil, nil
+	return errors.Join(errs...)
 }
 
 func boolInt(b bool) int {

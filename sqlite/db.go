@@ -56,8 +56,9 @@ type DB struct {
 	write   *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read    *sql.DB // query-only connections
 	storeID string
-	audit   auditStmts // the audit log's prepared statements (audit.go)
-	usage   usageStmts // the usage ledger's prepared statements (usage.go)
+	audit   auditStmts  // the audit log's prepared statements (audit.go)
+	usage   usageStmts  // the usage ledger's prepared statements (usage.go)
+	answers answerStmts // PutAnswer's prepared statements (answers.go)
 }
 
 //go:embed migrations/*.sql
@@ -151,7 +152,7 @@ func cloneValues(v url.Values) url.Values {
 
 // Close closes the store. Pending transactions are rolled back.
 func (db *DB) Close() error {
-	errs := []error{db.audit.close(), db.usage.close()}
+	errs := []error{db.audit.close(), db.usage.close(), db.answers.close()}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
