@@ -404,4 +404,7 @@ func TestAdminAnswers(t *testing.T) {
 		len(rp.Changed) == 0 || !rp.Changed[0].Gone || rp.Changed[0].DocumentID != a.Sources[0].DocumentID {
 		t.Fatalf("replay after the document was deleted: %d %+v", st, rp)
 	}
+	if del := findAudit(s.auditLog(t), `"action":"document.delete"`, a.Sources[0].DocumentID); len(del) != 1 || del[0].Actor != s.keyIDs[sextant.RoleAdmin] {
+		t.Errorf("delete record: %+v", del)
+	}
 }

@@ -329,6 +329,18 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	if sum.Added > 0 {
 		status = http.StatusCreated
 	}
+	if sum.Added+sum.Updated > 0 { // a change of data: in the audit log (admin.go)
+		ids := make([]string, 0, len(out.Documents))
+		for _, d := range out.Documents {
+			ids = append(ids, d.ID)
+		}
+		if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
+			"action": "documents.upload", "collection": collOr(opts.collection), "added": sum.Added, "updated": sum.Updated,
+			"documents": ids}}); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	writeJSON(w, status, out)
 }
 
@@ -539,6 +551,11 @@ func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		if err := s.opts.Refresh(r.Context()); err != nil {
 			s.log.Warn("index refresh after delete failed", "err", err)
 		}
+	}
+	if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: d.Tenant, Payload: map[string]any{
+		"action": "document.delete", "document": d.ID, "collection": d.Collection, "uri": d.Source}}); err != nil {
+		writeError(w, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "object": "document", "deleted": true})
 }

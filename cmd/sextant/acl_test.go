@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/web"
 )
 
@@ -142,7 +143,7 @@ func TestServeUploadTenants(t *testing.T) {
 	url, out, stop := startServe(t, dir, "--no-sample")
 	defer stop()
 	admin := printedKey(t, out.String())
-	acmeWriter, _ := createKey(t, url, admin, `{"tenant":"acme","roles":["data_engineer"]}`)
+	acmeWriter, writerID := createKey(t, url, admin, `{"tenant":"acme","roles":["data_engineer"]}`)
 	acmeReader, _ := createKey(t, url, admin, `{"tenant":"acme","roles":["viewer","app"]}`)
 	globex, _ := createKey(t, url, admin, `{"tenant":"globex","roles":["viewer","app","data_engineer"]}`)
 
@@ -191,6 +192,15 @@ func TestServeUploadTenants(t *testing.T) {
 	}
 	if texts, _ := askedSources(t, url, acmeReader, "Where is Quokkafest held?"); !strings.Contains(strings.Join(texts, "\n"), "Wendouree") {
 		t.Errorf("acme is not answered from its upload: %s", texts)
+	}
+	// The upload is an admin record of acme, by the writer; globex's
+	// refused delete left none.
+	log := exportAudit(t, url, admin)
+	if up := log.find(sextant.AuditAdmin, `"action":"documents.upload"`, id); len(up) != 1 || up[0].Tenant != "acme" || up[0].Actor != writerID {
+		t.Errorf("upload record: %+v", up)
+	}
+	if del := log.find(sextant.AuditAdmin, `"action":"document.delete"`); len(del) != 0 {
+		t.Errorf("a refused delete was recorded: %+v", del)
 	}
 	stop()
 	st2, err := openStore(context.Background(), dir)
