@@ -77,8 +77,9 @@ type Options struct {
 
 // Provider is the extractive generator. It is safe for concurrent use.
 type Provider struct {
-	o     Options
-	codec lazyCodec
+	o      Options
+	codec  lazyCodec
+	pieces pieceCounts // count.go
 }
 
 // New returns a Provider configured by o.
@@ -568,6 +569,9 @@ func (p *Provider) count(s string) int {
 	p.codec.once.Do(func() { p.codec.codec, _ = tokenizer.Get(tokenizer.Cl100kBase) })
 	if p.codec.codec == nil {
 		return (len(s) + 3) / 4
+	}
+	if n, ok := p.pieces.count(p.codec.codec, s); ok {
+		return n
 	}
 	n, err := p.codec.codec.Count(s)
 	if err != nil {
