@@ -1,8 +1,10 @@
 // Package web is Sextant's HTTP API: an OpenAI-compatible chat completions
 // endpoint that answers through the RAG pipeline when the model names an
 // assistant and proxies every other model to its routed provider (gateway
-// mode); the embeddings and models endpoints; and the native endpoints for
-// answers with citations, search, documents, churn scoring and health.
+// mode); the embeddings and models endpoints; the native endpoints for
+// answers with citations, search, documents, churn scoring and health; and
+// the administration endpoints (keys, usage, budgets, audit log,
+// quarantine, assistants, cache, stored answers and replay; admin.go).
 //
 // Contracts:
 //   - Every route is declared once, in Server.Routes, with the permission
