@@ -81,3 +81,26 @@ func TestCompareReplayBadSpans(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// CompareReplay never panics, whatever the spans of a (damaged) record,
+// and an answer compared with itself is identical.
+func FuzzCompareReplay(f *testing.F) {
+	f.Add("A [1]. B [2].", "A [1]. C [1].", 0, 6, 7, 13)
+	f.Add("", "x", 5, 2, -1, 99)
+	f.Add("one\ntwo", "one\nthree", 0, 3, 3, 3)
+	f.Fuzz(func(t *testing.T, a, b string, s1, e1, s2, e2 int) {
+		mk := func(text string, start, end int) *sextant.Answer {
+			return &sextant.Answer{Text: text, Sentences: []sextant.AnswerSentence{
+				{Start: start, End: end, Text: "s", Citations: []int{1}, Supported: true, Support: 1},
+				{Start: end, End: end + 1, Text: "t"}}}
+		}
+		ra, rb := mk(a, s1, e1), mk(b, s2, e2)
+		d := rag.CompareReplay(ra, rb, map[string]string{})
+		if a == b && s1 == s2 && e1 == e2 && !d.Identical {
+			t.Fatalf("an answer differs from itself: %+v", d)
+		}
+		if same := rag.CompareReplay(ra, ra, nil); !same.Identical {
+			t.Fatalf("identical answers reported different: %+v", same)
+		}
+	})
+}
