@@ -13,7 +13,8 @@ import (
 // with a regular expression and encodes each piece on its own, so a
 // text's count is the sum of its pieces' counts: for plain ASCII text the
 // split is done here by hand, and each piece's count is remembered.
-// Other text (non-ASCII, control characters) goes to the codec whole.
+// Stretches with other characters (non-ASCII, control characters) go to
+// the codec.
 type pieceCounts struct {
 	mu sync.RWMutex
 	m  map[string]int
@@ -26,25 +27,68 @@ const (
 	maxPieces   = 1 << 16
 )
 
-// count returns the number of cl100k_base tokens in s, and false when s
-// is not plain ASCII (the caller asks the codec).
+// count returns the number of cl100k_base tokens in s, and false when the
+// codec failed (the caller asks it again, whole). Plain ASCII is counted
+// piecewise; a stretch around other characters goes to the codec, cut at
+// boundaries every tokenization of s shares: a space between two ASCII
+// letters ends the piece before it (a run of letters, or a contraction)
+// and starts the next (the space and the word after it), and the pattern
+// looks only forward, so the text on either side counts on its own.
 func (pc *pieceCounts) count(codec tokenizer.Codec, s string) (int, bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c > '~' || c < ' ' && c != '\t' && c != '\n' && c != '\r' {
+	n := 0
+	for len(s) > 0 {
+		x := 0
+		for x < len(s) && plainASCII(s[x]) {
+			x++
+		}
+		if x == len(s) {
+			k, err := pc.ascii(codec, s)
+			return n + k, err == nil
+		}
+		l, r := x, x+1
+		for l > 0 && !wordGap(s, l) {
+			l--
+		}
+		for r < len(s) && !wordGap(s, r) {
+			r++
+		}
+		k, err := pc.ascii(codec, s[:l])
+		if err != nil {
 			return 0, false
 		}
+		m, err := codec.Count(s[l:r])
+		if err != nil {
+			return 0, false
+		}
+		n += k + m
+		s = s[r:]
 	}
+	return n, true
+}
+
+// plainASCII reports whether c is split by nextPiece: printable ASCII,
+// tab, line feed or carriage return.
+func plainASCII(c byte) bool { return ' ' <= c && c <= '~' || c == '\t' || c == '\n' || c == '\r' }
+
+// wordGap reports whether s[p] is a space between two ASCII letters: a
+// piece boundary whatever comes before or after.
+func wordGap(s string, p int) bool {
+	return p > 0 && p+1 < len(s) && s[p] == ' ' && isLetter(s[p-1]) && isLetter(s[p+1])
+}
+
+// ascii counts plain ASCII text piece by piece.
+func (pc *pieceCounts) ascii(codec tokenizer.Codec, s string) (int, error) {
 	n := 0
 	for i := 0; i < len(s); {
 		j := nextPiece(s, i)
 		k, err := pc.piece(codec, s[i:j])
 		if err != nil {
-			return 0, false
+			return 0, err
 		}
 		n += k
 		i = j
 	}
-	return n, true
+	return n, nil
 }
 
 func (pc *pieceCounts) piece(codec tokenizer.Codec, p string) (int, error) {

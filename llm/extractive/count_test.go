@@ -57,8 +57,13 @@ func TestCountCorpus(t *testing.T) {
 			t.Fatalf("count %d (%v), codec %d", got, ok, want)
 		}
 	}
-	if _, ok := pc.count(codec, "naïve"); ok {
-		t.Error("non-ASCII text counted piecewise")
+	for _, s := range []string{"naïve", "a naïve café — über alles", "µg/ml and ±5 % of 10⁶ cells", "日本語のテキスト and English words",
+		"word—word", "x «quoted» y", "\x00\x01 control", "tab\there \v vertical"} {
+		got, ok := pc.count(codec, s)
+		want, _ := codec.Count(s)
+		if !ok || got != want {
+			t.Errorf("%q: count %d (%v), codec %d", s, got, ok, want)
+		}
 	}
 }
 
