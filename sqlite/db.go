@@ -208,12 +208,25 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // migrate applies pending migrations, each in its own transaction with its
 // version recorded in that transaction. Concurrent openers serialise on the
 // write lock and re-read the version inside it, so a migration runs once.
+//
+// The bookkeeping table is created inside an immediate transaction too: in
+// WAL mode an autocommit statement that starts as a read and then writes
+// fails at once with SQLITE_BUSY (a stale snapshot) when another opener
+// wrote in between, without waiting for the busy timeout.
 func (db *DB) migrate(ctx context.Context, migs []migration, now func() time.Time) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return db.errorf("migrate", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
 		applied_at INTEGER NOT NULL
 	)`); err != nil {
+		tx.Rollback()
+		return db.errorf("migrate", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return db.errorf("migrate", err)
 	}
 	for {
