@@ -114,7 +114,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 
 	db := &DB{path: path, write: write}
-	if err := db.migrate(ctx, migs, opts.Now); err != nil {
+	if err := db.migrateRetrying(ctx, migs, opts); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -203,6 +203,38 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		}
 	}
 	return migs, nil
+}
+
+// migrateRetrying runs migrate, retrying while the database is busy, up to
+// the busy timeout. Opening a new store switches it to WAL mode, and SQLite
+// answers that switch (and the first read before a write) with an immediate
+// SQLITE_BUSY instead of waiting when another process is doing the same, so
+// concurrent first opens need a retry the busy handler does not give.
+func (db *DB) migrateRetrying(ctx context.Context, migs []migration, opts Options) error {
+	deadline := time.Now().Add(opts.BusyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.migrate(ctx, migs, opts.Now)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sqlite open %s: %w", db.path, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var de *sqlitedrv.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	c := de.Code() & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
 }
 
 // migrate applies pending migrations, each in its own transaction with its
