@@ -23,6 +23,7 @@ import (
 	"github.com/sextant-ai/sextant/llm"
 	"github.com/sextant-ai/sextant/llm/driver"
 	"github.com/sextant-ai/sextant/llm/openai"
+	"github.com/sextant-ai/sextant/rag"
 	"github.com/sextant-ai/sextant/web"
 )
 
@@ -731,12 +732,21 @@ budgets:
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s, ops, err := openOperated(ctx, e, dir, cfg, io.Discard)
+	// Wired as runServe wires it (serve.go): answers are audited through
+	// the pipeline's Done hook, set before the first request.
+	var sec *security
+	s, ops, err := openOperated(ctx, e, dir, cfg, io.Discard, func(o *rag.Options) {
+		o.Hooks.Done = append(o.Hooks.Done, func(ctx context.Context, r *rag.Result) {
+			if sec != nil {
+				sec.answerDone(ctx, r)
+			}
+		})
+	})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	sec, err := newSecurity(ctx, e, dir, s.eng.store, io.Discard, ops.log)
+	sec, err = newSecurity(ctx, e, dir, s.eng.store, io.Discard, ops.log)
 	closeAll := func() {
 		if sec != nil {
 			sec.Close(context.Background())
@@ -760,6 +770,7 @@ budgets:
 	wo := web.Options{Pipeline: s.pipeline, Model: model, Retriever: s.eng.index, Store: s.eng.store, Logger: ops.log}
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
+	sec.adminOptions(&wo, ops.budgets)
 	api, err := web.New(wo)
 	if err != nil {
 		closeAll()
