@@ -49,7 +49,8 @@ func BenchmarkRank(b *testing.B) {
 	for _, f := range []struct {
 		name string
 		f    sextant.Filter
-	}{{"nofilter", sextant.Filter{}}, {"filter", sextant.Filter{DocumentIDs: []string{"d1", "d2", "d3"}, Collections: []string{"default"}}}} {
+	}{{"nofilter", sextant.Filter{}}, {"filter", sextant.Filter{DocumentIDs: []string{"d1", "d2", "d3"}, Collections: []string{"default"}}},
+		{"collection", sextant.Filter{Collections: []string{"default"}}}} {
 		b.Run(f.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -137,6 +137,7 @@ type Index struct {
 	chunkDoc  []*docEntry          // by index number; nil when deleted
 	chunkID   []string             // by index number
 	otherTen  int                  // documents outside the default tenant
+	otherColl int                  // documents outside the default collection
 	dirty     bool                 // changed since the last snapshot
 	openNotes string
 	vnote     string
@@ -317,6 +318,12 @@ func (ix *Index) analyze(doc *sextant.Document, chunks []sextant.Chunk) analyzed
 	return a
 }
 
+// inDefaultCollection reports whether d is in sextant.DefaultCollection
+// (a stored "" reads as the default).
+func inDefaultCollection(d *sextant.Document) bool {
+	return d.Collection == "" || d.Collection == sextant.DefaultCollection
+}
+
 // add indexes an analyzed document; the caller holds the write lock.
 func (ix *Index) add(a analyzed) error {
 	for i := range a.ids {
@@ -331,6 +338,9 @@ func (ix *Index) add(a analyzed) error {
 	ix.docs[a.entry.doc.ID] = a.entry
 	if a.entry.doc.Tenant != "" {
 		ix.otherTen++
+	}
+	if !inDefaultCollection(&a.entry.doc) {
+		ix.otherColl++
 	}
 	ix.dirty = true
 	return ix.addVectors(a.entry, a.ids, a.vecs)
@@ -351,6 +361,9 @@ func (ix *Index) remove(id string) {
 	delete(ix.docs, id)
 	if e.doc.Tenant != "" {
 		ix.otherTen--
+	}
+	if !inDefaultCollection(&e.doc) {
+		ix.otherColl--
 	}
 	ix.dirty = true
 }
@@ -433,6 +446,7 @@ func (ix *Index) rebuild(ctx context.Context) error {
 	}
 	ix.mu.Lock()
 	ix.lex, ix.docs, ix.chunkDoc, ix.chunkID, ix.otherTen = next.lex, next.docs, next.chunkDoc, next.chunkID, next.otherTen
+	ix.otherColl = next.otherColl
 	ix.gen = gen
 	ix.dirty = true
 	old := ix.vec

@@ -254,6 +254,73 @@ func TestApplyUpdatesAndDeletes(t *testing.T) {
 	}
 }
 
+// TestDefaultCollectionFilter: the built-in assistant's filter (the
+// default collection) is not asked per candidate while every document is
+// in the default tenant and collection, and is again once one is not —
+// with the same results as Filter.Match either way, after changes, a
+// rebuild and a snapshot load.
+func TestDefaultCollectionFilter(t *testing.T) {
+	ctx := context.Background()
+	s := newMemStore()
+	for i := range 20 {
+		s.put(makeDoc(fmt.Sprintf("d%d", i), "Doc", fmt.Sprintf("river number %d", i)))
+	}
+	o := Options{Dir: t.TempDir()}
+	ix := open(t, s, o)
+	f := sextant.Filter{Collections: []string{sextant.DefaultCollection}}
+	search := func(ix *Index) []string {
+		hits, err := ix.Search(ctx, sextant.Query{Text: "river", K: 100, Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := chunkIDs(hits)
+		sort.Strings(got)
+		return got
+	}
+	check := func(ix *Index, admits bool, n int) {
+		t.Helper()
+		ix.mu.RLock()
+		a := ix.admitsAll(&f)
+		ix.mu.RUnlock()
+		if a != admits {
+			t.Errorf("admitsAll = %v, want %v", a, admits)
+		}
+		if got := search(ix); len(got) != n {
+			t.Errorf("%d hits %v, want %d", len(got), got, n)
+		}
+	}
+	check(ix, true, 20)
+	for _, other := range []sextant.Filter{{Tenant: "acme", Collections: f.Collections}, {Collections: f.Collections, Groups: []string{}},
+		{Collections: f.Collections, Stale: sextant.StaleExclude}, {Collections: []string{"wiki"}}} {
+		ix.mu.RLock()
+		a := ix.admitsAll(&other)
+		ix.mu.RUnlock()
+		if a {
+			t.Errorf("admitsAll(%+v) = true", other)
+		}
+	}
+	d, cs := makeDoc("w", "Wiki", "river in the wiki")
+	d.Collection = "wiki"
+	s.put(d, cs)
+	if err := ix.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(ix, false, 20) // the wiki document is filtered out
+	if err := ix.SaveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	check(open(t, s, o), false, 20) // from the snapshot
+	if err := ix.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(ix, false, 20)
+	s.remove("w")
+	if err := ix.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(ix, true, 20)
+}
+
 // TestFiltersAgreeWithMatch checks, on random documents and filters, that
 // a filtered search returns exactly the matching chunks whose documents
 // pass sextant.Filter.Match — the reference semantics.
@@ -291,6 +358,7 @@ func TestFiltersAgreeWithMatch(t *testing.T) {
 		{},
 		{Tenant: "acme"},
 		{Collections: []string{"wiki", "tickets"}},
+		{Collections: []string{sextant.DefaultCollection}},
 		{Equals: map[string]string{"team": "infra"}},
 		{In: map[string][]string{"team": {"web", "data"}}, Equals: map[string]string{"lang": "en"}},
 		{UpdatedAfter: now.AddDate(0, 0, -100)},

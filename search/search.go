@@ -37,7 +37,7 @@ const (
 // reference semantics. The caller holds the read lock for the predicate's
 // lifetime.
 func (ix *Index) allow(f *sextant.Filter, now time.Time) func(uint32) bool {
-	if f.IsZero() && ix.otherTen == 0 {
+	if f.IsZero() && ix.otherTen == 0 || ix.admitsAll(f) {
 		return nil
 	}
 	chunkDoc := ix.chunkDoc
@@ -45,6 +45,17 @@ func (ix *Index) allow(f *sextant.Filter, now time.Time) func(uint32) bool {
 		e := chunkDoc[n]
 		return e != nil && f.Match(&e.doc, now)
 	}
+}
+
+// admitsAll reports whether f lets every indexed document through: it
+// names the default tenant and collection (the built-in assistant's
+// filter) and nothing else, and every document is in both. The filter
+// then needs no asking per candidate, which is a third of a search. The
+// caller holds the read lock.
+func (ix *Index) admitsAll(f *sextant.Filter) bool {
+	return ix.otherTen == 0 && ix.otherColl == 0 && f.Tenant == "" && slices.Contains(f.Collections, sextant.DefaultCollection) &&
+		len(f.DocumentIDs) == 0 && len(f.Equals) == 0 && len(f.In) == 0 && f.UpdatedAfter.IsZero() &&
+		f.UpdatedBefore.IsZero() && f.Stale == sextant.StaleAny && f.Groups == nil
 }
 
 // Rank returns the q.K best chunks for q, best first (ties by index

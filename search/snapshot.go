@@ -184,6 +184,7 @@ func (ix *Index) loadSnapshot(storeGen int64) error {
 	}
 	ix.mu.Lock()
 	ix.lex, ix.docs, ix.chunkDoc, ix.chunkID, ix.otherTen, ix.gen = snap.lex, snap.docs, snap.chunkDoc, snap.chunkID, snap.otherTen, snap.gen
+	ix.otherColl = snap.otherColl
 	ix.dirty = false
 	ix.mu.Unlock()
 	return nil
@@ -191,12 +192,13 @@ func (ix *Index) loadSnapshot(storeGen int64) error {
 
 // snapshot is a decoded snapshot.
 type snapshot struct {
-	gen      int64
-	lex      *bm25.Index
-	docs     map[string]*docEntry
-	chunkDoc []*docEntry
-	chunkID  []string
-	otherTen int
+	gen       int64
+	lex       *bm25.Index
+	docs      map[string]*docEntry
+	chunkDoc  []*docEntry
+	chunkID   []string
+	otherTen  int
+	otherColl int
 }
 
 // errSettings reports a snapshot built with other index settings.
@@ -283,6 +285,9 @@ func decodeSnapshot(data []byte, fingerprint string) (*snapshot, error) {
 		s.docs[d.ID] = e
 		if d.Tenant != "" {
 			s.otherTen++
+		}
+		if !inDefaultCollection(&e.doc) {
+			s.otherColl++
 		}
 	}
 	if r.err != nil {
