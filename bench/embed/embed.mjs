@@ -11,8 +11,9 @@
 // normalised mean of the embeddings of the
 // title and of each sentence (BEIR's metadata.sentences when present, else
 // the text split at sentence ends), since the encoder was trained on
-// sentences and short paragraphs (about ten times the encoder calls; not
-// measured yet). Corpus ids are
+// sentences and short paragraphs (about ten times the encoder calls;
+// better for vector search alone on SciFact, see docs/vectors.md). Corpus
+// ids are
 // the BEIR document ids, so `sextant bench retrieval --vectors OUT_DIR`
 // can give each document's vector to every chunk of that document.
 //
