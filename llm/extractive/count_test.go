@@ -44,8 +44,8 @@ func FuzzCount(f *testing.F) {
 	})
 }
 
-// TestCountCorpus counts every line of the package's own test answers
-// and a long prompt both ways, twice (the second time from the table).
+// TestCountCorpus counts the seeds joined into one long text both ways,
+// twice (the second time from the table), and mixed-script texts.
 func TestCountCorpus(t *testing.T) {
 	codec := cl100k(t)
 	var pc pieceCounts
