@@ -25,8 +25,12 @@ type UsageRecord struct {
 	// tokens.
 	SavedUSD float64
 	Cache    string // "" generated; "exact" or "semantic" served from the response cache
-	Success  bool   // the request produced its answer
-	Priced   bool   // the model had a price; false means CostUSD is 0 because it is unknown
+	// Avoided is, on a cache hit, the usage of the generation whose answer
+	// was served. The pricing hook turns it into SavedUSD; the ledger does
+	// not store it (Usage stays what the request itself consumed).
+	Avoided Usage
+	Success bool // the request produced its answer
+	Priced  bool // the model had a price; false means CostUSD is 0 because it is unknown
 }
 
 // Validate reports the first field of r that cannot be stored.

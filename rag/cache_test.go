@@ -38,6 +38,9 @@ func TestCacheExactAndInvalidation(t *testing.T) {
 	if second.Text != first.Text || second.ID == first.ID || second.Usage.OutputTokens != 0 {
 		t.Errorf("cached answer: %+v", second.Answer)
 	}
+	if first.Usage.OutputTokens == 0 || second.Avoided != first.Usage || first.Avoided != (sextant.Usage{}) {
+		t.Errorf("avoided usage: generated %+v (avoided %+v), hit avoided %+v", first.Usage, first.Avoided, second.Avoided)
+	}
 	if stored, err := w.db.Answer(t.Context(), second.ID); err != nil || stored.Cache != "exact" {
 		t.Errorf("cached answer record: %v %+v", err, stored)
 	}

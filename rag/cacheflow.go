@@ -70,7 +70,7 @@ func (r *run) hit(e *CacheEntry, kind string) {
 	res.Text, res.Sources, res.Sentences = c.Text, c.Sources, c.Sentences
 	res.FinishReason, res.Served = c.FinishReason, c.Served
 	res.Template, res.TemplateHash = c.Template, c.TemplateHash
-	res.Usage = sextant.Usage{}
+	res.Usage, res.Avoided = sextant.Usage{}, c.Usage
 	res.Cache = kind
 	for _, m := range sextant.ParseCitations(res.Text) {
 		res.Citations = append(res.Citations, Citation{Start: m.Start, End: m.End, Sources: m.Sources, Valid: m.Sources[len(m.Sources)-1] <= len(res.Sources)})

@@ -230,6 +230,10 @@ type Result struct {
 	Approvals []sextant.Approval
 	// ChunksRemoved counts retrieved chunks Hooks.Chunks dropped.
 	ChunksRemoved int
+	// Avoided is, for an answer served from the response cache (Cache
+	// set), the usage of the generation that first produced it: what this
+	// request did not pay for. Zero otherwise; Usage is zero on a hit.
+	Avoided sextant.Usage
 }
 
 // Citation is one marker of an answer.

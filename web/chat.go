@@ -301,7 +301,7 @@ func (s *Server) recordUsage(r *http.Request, assistant, model string, res *rag.
 	rec := sextant.UsageRecord{RequestID: RequestID(r.Context()), Time: s.opts.Now(), Tenant: p.Tenant, Project: p.Project,
 		Key: p.ID, User: p.User, Assistant: assistant, Model: model, Success: ok}
 	if res != nil {
-		rec.Usage, rec.Cache = res.Usage, res.Cache
+		rec.Usage, rec.Cache, rec.Avoided = res.Usage, res.Cache, res.Avoided
 		rec.Provider, _, _ = strings.Cut(res.Served, ":") // provider of "provider:model"
 	}
 	if p.ID == LocalPrincipal.ID {

@@ -587,9 +587,9 @@ func (o *operations) usage(ctx context.Context, rec sextant.UsageRecord) {
 	rec.CostUSD, rec.Priced = ch.USD, ch.Priced
 	rec.SavedUSD += ch.SavedUSD
 	if rec.Cache != "" {
-		// Served from the response cache: no model was paid; what it
-		// would have cost is saved.
-		rec.SavedUSD += rec.CostUSD
+		// Served from the response cache: no model was paid; what the
+		// generation it replays cost is saved.
+		rec.SavedUSD += rec.CostUSD + o.prices.Charge(rec.Model, rec.Avoided).USD
 		rec.CostUSD = 0
 	}
 	if acct, _ := ctx.Value(accountingKey{}).(*accounting); acct != nil {

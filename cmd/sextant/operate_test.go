@@ -206,6 +206,7 @@ rate_limits:
 		t.Fatalf("%v\n%s", err, out)
 	}
 	got := map[string]int64{}
+	var generated, hits float64 = -1, -1
 	for _, l := range rep.Lines {
 		got[l.Group] = l.Requests
 		switch l.Group {
@@ -213,13 +214,18 @@ rate_limits:
 			if want := float64(l.In+l.Out) / 1e6; l.In == 0 || !near(l.CostUSD, want) {
 				t.Errorf("k2 cost %v for %d+%d tokens, want %v at $1 per million", l.CostUSD, l.In, l.Out, want)
 			}
+			generated = l.CostUSD
 		case "k3":
-			// Cache hits cost nothing. (What they saved needs the cached
-			// answer's original usage, which rag does not pass on yet.)
-			if l.CostUSD != 0 {
-				t.Errorf("k3 cost %v: cache hits cost nothing", l.CostUSD)
+			// Cache hits cost nothing and use no tokens; each saves what
+			// the generation it replays cost.
+			if l.CostUSD != 0 || l.In != 0 || l.Out != 0 {
+				t.Errorf("k3 cost %v for %d+%d tokens: cache hits cost nothing", l.CostUSD, l.In, l.Out)
 			}
+			hits = l.SavedUSD
 		}
+	}
+	if generated <= 0 || !near(hits, 2*generated) {
+		t.Errorf("k3's two cache hits saved %v, want twice the %v k2's generation cost", hits, generated)
 	}
 	if got["k2"] != 1 || got["k3"] != 2 || got["k1"] != 0 {
 		t.Errorf("ledger requests by key %v, want k2:1 k3:2 (refused requests are not charged)", got)
