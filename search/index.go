@@ -106,6 +106,25 @@ func (o *Options) fingerprint() string {
 		a.StopWords, a.NoStem, a.NoParts, a.MaxTermBytes, o.bm25())
 }
 
+// identified is implemented by stores that carry an identity that
+// outlives their generation counter (sqlite.DB: a random id made when the
+// store is created). A snapshot records it, so a snapshot left beside a
+// replaced store is rebuilt even when the new store's generation has
+// passed the snapshot's.
+type identified interface {
+	StoreID() string
+}
+
+// snapshotFingerprint is the settings fingerprint plus the store's
+// identity when it has one.
+func (ix *Index) snapshotFingerprint() string {
+	fp := ix.opts.fingerprint()
+	if s, ok := ix.store.(identified); ok {
+		fp += ";store=" + s.StoreID()
+	}
+	return fp
+}
+
 // docEntry is the in-memory record of one indexed document: its metadata
 // (for filters and hits) and the index numbers of its chunks. Entries are
 // immutable once published; a changed document gets a new entry.

@@ -610,3 +610,55 @@ func TestRefreshManyChangesRebuilds(t *testing.T) {
 		t.Errorf("hits = %v, %v", chunkIDs(hits), err)
 	}
 }
+
+// idStore is a memStore with an identity, as sqlite.DB has.
+type idStore struct {
+	*memStore
+	id string
+}
+
+func (s idStore) StoreID() string { return s.id }
+
+// A snapshot left beside a store that replaced the one it was built from
+// is rebuilt, even when the new store's generation has caught up with the
+// snapshot's (a generation check alone would catch up from the old
+// store's contents).
+func TestSnapshotOfAnotherStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := idStore{newMemStore(), "a"}
+	for i := range 5 {
+		old.put(makeDoc(fmt.Sprintf("old%d", i), "Old", "retired zebra handbook"))
+	}
+	ix := open(t, old, Options{Dir: dir})
+	if err := ix.SaveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	repl := idStore{newMemStore(), "b"}
+	for i := range 7 {
+		repl.put(makeDoc(fmt.Sprintf("new%d", i), "New", "current zebra handbook"))
+	}
+	ix = open(t, repl, Options{Dir: dir})
+	if !strings.Contains(ix.OpenNotes(), "another store") {
+		t.Errorf("replaced store: notes %q, want a rebuild", ix.OpenNotes())
+	}
+	hits, err := ix.Search(ctx, sextant.Query{Text: "zebra", K: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if strings.HasPrefix(h.Chunk.DocumentID, "old") {
+			t.Errorf("hit %s from the replaced store", h.Chunk.DocumentID)
+		}
+	}
+	if len(hits) != 7 {
+		t.Errorf("%d hits, want the new store's 7", len(hits))
+	}
+	// The same store reopens from its snapshot.
+	if err := ix.SaveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if ix := open(t, repl, Options{Dir: dir}); ix.OpenNotes() != "snapshot loaded" {
+		t.Errorf("same store: notes %q", ix.OpenNotes())
+	}
+}

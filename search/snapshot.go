@@ -18,7 +18,8 @@ const SnapshotFile = "search.snapshot"
 
 // Snapshot format, version 1 (integers uvarint, strings length-prefixed):
 //
-//	magic "SXSEARCH", version, settings fingerprint, store generation,
+//	magic "SXSEARCH", version, settings fingerprint (with the store's identity
+//	when it has one), store generation,
 //	bm25 snapshot (length-prefixed, itself checksummed),
 //	documents: count, then per document its metadata and its chunks as
 //	(index number, chunk id) pairs,
@@ -115,7 +116,7 @@ func (ix *Index) encode() ([]byte, error) {
 	b := make([]byte, 0, len(lex)+len(ix.chunkID)*48+len(ix.docs)*128)
 	b = append(b, snapMagic...)
 	b = binary.AppendUvarint(b, snapVersion)
-	b = appendString(b, ix.opts.fingerprint())
+	b = appendString(b, ix.snapshotFingerprint())
 	b = binary.AppendUvarint(b, uint64(ix.gen))
 	b = binary.AppendUvarint(b, uint64(len(lex)))
 	b = append(b, lex...)
@@ -175,7 +176,7 @@ func (ix *Index) loadSnapshot(storeGen int64) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	snap, err := decodeSnapshot(data, ix.opts.fingerprint())
+	snap, err := decodeSnapshot(data, ix.snapshotFingerprint())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -202,7 +203,7 @@ type snapshot struct {
 }
 
 // errSettings reports a snapshot built with other index settings.
-var errSettings = errors.New("snapshot was built with other index settings")
+var errSettings = errors.New("snapshot was built for another store or with other index settings")
 
 // decodeSnapshot parses and validates a snapshot; every inconsistency is
 // an error, never a panic.

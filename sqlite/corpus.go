@@ -512,6 +512,11 @@ func (db *DB) Scan(ctx context.Context, fn func(doc *sextant.Document, chunks []
 	return nil
 }
 
+// StoreID is the store's identity: random, made when the store was
+// created, never changed. Derived files kept beside the store (search
+// snapshots) record it to tell this store from one that replaced it.
+func (db *DB) StoreID() string { return db.storeID }
+
 // Generation is the corpus generation: the number of puts and deletes ever
 // applied. It never decreases.
 func (db *DB) Generation(ctx context.Context) (int64, error) {
