@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -49,7 +50,8 @@ var (
 		"sincerely,", "cheers,", "contact", "ask for", "speak to", "speak with", "talk to", "said", "told", "asked",
 		"met", "patient", "customer", "client", "employee", "author", "directed by:", "written by", "starring",
 		"under", "commenter", "founders:", "cc:", "to:", "attn:", "attention:", "married", "son", "daughter", "wife",
-		"husband", "mother", "father", "brother", "sister", "friend", "colleague", "manager", "boss", "kid"}
+		"husband", "mother", "father", "brother", "sister", "friend", "colleague", "manager", "boss", "kid", "says",
+		"calls me", "call me", "shouted at", "named him", "named her"}
 	// orgWords after a capitalized sequence make it an organization.
 	orgWords = map[string]bool{"inc": true, "ltd": true, "llc": true, "plc": true, "group": true, "associates": true,
 		"solutions": true, "technologies": true, "technology": true, "orchestra": true, "investments": true, "corp": true,
@@ -58,7 +60,23 @@ var (
 		"consulting": true, "services": true, "holdings": true, "media": true, "capital": true, "insurance": true,
 		"industries": true, "international": true, "enterprises": true, "ventures": true, "incorporated": true,
 		"tv": true, "weekly": true, "times": true, "news": true, "records": true, "band": true, "club": true,
-		"pleasures": true, "republic": true, "day": true, "village": true, "city": true, "county": true}
+		"pleasures": true, "republic": true, "day": true, "village": true, "city": true, "county": true,
+		"study": true, "trial": true, "fund": true, "research": true, "program": true, "programme": true, "project": true,
+		"center": true, "centre": true, "council": true, "society": true, "association": true, "network": true,
+		"consortium": true, "cohort": true, "registry": true, "survey": true, "initiative": true, "committee": true}
+	// eponymWords after a name make it part of the name of a thing: a
+	// syndrome, a method, a test ("Treacher Collins syndrome", "Cox
+	// regression", "Pearson correlation").
+	eponymWords = map[string]bool{"syndrome": true, "disease": true, "disorder": true, "virus": true, "regression": true,
+		"model": true, "models": true, "test": true, "tests": true, "equation": true, "effect": true, "law": true,
+		"correlation": true, "coefficient": true, "distribution": true, "chain": true, "method": true, "criteria": true,
+		"scale": true, "score": true, "index": true, "sign": true, "cell": true, "cells": true, "kinase": true,
+		"analysis": true, "plot": true, "curve": true, "rats": true, "mice": true, "strain": true, "procedure": true,
+		"operation": true, "classification": true, "staging": true, "algorithm": true, "transform": true}
+	// lowerFunction are English words that are also in the name list;
+	// lower-case, they never start a name ("per person", "will power").
+	lowerFunction = map[string]bool{"per": true, "will": true, "may": true, "can": true, "mark": true, "bill": true,
+		"grant": true, "rose": true, "case": true, "see": true, "long": true, "young": true, "said": true, "rich": true}
 	nameParticles = map[string]bool{"van": true, "de": true, "von": true, "der": true, "da": true, "di": true, "del": true,
 		"la": true, "le": true, "du": true, "dos": true, "das": true, "bin": true, "al": true, "ibn": true, "ter": true,
 		"ten": true, "den": true, "y": true, "zu": true}
@@ -84,7 +102,9 @@ var notNames = func() map[string]bool {
 		une et ou de des du el los las y o en con por para god lord jesus christ ok okay hmm note question answer
 		context order system assistant human ai gpt chatgpt claude translate write tell show ignore forget stop act
 		pretend imagine say print give find look looking help need want like love hate know think i'm i’m i'd i'll
-		i've we're we've you're you've you'll he's she's it's that's there's what's who's let's don't can't won't`) {
+		i've we're we've you're you've you'll he's she's it's that's there's what's who's let's don't can't won't
+		abstract background methods results conclusions conclusion objective objectives introduction discussion design
+		setting participants interventions measurements findings interpretation funding summary purpose aims`) {
 		m[w] = true
 	}
 	return m
@@ -94,7 +114,8 @@ func detectNames(sc *scan) {
 	t := sc.text
 	ws := sc.tokens()
 	names := sc.s.names
-	skipTo := -1 // words before this index belong to a firm name
+	skipTo := -1       // words before this index belong to a firm name
+	var known []string // words of the names found so far with context
 	for k := 0; k < len(ws); k++ {
 		w := ws[k]
 		if w.kind != wLetters || k < skipTo {
@@ -113,6 +134,12 @@ func detectNames(sc *scan) {
 		if !w.upper && f0&(nFirst|nLast) == 0 {
 			continue // only capitalized words and known names can start a name
 		}
+		if f0&(nFirst|nLast) == 0 && (w.allUpper || camelCaps(w.text(t))) {
+			continue // "BACKGROUND Little", "HUepi-LTB": headings and symbols
+		}
+		if !tokenStart(t, w.start) {
+			continue // "APC(Min)", "H2A.Z", "Burrows–Wheeler"
+		}
 		before := sc.before(w.start, 28)
 		cue := 0
 		switch {
@@ -121,8 +148,13 @@ func detectNames(sc *scan) {
 		case endsWithCue(before, weakNameCues):
 			cue = 1
 		}
+		if cue == 2 && endsWithCue(before, titleCues) && (!w.upper || f0&(nFirst|nLast) == 0 && titleAllUpper(t, w.start)) {
+			// "200 ms per frame", "MS/MS. Lipid rafts", "MS Diagnosis": a
+			// title is written as one before a capitalized name.
+			cue = 0
+		}
 		lowerPair := false
-		if !w.upper && f0&nFirst != 0 && f0&nAmbiguous == 0 && k+1 < len(ws) && ws[k+1].kind == wLetters &&
+		if !w.upper && f0&nFirst != 0 && f0&nAmbiguous == 0 && !lowerFunction[lw] && k+1 < len(ws) && ws[k+1].kind == wLetters &&
 			names.lookup(ws[k+1].text(t))&nLast != 0 && !ws[k+1].upper {
 			// "patricia desrosiers": lower-case text, both parts known.
 			lowerPair = true
@@ -153,7 +185,7 @@ func detectNames(sc *scan) {
 					j++
 					continue
 				}
-				if !x.upper || notNames[lx] || x.start-ws[j-1].end > 2 {
+				if !x.upper || notNames[lx] || x.start-ws[j-1].end > 2 || glued(ws, j) || camelCaps(x.text(t)) {
 					break
 				}
 				if between := t[ws[j-1].end:x.start]; strings.ContainsAny(between, "\n,;") {
@@ -187,6 +219,16 @@ func detectNames(sc *scan) {
 		if lowerPair {
 			conf = 0.75
 		}
+		if conf > 0 && !sc.personContext(ws, k, j, end, cue, flags) {
+			conf = 0
+		}
+		// One word from the name list and nothing else ("Cox regression",
+		// "Werner's syndrome", "Markov chain") is not enough: it needs a
+		// person around it, or the same name confirmed earlier in the text.
+		bare := cue == 0 && len(flags) == 1 && !lowerPair
+		if conf > 0 && bare && !sc.bareNameContext(ws, k, end) && !slices.Contains(known, lw) {
+			conf = 0
+		}
 		// A following organization or street word, or one inside the span,
 		// means this is not a person.
 		if j < len(ws) && ws[j].kind == wLetters && ws[j].upper && (orgWords[sc.lowerWord(ws[j])] || uspsSuffixes[sc.lowerWord(ws[j])]) {
@@ -200,9 +242,220 @@ func detectNames(sc *scan) {
 		}
 		if conf > 0 {
 			sc.add(Person, w.start, end, conf, "name")
+			if !bare {
+				for x := k; x < j; x++ {
+					if ws[x].kind == wLetters && ws[x].end-ws[x].start > 1 && len(known) < 64 {
+						known = append(known, sc.lowerWord(ws[x]))
+					}
+				}
+			}
 			k = j - 1
 		}
 	}
+}
+
+// personVerbs after a lone name make it the subject of something only
+// people do or are: "Anna is from Plotwatt", "says Becker".
+var personVerbs = map[string]bool{"is": true, "was": true, "were": true, "had": true, "has": true, "lives": true,
+	"lived": true, "says": true, "said": true, "told": true, "asked": true, "shouted": true, "spent": true, "just": true,
+	"will": true, "would": true, "can": true, "could": true, "did": true, "does": true, "went": true, "wrote": true,
+	"works": true, "worked": true, "thinks": true, "thought": true, "knows": true, "knew": true, "loves": true,
+	"likes": true, "wants": true, "wanted": true, "got": true, "gave": true, "met": true, "married": true,
+	"called": true, "became": true, "replied": true, "answered": true, "agreed": true, "smiled": true, "laughed": true}
+
+// bareNameContext reports whether the lone name ws[k] (ending at end) has
+// a person around it: a verb only a person governs after it, a vocative
+// ("Remember me, Maria?", "Leif, can I ..."), or a known first name beside
+// it in a list ("Romi, Erik, Amy and Kristen", "Kadiev and Adams were").
+func (sc *scan) bareNameContext(ws []word, k, end int) bool {
+	t, lower := sc.text, sc.lower
+	// The next word, past blanks, and whether it follows right away.
+	i := end
+	for i < len(t) && t[i] == ' ' {
+		i++
+	}
+	nextWord := func(from int) string {
+		e := from
+		for e < len(t) && isAlpha(t[e]) {
+			e++
+		}
+		return string(lower[from:e])
+	}
+	if i > end {
+		w := nextWord(i)
+		if personVerbs[w] {
+			return true
+		}
+		// "Kadiev and Adams were": a pair that a person verb follows.
+		if w == "and" {
+			n := i + 3
+			for n < len(t) && t[n] == ' ' {
+				n++
+			}
+			if n < len(t) && isUpper(t[n]) {
+				e := n
+				for e < len(t) && isWordByte(t[e]) {
+					e++
+				}
+				m := e
+				for m < len(t) && t[m] == ' ' {
+					m++
+				}
+				if m > e && personVerbs[nextWord(m)] {
+					return true
+				}
+			}
+		}
+	}
+	if end < len(t) {
+		switch c := t[end]; {
+		case (c == '?' || c == '!') && endsWithCue(sc.before(ws[k].start, 4), []string{","}):
+			return true // "Remember me, Maria?"
+		case c == ',' && sentenceStart(t, ws, k) && end+2 < len(t) && t[end+1] == ' ' && isLowerc(t[end+2]):
+			return true // "Leif, can I please ..."
+		}
+	}
+	// A list of people: a neighbour across ", " or " and " is a first name.
+	firstName := func(x int) bool {
+		if x < 0 || x >= len(ws) || ws[x].kind != wLetters || !ws[x].upper {
+			return false
+		}
+		f := sc.s.names.lookup(ws[x].text(t))
+		return f&nFirst != 0 && f&nAmbiguous == 0
+	}
+	sep := func(x int) bool { // ws[x] separates list items
+		return x >= 0 && x < len(ws) && (ws[x].kind == wPunct && t[ws[x].start] == ',' || ws[x].kind == wLetters && sc.lowerWord(ws[x]) == "and")
+	}
+	return sep(k-1) && firstName(k-2) || sep(k+1) && firstName(k+2)
+}
+
+// titleCues are the abbreviated titles among strongNameCues: they mark a
+// capitalized name ("Ms Lee"), never a lower-case word ("200 ms per").
+var titleCues = []string{"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "dr", "dr.", "prof", "prof.", "herr", "frau"}
+
+// camelCaps reports a word that starts with two capitals and is not all
+// capitals — "HUepi", "ROSs", "MATa": a symbol, not a name ("McDonald"
+// and "DeShawn" have one capital, then a lower-case letter).
+func camelCaps(w string) bool {
+	if len(w) < 3 || !isUpper(w[0]) || !isUpper(w[1]) {
+		return false
+	}
+	for i := 2; i < len(w); i++ {
+		if isLowerc(w[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Context that makes a capitalized sequence something other than a
+// person: a place or an organisation, an eponym, a designation.
+var (
+	// placePrefixes before a word make it part of a place name.
+	placePrefixes = map[string]bool{"san": true, "santa": true, "santo": true, "são": true, "sao": true, "los": true,
+		"las": true, "new": true, "saint": true, "st": true, "fort": true, "port": true, "mount": true, "mt": true,
+		"lake": true, "cape": true, "north": true, "south": true, "east": true, "west": true, "upper": true, "lower": true,
+		"great": true, "el": true, "le": true, "la": true, "rio": true, "puerto": true, "costa": true, "buenos": true}
+	// placePrepositions before a lone capitalized word without a person
+	// cue make it a place: "in Washington", "near Durham".
+	placePrepositions = map[string]bool{"in": true, "near": true, "across": true, "throughout": true, "outside": true,
+		"around": true, "within": true, "via": true, "nach": true, "aus": true, "en": true, "à": true}
+	// degrees after "Smith, " keep a person a person ("Smith, MD"), where
+	// a region code makes a place ("Durham, NC").
+	degrees = map[string]bool{"md": true, "rn": true, "do": true, "np": true, "jd": true, "phd": true, "dds": true,
+		"dvm": true, "mba": true, "msc": true, "bsc": true, "jr": true, "sr": true, "ii": true, "iii": true, "iv": true, "esq": true}
+	// regions: US states and countries that follow a city ("Hamilton,
+	// Ontario"); two capital letters ("DC", "NC") are matched by shape.
+	regions = func() map[string]bool {
+		m := map[string]bool{}
+		for _, w := range strings.Fields(`alabama alaska arizona arkansas california calif colorado connecticut delaware
+			florida georgia hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts mass
+			michigan minnesota mississippi missouri montana nebraska nevada ohio oklahoma oregon pennsylvania tennessee
+			texas utah vermont virginia wisconsin wyoming ontario quebec alberta manitoba saskatchewan usa us uk england
+			scotland wales ireland canada australia germany france spain italy portugal netherlands belgium switzerland
+			austria sweden norway denmark finland poland china japan korea india brazil mexico argentina chile colombia
+			peru russia turkey israel egypt nigeria kenya africa cuba kong zealand singapore taiwan vietnam thailand`) {
+			m[w] = true
+		}
+		return m
+	}()
+)
+
+// personContext reports whether the capitalized sequence ws[k:j] (the
+// text up to end) may name a person: it is not the end of a longer proper
+// noun ("Monte Carlo", "San Francisco", "Chinese Han"), not a place ("in
+// Washington, DC"), not an eponym in a citation ("Smith et al."), not a
+// designation ("Aurora B kinase", "Hepatitis B"), and not the piece of a
+// symbol ("Cox10", "Li+", "FIP-2"). cue is the person cue before it (2
+// strong, 1 weak). On a stream prefix, a sequence whose right context is
+// not all there yet pends.
+func (sc *scan) personContext(ws []word, k, j, end, cue int, flags []uint8) bool {
+	t := sc.text
+	after := sc.after(end, 16, ws[k].start)
+	if !tokenEnd(t, end) || end < len(t) && (t[end] == '+' || t[end] == '(') {
+		return false
+	}
+	// A bare capital letter at the end is a designation, not an initial:
+	// "Aurora B", "Vitamin D" ("John F. Kennedy" has a dot, "John F
+	// Kennedy" a surname after it).
+	if last := ws[j-1]; j-1 > k && last.end-last.start == 1 && isUpper(t[last.start]) && last.end == end && cue < 2 {
+		return false
+	}
+	if hasCue(after, []string{"et al"}) && len(after) > 0 && indexBytes(after, "et al") <= 1 {
+		return false // a citation: "(Smith et al., 2010)"
+	}
+	if len(after) > 0 && after[0] == '&' || len(after) > 1 && after[0] == ' ' && after[1] == '&' {
+		return false // a firm: "John Wiley & Sons", "Merck Sharp&Dohme"
+	}
+	if n := wordAt(after); n != "" && eponymWords[n] {
+		return false // "Treacher Collins syndrome", "Cox regression"
+	}
+	if last := ws[j-1]; j-1 > k && regions[sc.lowerWord(last)] {
+		return false // "Santiago de Cuba", "Victoria Australia"
+	}
+	if cue > 0 {
+		return true
+	}
+	if k > 0 && ws[k-1].kind == wLetters && placePrepositions[sc.lowerWord(ws[k-1])] {
+		return false // "in Washington", "in Hong Kong"
+	}
+	// "Using Cox", "Multivariate Cox": a capitalized word opening a
+	// sentence, itself no name and shaped like an English verb or
+	// adjective, before a lone surname.
+	if j-k == 2 && len(flags) == 2 && flags[0]&(nFirst|nLast) == 0 && sentenceStart(t, ws, k) && englishShaped(sc.lowerWord(ws[k])) {
+		return false
+	}
+	// The word before: a place prefix, or a capitalized word that did not
+	// start a name itself, makes this the end of a longer proper noun.
+	if k > 0 && ws[k-1].kind == wLetters && ws[k].start-ws[k-1].end <= 2 && !strings.ContainsAny(t[ws[k-1].end:ws[k].start], "\n,;") {
+		p := ws[k-1]
+		lp := sc.lowerWord(p)
+		if placePrefixes[lp] && p.upper {
+			return false
+		}
+		if p.upper && !sentenceStart(t, ws, k-1) && lp != "i" {
+			return false
+		}
+		if k > 1 && ws[k-2].kind == wLetters && lp == "of" && (orgWords[sc.lowerWord(ws[k-2])] || sc.lowerWord(ws[k-2]) == "state") {
+			return false // "University of Hong Kong"
+		}
+	}
+	if len(flags) == 1 {
+		// "Washington, DC", "Durham, NC", "Hamilton, Ontario".
+		if len(after) >= 3 && after[0] == ',' && after[1] == ' ' {
+			r := after[2:]
+			n := 0
+			for n < len(r) && isWordByte(r[n]) {
+				n++
+			}
+			word := string(r[:n])
+			code := n == 2 && isUpper(t[end+2]) && isUpper(t[end+3])
+			if (code || regions[word]) && !degrees[word] && (n == len(r) || !isWordByte(r[n])) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // firmList matches "Cap, Cap and Cap" (three single capitalized words) at
@@ -338,6 +591,9 @@ func detectAddresses(sc *scan) {
 		if e < len(t) && t[e] == '.' && e-1 >= 0 && isAlpha(t[e-1]) && ws[j-1].end-ws[j-1].start <= 4 {
 			e++ // abbreviation dot: "St."
 		}
+		if !tokenStart(t, s) || !tokenEnd(t, e) {
+			continue // a piece of a longer symbol: "HNF1A/TCF1", "Igf2 DMR1"
+		}
 		if sc.open(s, e) {
 			k = j - 1
 			continue
@@ -384,19 +640,30 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		if next(j) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == w.end {
 			j++ // 221B
 		}
-		words := 0
+		words, named := 0, false
 		for j < len(ws) && words < 6 {
 			x := ws[j]
+			if glued(ws, j) {
+				break // "3CR1", "1BP1": letters and digits of one symbol
+			}
 			if x.kind == wDigits && words == 0 && x.end-x.start <= 4 {
 				j++
 				continue
 			}
 			if x.kind == wDigits && words > 0 && x.end-x.start <= 4 && x.start-ws[j-1].end <= 2 {
 				// Words then a house number: "Koskikatu 25", "ul. Narewska 94".
+				// A street is named by a word of three letters or more:
+				// "24 X 9" (a mangled "24 ± 9") is not an address.
+				if !named {
+					break
+				}
 				if e := j + 1; e >= len(ws) || ws[e].kind != wLetters || ws[e].upper || unitWords[sc.lowerWord(ws[e])] {
 					return e, 0.8
 				}
 				break
+			}
+			if x.kind == wLetters && months[sc.lowerWord(x)] > 0 && x.end-x.start >= 3 {
+				break // a date: "1 December 2004", "1946 January Week 3"
 			}
 			if x.kind == wPunct && t[x.start] == '.' && j > k+1 && ws[j-1].kind == wLetters && ws[j-1].end-ws[j-1].start <= 3 {
 				j++ // "ul.", "u.", "Str."
@@ -416,6 +683,9 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 			if !x.upper && !nameParticles[lx] && !streetPrefixes[lx] && !hasStreetEnding(lx) && lx != "u" && lx != "str" {
 				break
 			}
+			if x.end-x.start >= 3 && !x.allUpper {
+				named = true // "161 TYROSINE TOXICITY 162" is a table of contents
+			}
 			words++
 			j++
 		}
@@ -428,6 +698,9 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		words := 0
 		for j < len(ws) && words < 5 {
 			x := ws[j]
+			if glued(ws, j) {
+				break
+			}
 			if x.kind == wDigits && words > 0 && x.end-x.start <= 5 {
 				return j + 1, 0.8
 			}
@@ -443,7 +716,7 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		if next(j) && ws[j].kind == wPunct && t[ws[j].start] == '.' {
 			j++
 		}
-		if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 4 && ws[j].start-ws[j-1].end <= 2 {
+		if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 4 && ws[j].start-ws[j-1].end <= 2 && !glued(ws, j) {
 			j++
 			if j < len(ws) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == ws[j-1].end {
 				j++ // 12a
@@ -509,14 +782,25 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 	}
 	// With an address cue right before it, a number followed by a
 	// capitalized word and another number is an address ("5049 Harjukuja 54").
-	if w.kind == wDigits && k+2 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper &&
+	if w.kind == wDigits && k+2 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper && !glued(ws, k+1) &&
 		endsWithCue(sc.before(w.start, 24), addressCues) {
-		if ws[k+2].kind == wDigits {
+		if ws[k+2].kind == wDigits && !glued(ws, k+2) {
 			return k + 3, 0.7
 		}
 		return k + 2, 0.65
 	}
 	return k, 0
+}
+
+// glued reports whether word j touches the word before it with letters
+// against digits ("CX3CR1" is "CX", "3", "CR", "1" with no space between):
+// parts of one symbol, never separate words of an address.
+func glued(ws []word, j int) bool {
+	if j == 0 || ws[j].start != ws[j-1].end {
+		return false
+	}
+	a, b := ws[j-1].kind, ws[j].kind
+	return (a == wLetters || a == wDigits) && (b == wLetters || b == wDigits)
 }
 
 // addressish reports whether word j starts address-like material: a unit
@@ -731,3 +1015,55 @@ var uspsSuffixes = func() map[string]bool {
 	}
 	return m
 }()
+
+// wordAt returns the letters of the word that after starts with, past one
+// blank: the word that follows a candidate.
+func wordAt(after []byte) string {
+	i := 0
+	if i < len(after) && after[i] == ' ' {
+		i++
+	}
+	e := i
+	for e < len(after) && isAlpha(after[e]) {
+		e++
+	}
+	return string(after[i:e])
+}
+
+// titleAllUpper reports whether the title before the name starting at i is
+// written in capitals ("MS", "DR."): in running text that is an acronym —
+// mass spectrometry, multiple sclerosis, dietary restriction.
+func titleAllUpper(t string, i int) bool {
+	e := i
+	for e > 0 && (t[e-1] == ' ' || t[e-1] == '.') {
+		e--
+	}
+	s := e
+	for s > 0 && isAlpha(t[s-1]) {
+		s--
+	}
+	if e-s < 2 {
+		return false
+	}
+	for k := s; k < e; k++ {
+		if !isUpper(t[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// englishShaped reports a word ending like an English adjective, verb
+// form or abstract noun ("using", "multivariate", "bilateral",
+// "hypothalamic"): not the shape of a given name.
+func englishShaped(w string) bool {
+	if len(w) < 5 {
+		return false
+	}
+	for _, suf := range []string{"ing", "ive", "ate", "al", "ic", "ed", "ous", "ary", "ory", "ent", "ant", "ion", "ness", "ment", "ity", "ics", "ism"} {
+		if strings.HasSuffix(w, suf) {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,8 @@ package guard
 import (
 	"bytes"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // scan is the per-call scratch state shared by the detectors.
@@ -155,6 +157,65 @@ func isLowerc(c byte) bool { return class[c]&cLower != 0 }
 // isWordByte reports whether c can be part of a word for cue matching:
 // ASCII letters and digits, and every byte of a multi-byte UTF-8 letter.
 func isWordByte(c byte) bool { return isAlnum(c) || c >= 0x80 }
+
+// Token boundaries. Scientific and technical text glues letters, digits
+// and joining punctuation into one token — "CX3CR1", "HNF1A/TCF1",
+// "CD45.1", "IL-6", "H2A.Z", "Burrows–Wheeler", "APC(Min)" — and a
+// finding that starts or ends inside such a token is a piece of a symbol,
+// not personal data. tokenStart and tokenEnd are the checks the word-level
+// detectors (addresses, names, dates) share.
+
+// isJoiner reports punctuation that joins the alphanumerics around it into
+// one token.
+func isJoiner(r rune) bool {
+	switch r {
+	case '-', '.', '/', '_', '+', '(', '‐', '‑', '‒', '–', '—':
+		return true
+	}
+	return false
+}
+
+func isAlnumRune(r rune) bool {
+	return r < utf8.RuneSelf && isAlnum(byte(r)) || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r))
+}
+
+// tokenStart reports whether a finding may start at byte i of t: the rune
+// before it is no letter or digit, nor a joiner glued to one ("CX3CR1" has
+// no boundary before its "3", "IL-6" none before its "6").
+func tokenStart(t string, i int) bool {
+	if i <= 0 {
+		return true
+	}
+	r, n := utf8.DecodeLastRuneInString(t[:i])
+	if isAlnumRune(r) {
+		return false
+	}
+	if isJoiner(r) {
+		if p, _ := utf8.DecodeLastRuneInString(t[:i-n]); i-n > 0 && isAlnumRune(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenEnd reports whether a finding may end at byte e of t: the rune at e
+// is no letter or digit, nor a joiner followed by one ("3CR1-deficient"
+// ends inside a token; "Street." and "Street, London" do not).
+func tokenEnd(t string, e int) bool {
+	if e >= len(t) {
+		return true
+	}
+	r, n := utf8.DecodeRuneInString(t[e:])
+	if isAlnumRune(r) {
+		return false
+	}
+	if isJoiner(r) && e+n < len(t) {
+		if q, _ := utf8.DecodeRuneInString(t[e+n:]); isAlnumRune(q) {
+			return false
+		}
+	}
+	return true
+}
 
 // hasCue reports whether window contains one of cues as a word: a cue
 // must start at a word boundary and, unless it ends in '*' (a prefix cue),
