@@ -13,6 +13,10 @@ const (
 	AuditApproval AuditKind = "approval" // a request held for approval, and its decision
 	AuditAuth     AuditKind = "auth"     // an authentication failure
 	AuditAnswer   AuditKind = "answer"   // an answer: who asked, template, model, chunks and scores
+	// AuditModelCall is a model call made through the gateway without the
+	// answer pipeline (chat completions for a provider's model,
+	// embeddings): who, which model and provider, tokens and outcome.
+	AuditModelCall AuditKind = "model_call"
 )
 
 // ValidAuditKind reports whether k is a usable kind: 1 to 64 bytes of

@@ -265,6 +265,33 @@ func AnswerEvent(a *sextant.Answer, p *sextant.Principal) sextant.AuditEvent {
 	return ev
 }
 
+// ModelCallPayload is the payload of an AuditModelCall record. It holds no
+// prompt or completion text: the gateway passes those through unread.
+type ModelCallPayload struct {
+	Model             string `json:"model"`
+	Provider          string `json:"provider,omitempty"`
+	User              string `json:"user,omitempty"`
+	Project           string `json:"project,omitempty"`
+	InputTokens       int    `json:"input_tokens"`
+	CachedInputTokens int    `json:"cached_input_tokens,omitempty"`
+	OutputTokens      int    `json:"output_tokens"`
+	Success           bool   `json:"success"`
+}
+
+// ModelCallEvent returns the audit event of a gateway model call from its
+// usage record: attributed to the record's key (or user, for local use)
+// and tenant, under the record's request id.
+func ModelCallEvent(rec *sextant.UsageRecord) sextant.AuditEvent {
+	actor := rec.Key
+	if actor == "" {
+		actor = rec.User
+	}
+	return sextant.AuditEvent{Kind: sextant.AuditModelCall, Actor: actor, Tenant: rec.Tenant, RequestID: rec.RequestID,
+		Payload: ModelCallPayload{Model: rec.Model, Provider: rec.Provider, User: rec.User, Project: rec.Project,
+			InputTokens: rec.Usage.InputTokens, CachedInputTokens: rec.Usage.CachedInputTokens,
+			OutputTokens: rec.Usage.OutputTokens, Success: rec.Success}}
+}
+
 // AnswerOf returns the answer id the first intact answer record among
 // recs names (the records of one request, e.g. from the store's
 // request-id index), and whether there was one.

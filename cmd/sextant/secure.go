@@ -77,6 +77,21 @@ func openSecurity(ctx context.Context, e *env, dataDir string, st *sqlite.DB, ou
 // webOptions makes the server authenticate API keys (recording failures),
 // unless authentication is off.
 func (s *security) webOptions(w *web.Options) {
+	// Model calls that bypass the answer pipeline (gateway pass-through,
+	// embeddings) are audited from their usage records; answers are
+	// audited by ragHooks with their sources.
+	next := w.Usage
+	w.Usage = func(ctx context.Context, rec sextant.UsageRecord) {
+		if next != nil {
+			next(ctx, rec)
+		}
+		if rec.Assistant == "" {
+			ev := audit.ModelCallEvent(&rec)
+			if err := s.log.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
+				s.logger.Error("audit record not queued", "kind", ev.Kind, "request_id", ev.RequestID, "err", err)
+			}
+		}
+	}
 	if s.noAuth {
 		w.Authenticate = nil
 		return

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,8 +147,19 @@ func TestServeAuditCoverage(t *testing.T) {
 	mustRun(t, "ingest", "--data", dir, "--quiet", docs)
 	mustRun(t, "ingest", "--data", dir, "--quiet", "--collection", "notes", notes)
 	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(testPolicy), 0o644)
+	// An upstream model behind the gateway, in OpenAI's wire format.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"fake-model",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
+	}))
+	defer up.Close()
 	os.WriteFile(filepath.Join(dir, "sextant.yaml"), []byte("policy:\n  file: policy.yaml\n  reload: 50ms\n"+
-		"assistants:\n  - {name: notes, collections: [notes], model: extractive}\n"), 0o644)
+		"assistants:\n  - {name: notes, collections: [notes], model: extractive}\n"+
+		"providers:\n  - {name: up, type: openai, base_url: "+up.URL+"/v1}\n"+
+		"routes:\n  - {match: fake-model, targets: [{provider: up}]}\n"), 0o644)
 
 	url, out, stop := startServe(t, dir, "--no-sample")
 	defer stop()
@@ -180,6 +193,23 @@ func TestServeAuditCoverage(t *testing.T) {
 	}
 	if st := jsonCall(t, appKey, "GET", url+"/v1/answers/req-audit-1", "", &got); st != 200 || got.ID != pl.AnswerID {
 		t.Errorf("answer by request id: %d %s", st, got.ID)
+	}
+
+	// A model call through the gateway, past the answer pipeline: who,
+	// which model and provider, tokens — never the prompt.
+	const secretPrompt = "the launch code is tangerine-42"
+	if r, _ := httpRequest(t, appKey, "POST", url+"/v1/chat/completions",
+		`{"model":"fake-model","messages":[{"role":"user","content":"`+secretPrompt+`"}]}`, map[string]string{"X-Request-Id": "req-gw-1"}); r != 200 {
+		t.Fatalf("gateway chat: %d", r)
+	}
+	mc := waitAudit(t, url, secKey, sextant.AuditModelCall, `"model":"fake-model"`)
+	var mp audit.ModelCallPayload
+	if err := json.Unmarshal(mc.Payload, &mp); err != nil {
+		t.Fatal(err)
+	}
+	if mc.RequestID != "req-gw-1" || mc.Actor != appID || mp.Provider != "up" || mp.InputTokens != 5 || mp.OutputTokens != 1 ||
+		!mp.Success || strings.Contains(string(mc.Payload), "tangerine") {
+		t.Errorf("model call record: %+v %s", mc, mc.Payload)
 	}
 
 	// Retrieval meets an injected document: quarantined (a policy record),
