@@ -189,7 +189,7 @@ func SplitSentences(answer string) []CitedSentence {
 			}
 			j = skipClosers(answer, j)
 			j = skipMarkers(answer, j, markers)
-			if c == '.' && j-i == 1 && isAbbreviation(answer, i) {
+			if c == '.' && j-i == 1 && EndsAbbreviation(answer, i) {
 				i = j
 				continue
 			}
@@ -271,9 +271,10 @@ var abbreviations = map[string]bool{
 	"sept": true, "oct": true, "nov": true, "dec": true,
 }
 
-// isAbbreviation reports whether the period at s[i] ends an abbreviation
-// or an initial ("J. Smith").
-func isAbbreviation(s string, i int) bool {
+// EndsAbbreviation reports whether the period at s[i] ends an abbreviation
+// ("e.g.", "Fig.", "Dr.") or an initial ("J. Smith") rather than a
+// sentence. Sentence splitters of answers and claims share it.
+func EndsAbbreviation(s string, i int) bool {
 	j := i
 	for j > 0 && i-j < 12 {
 		r, n := utf8.DecodeLastRuneInString(s[:j])

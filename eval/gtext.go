@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kljensen/snowball/english"
+	"github.com/sextant-ai/sextant"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -203,7 +204,7 @@ func allDigits(s string) bool {
 // looksLikeAbbrevEnd reports a period that does not end a sentence: after
 // a single letter or a known abbreviation, or before a lowercase word.
 func looksLikeAbbrevEnd(s string, i int) bool {
-	if isAbbreviation(s, i) {
+	if sextant.EndsAbbreviation(s, i) {
 		return true
 	}
 	k := strings.IndexFunc(s[i+1:], func(r rune) bool { return !unicode.IsSpace(r) })
@@ -469,38 +470,4 @@ func dice(a, b []uint64) float64 {
 		}
 	}
 	return 2 * float64(common) / float64(len(a)+len(b))
-}
-
-// abbreviations that end with a period but rarely end a sentence.
-var abbreviations = map[string]bool{
-	"e.g": true, "i.e": true, "al": true, "vs": true, "cf": true, "approx": true,
-	"mr": true, "mrs": true, "ms": true, "dr": true, "prof": true, "sr": true,
-	"jr": true, "st": true, "fig": true, "figs": true, "no": true, "vol": true,
-	"pp": true, "eq": true, "ref": true, "refs": true, "inc": true, "ltd": true,
-	"co": true, "corp": true, "u.s": true, "u.k": true, "dept": true, "est": true,
-	"ca": true, "resp": true, "sec": true, "ch": true, "jan": true, "feb": true,
-	"mar": true, "apr": true, "jun": true, "jul": true, "aug": true, "sep": true,
-	"sept": true, "oct": true, "nov": true, "dec": true,
-}
-
-// isAbbreviation reports whether the period at s[i] ends an abbreviation
-// or an initial ("J. Smith").
-func isAbbreviation(s string, i int) bool {
-	j := i
-	for j > 0 && i-j < 12 {
-		r, n := utf8.DecodeLastRuneInString(s[:j])
-		if !(unicode.IsLetter(r) || r == '.') {
-			break
-		}
-		j -= n
-	}
-	w := s[j:i]
-	if w == "" {
-		return false
-	}
-	if utf8.RuneCountInString(w) == 1 {
-		r, _ := utf8.DecodeRuneInString(w)
-		return unicode.IsUpper(r)
-	}
-	return abbreviations[strings.ToLower(w)]
 }
