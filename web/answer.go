@@ -109,6 +109,10 @@ func sourcesJSON(in []sextant.Source) []Source {
 	return out
 }
 
+// NewAnswer renders a pipeline result as the API does: the command line's
+// --json output uses it so both print the same object.
+func NewAnswer(res *rag.Result, took time.Duration) *Answer { return answerJSON(res, took) }
+
 // answerJSON renders a pipeline result.
 func answerJSON(res *rag.Result, took time.Duration) *Answer {
 	a := &Answer{ID: res.ID, SessionID: res.SessionID, Turn: res.Turn, Assistant: res.Assistant, Question: res.Question,

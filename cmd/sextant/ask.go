@@ -279,104 +279,11 @@ func writeSources(w io.Writer, res *rag.Result, tty bool, took time.Duration) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// jsonAnswer is the --json form of an answer.
-type jsonAnswer struct {
-	ID           string             `json:"id"`
-	SessionID    string             `json:"session_id,omitempty"`
-	Turn         int                `json:"turn,omitempty"`
-	Assistant    string             `json:"assistant"`
-	Question     string             `json:"question"`
-	Query        string             `json:"query"`
-	Answer       string             `json:"answer"`
-	FinishReason string             `json:"finish_reason"`
-	Refusal      string             `json:"refusal,omitempty"`
-	Sources      []jsonSource       `json:"sources"`
-	Sentences    []jsonSentence     `json:"sentences"`
-	Citations    []jsonCitation     `json:"citations"`
-	Dropped      int                `json:"dropped_citations"`
-	Model        string             `json:"model"`
-	Served       string             `json:"served"`
-	Template     string             `json:"template"`
-	TemplateHash string             `json:"template_hash"`
-	Usage        jsonUsage          `json:"usage"`
-	Cache        string             `json:"cache,omitempty"`
-	TimingsMS    map[string]float64 `json:"timings_ms"`
-	OverheadMS   float64            `json:"overhead_ms"`
-	TookMS       float64            `json:"took_ms"`
-}
-
-type jsonSource struct {
-	N          int     `json:"n"`
-	ChunkID    string  `json:"chunk_id"`
-	DocumentID string  `json:"document_id"`
-	Title      string  `json:"title"`
-	URI        string  `json:"uri"`
-	Section    string  `json:"section,omitempty"`
-	Start      int     `json:"start"`
-	End        int     `json:"end"`
-	Quote      string  `json:"quote,omitempty"`
-	Score      float64 `json:"score"`
-}
-
-type jsonSentence struct {
-	Text      string         `json:"text"`
-	Start     int            `json:"start"`
-	End       int            `json:"end"`
-	Citations []int          `json:"citations"`
-	Supported bool           `json:"supported"`
-	Support   float64        `json:"support"`
-	Evidence  []jsonEvidence `json:"evidence,omitempty"`
-}
-
-type jsonEvidence struct {
-	N     int     `json:"n"`
-	Score float64 `json:"score"`
-	Start int     `json:"start"`
-	End   int     `json:"end"`
-	Quote string  `json:"quote"`
-}
-
-type jsonCitation struct {
-	Start   int   `json:"start"`
-	End     int   `json:"end"`
-	Sources []int `json:"sources"`
-	Valid   bool  `json:"valid"`
-}
-
-type jsonUsage struct {
-	InputTokens       int  `json:"input_tokens"`
-	CachedInputTokens int  `json:"cached_input_tokens"`
-	OutputTokens      int  `json:"output_tokens"`
-	Estimated         bool `json:"estimated"`
-}
+// jsonAnswer is the --json form of an answer: the API's (POST /v1/ask).
+type jsonAnswer = web.Answer
 
 func writeAnswerJSON(w io.Writer, res *rag.Result, took time.Duration) error {
-	out := jsonAnswer{ID: res.ID, SessionID: res.SessionID, Turn: res.Turn, Assistant: res.Assistant, Question: res.Question,
-		Query: res.Query, Answer: res.Text, FinishReason: res.FinishReason, Refusal: res.Refusal, Dropped: res.DroppedCitations,
-		Model: res.Model, Served: res.Served, Template: res.Template, TemplateHash: res.TemplateHash, Cache: res.Cache,
-		Usage:     jsonUsage{res.Usage.InputTokens, res.Usage.CachedInputTokens, res.Usage.OutputTokens, res.Usage.Estimated},
-		TimingsMS: map[string]float64{}, OverheadMS: ms(res.Overhead()), TookMS: ms(took),
-		Sources: []jsonSource{}, Sentences: []jsonSentence{}, Citations: []jsonCitation{}}
-	for _, s := range res.Sources {
-		out.Sources = append(out.Sources, jsonSource{s.N, s.ChunkID, s.DocumentID, s.Title, s.URI, s.Section, s.Start, s.End, s.Quote, s.Score})
-	}
-	for _, s := range res.Sentences {
-		js := jsonSentence{Text: s.Text, Start: s.Start, End: s.End, Citations: s.Citations, Supported: s.Supported, Support: s.Support}
-		if js.Citations == nil {
-			js.Citations = []int{}
-		}
-		for _, ev := range s.Evidence {
-			js.Evidence = append(js.Evidence, jsonEvidence(ev))
-		}
-		out.Sentences = append(out.Sentences, js)
-	}
-	for _, c := range res.Citations {
-		out.Citations = append(out.Citations, jsonCitation{c.Start, c.End, c.Sources, c.Valid})
-	}
-	for _, t := range res.Timings {
-		out.TimingsMS[t.Stage] += ms(t.Duration)
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(web.NewAnswer(res, took))
 }
