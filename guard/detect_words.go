@@ -140,6 +140,10 @@ func detectNames(sc *scan) {
 		if !tokenStart(t, w.start) {
 			continue // "APC(Min)", "H2A.Z", "Burrows–Wheeler"
 		}
+		if w.upper && f0&(nFirst|nLast) == 0 && sentenceStart(t, ws, k) && k+1 < len(ws) && ws[k+1].kind == wLetters &&
+			ws[k+1].upper && ws[k+1].start-w.end == 1 && names.lookup(ws[k+1].text(t))&(nFirst|nAmbiguous) == nFirst {
+			continue // "Contact Maria Gonzalez": the name starts at Maria
+		}
 		before := sc.before(w.start, 28)
 		cue := 0
 		switch {

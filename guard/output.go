@@ -24,12 +24,45 @@ type OutputOptions struct {
 	// CheckLinks turns on the link check: a URL in the answer that does
 	// not occur in Sources is a Link finding.
 	CheckLinks bool
-	// Sources are the texts and URIs the answer may link to.
+	// Sources are the texts and URIs the answer was given: the links it
+	// may contain (CheckLinks) and, with PII PIIAllowFromSources, the
+	// personal data it may quote.
 	Sources []string
+	// PII says which personal data an answer may contain; the zero value
+	// is PIIRedact. Credentials are reported in every mode.
+	PII PIIMode
 	// Deny lists denylisted terms by topic ("weapons": {"nerve agent",
 	// ...}). Matching is case-insensitive on whole words, after folding
 	// look-alike letters. The finding's Detector is "deny:" + topic.
 	Deny map[string][]string
+}
+
+// PIIMode says which personal-data findings in an answer are reported.
+type PIIMode string
+
+// PII modes of OutputOptions.
+const (
+	// PIIRedact reports all personal data.
+	PIIRedact PIIMode = "redact"
+	// PIIAllowFromSources lets through personal data that occurs verbatim
+	// (case and runs of blanks aside) in the Sources: an answer quoting a
+	// document's author or address is repeating what its reader may
+	// already see. Payment card numbers and US SSNs are reported even
+	// then: an answer never needs to repeat them.
+	PIIAllowFromSources PIIMode = "allow_from_sources"
+	// PIIAllow reports no personal data, only credentials.
+	PIIAllow PIIMode = "allow"
+)
+
+// ParsePIIMode checks a PII mode's name; "" is PIIRedact.
+func ParsePIIMode(s string) (PIIMode, error) {
+	switch m := PIIMode(s); m {
+	case "":
+		return PIIRedact, nil
+	case PIIRedact, PIIAllowFromSources, PIIAllow:
+		return m, nil
+	}
+	return "", fmt.Errorf("output PII mode %q: want redact, allow_from_sources or allow", s)
 }
 
 // OutputChecker checks model answers. It is immutable and safe for
@@ -43,6 +76,8 @@ type OutputChecker struct {
 	links      map[string]bool // normalized source URLs
 	deny       map[string][]denyTerm
 	maxDeny    int // longest denylisted phrase, in words
+	pii        PIIMode
+	sourceText string // folded Sources, joined by NUL, for PIIAllowFromSources
 }
 
 type denyTerm struct {
@@ -63,6 +98,18 @@ func NewOutputChecker(opts OutputOptions) (*OutputChecker, error) {
 	c := &OutputChecker{s: opts.Scanner, leakWords: opts.LeakWords, checkLinks: opts.CheckLinks}
 	if c.s == nil {
 		c.s = New(Options{})
+	}
+	var err error
+	if c.pii, err = ParsePIIMode(string(opts.PII)); err != nil {
+		return nil, fmt.Errorf("output check: %w", err)
+	}
+	if c.pii == PIIAllowFromSources {
+		var b strings.Builder
+		for _, src := range opts.Sources {
+			b.WriteString(foldBlanks(src))
+			b.WriteByte(0)
+		}
+		c.sourceText = b.String()
 	}
 	if c.leakWords == 0 {
 		c.leakWords = 12
@@ -111,7 +158,9 @@ func (c *OutputChecker) Check(answer string) []Finding {
 	// Output-check findings go first so that, where one overlaps a PII
 	// finding at the same offset, the stable sort keeps it.
 	fs, _ := c.extraHold(nil, answer, true)
+	n := len(fs)
 	fs = c.s.AppendScan(fs, answer)
+	fs = append(fs[:n], c.allowPII(fs[n:], answer)...)
 	sortByStart(fs)
 	return resolveOrdered(fs)
 }
@@ -339,4 +388,77 @@ func normalizeURL(u string) string {
 	host, path, _ := strings.Cut(rest, "/")
 	host = strings.TrimPrefix(strings.ToLower(host), "www.")
 	return strings.TrimSuffix(host+"/"+path, "/")
+}
+
+// allowPII drops, in place, the personal-data findings the PII mode lets
+// through. Credentials are always kept.
+func (c *OutputChecker) allowPII(fs []Finding, text string) []Finding {
+	if c.pii == PIIRedact || c.pii == "" {
+		return fs
+	}
+	n := 0
+	for _, f := range fs {
+		if !f.Type.IsSecret() && c.piiAllowed(f, text) {
+			continue
+		}
+		fs[n] = f
+		n++
+	}
+	return fs[:n]
+}
+
+func (c *OutputChecker) piiAllowed(f Finding, text string) bool {
+	switch {
+	case c.pii == PIIAllow:
+		return true
+	case c.pii != PIIAllowFromSources || f.Type == CreditCard || f.Type == SSN:
+		return false
+	}
+	return containsToken(c.sourceText, foldBlanks(text[f.Start:f.End]))
+}
+
+// containsToken reports whether needle occurs in hay with no letter or
+// digit glued to either end ("Ann Lee" is not in "Joann Lee").
+func containsToken(hay, needle string) bool {
+	if needle == "" {
+		return false
+	}
+	for from := 0; ; {
+		i := strings.Index(hay[from:], needle)
+		if i < 0 {
+			return false
+		}
+		i += from
+		e := i + len(needle)
+		if (i == 0 || !isWordByte(hay[i-1]) || !isWordByte(needle[0])) &&
+			(e == len(hay) || !isWordByte(hay[e]) || !isWordByte(needle[len(needle)-1])) {
+			return true
+		}
+		from = i + 1
+	}
+}
+
+// foldBlanks lower-cases ASCII letters and turns every run of blanks
+// (line breaks included) into one space, so a value wrapped or
+// re-capitalized in the answer still matches its source.
+func foldBlanks(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isBlank(c) || c == '\n' || c == '\r' {
+			blank = true
+			continue
+		}
+		if blank && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		blank = false
+		if isUpper(c) {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

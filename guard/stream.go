@@ -54,7 +54,9 @@ func (s *Stream) step(final bool) (string, []Finding) {
 	text := s.ctx + s.pending
 	off := len(s.ctx)
 	fs, h2 := s.c.extraHold(nil, text, final)
+	nx := len(fs)
 	fs, hold := s.c.s.scan(fs, text, final)
+	fs = append(fs[:nx], s.c.allowPII(fs[nx:], text)...)
 	hold = min(hold, h2)
 	// A finding that straddles the hold point waits whole.
 	for moved := true; moved; {

@@ -96,6 +96,14 @@ type GuardrailOptions struct {
 	// the answer). Unlisted PII and secret types are redacted; CANARY and
 	// PROMPT_LEAK block; LINK and DENIED are redacted.
 	Output map[guard.Type]guard.Action
+	// OutputPII says which personal data an answer may show ("" =
+	// guard.PIIAllowFromSources): with allow_from_sources, personal data
+	// that occurs verbatim in the sources the answer was given passes (the
+	// reader was already allowed to see those documents) and the rest is
+	// handled by Output; with redact all of it is; with allow none is.
+	// Credentials are handled by Output in every mode, and payment card
+	// numbers and US SSNs are not let through by allow_from_sources.
+	OutputPII guard.PIIMode
 	// Canaries maps an assistant to the canary planted in its
 	// instructions (guard.NewCanary); an answer containing it is blocked.
 	Canaries map[string]string
@@ -231,6 +239,12 @@ func NewGuardrails(opts GuardrailOptions) (*Guardrails, error) {
 	}
 	if err := checkFindingAction("chunks", "pii", opts.ChunkPII, false); err != nil {
 		return nil, err
+	}
+	if g.opts.OutputPII == "" {
+		g.opts.OutputPII = guard.PIIAllowFromSources
+	}
+	if _, err := guard.ParsePIIMode(string(g.opts.OutputPII)); err != nil {
+		return nil, sextant.Errorf(sextant.EINVALID, "guardrails: %v", err)
 	}
 	g.output = map[guard.Type]guard.Action{guard.Canary: guard.ActionBlock, guard.PromptLeak: guard.ActionBlock}
 	for t, a := range opts.Output {
@@ -727,8 +741,8 @@ func (g *Guardrails) ForgetQuarantine(documentID string) {
 func (g *Guardrails) outputFilter(ctx context.Context, in OutputCheck) OutputFilter {
 	st := state(ctx)
 	oo := guard.OutputOptions{Scanner: g.scanner, Canary: g.opts.Canaries[in.Assistant], SystemPrompt: in.System,
-		CheckLinks: g.opts.CheckLinks, Deny: g.opts.Deny}
-	if g.opts.CheckLinks {
+		CheckLinks: g.opts.CheckLinks, Deny: g.opts.Deny, PII: g.opts.OutputPII}
+	if g.opts.CheckLinks || g.opts.OutputPII == guard.PIIAllowFromSources {
 		for _, s := range in.Sources {
 			oo.Sources = append(oo.Sources, s.Text, s.URI)
 		}

@@ -560,3 +560,58 @@ func TestGuardrailsOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardrailsOutputPIIModes: personal data the answer quotes from its
+// sources passes by default; other personal data and credentials do not.
+func TestGuardrailsOutputPIIModes(t *testing.T) {
+	sources := []sextant.Source{{N: 1, Text: "Written by Maria Gonzalez, 221B Baker Street, London.\nQuestions to maria.gonzalez@uni-example.edu."}}
+	answer := "The author is Maria Gonzalez (maria.gonzalez@uni-example.edu) [1]. " +
+		"Her assistant John Smith is on +1 415 555 2671; the key is AKIAIOSFODNN7EXAMPLE."
+	for _, tc := range []struct {
+		mode   guard.PIIMode
+		shown  []string
+		hidden []string
+	}{
+		{"", []string{"Maria Gonzalez", "maria.gonzalez@uni-example.edu"}, []string{"John Smith", "+1 415 555 2671", "AKIAIOSFODNN7EXAMPLE"}},
+		{guard.PIIAllowFromSources, []string{"Maria Gonzalez", "maria.gonzalez@uni-example.edu"}, []string{"John Smith", "+1 415 555 2671", "AKIAIOSFODNN7EXAMPLE"}},
+		{guard.PIIRedact, nil, []string{"Maria Gonzalez", "maria.gonzalez@uni-example.edu", "John Smith", "+1 415 555 2671", "AKIAIOSFODNN7EXAMPLE"}},
+		{guard.PIIAllow, []string{"Maria Gonzalez", "maria.gonzalez@uni-example.edu", "John Smith", "+1 415 555 2671"}, []string{"AKIAIOSFODNN7EXAMPLE"}},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			g, err := rag.NewGuardrails(rag.GuardrailOptions{OutputPII: tc.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := g.Hooks().Output(t.Context(), rag.OutputCheck{Question: "Who wrote it?", Sources: sources})
+			var out strings.Builder
+			for i := 0; i < len(answer); i += 5 {
+				s, err := f.Write(answer[i:min(i+5, len(answer))])
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.WriteString(s)
+			}
+			rest, v, err := f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.WriteString(rest)
+			for _, s := range tc.shown {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("%q was redacted: %q", s, out.String())
+				}
+			}
+			for _, s := range tc.hidden {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("%q was shown: %q", s, out.String())
+				}
+			}
+			if v.Action != rag.Redact {
+				t.Errorf("verdict %+v, want redact", v)
+			}
+		})
+	}
+	if _, err := rag.NewGuardrails(rag.GuardrailOptions{OutputPII: "maybe"}); err == nil {
+		t.Error("OutputPII maybe: no error")
+	}
+}

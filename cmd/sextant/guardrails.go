@@ -81,6 +81,11 @@ type outputConfig struct {
 	// Types sets the action per finding type in answers: redact, mask,
 	// hash, allow, flag or block (e.g. LINK: flag, CANARY: block).
 	Types map[string]string `yaml:"types"`
+	// PII says which personal data answers may show: allow_from_sources
+	// (the default: what the answer quotes verbatim from its sources,
+	// except card numbers and SSNs), redact (none) or allow (all).
+	// Credentials are redacted in every mode.
+	PII string `yaml:"pii"`
 	// Canary plants a fresh canary token in every assistant's instructions
 	// (at start) and withholds an answer that repeats it.
 	Canary     bool                `yaml:"canary"`
@@ -122,6 +127,9 @@ func (c *config) checkGuard() error {
 	}
 	if g.ChunkPII != "" && !slices.Contains(findingActions, g.ChunkPII) {
 		return fmt.Errorf("config: guard.chunk_pii %q: want one of %s", g.ChunkPII, strings.Join(findingActions, ", "))
+	}
+	if _, err := guard.ParsePIIMode(g.Output.PII); err != nil {
+		return fmt.Errorf("config: guard.output.pii %q: want redact, allow_from_sources or allow", g.Output.PII)
 	}
 	for t, a := range g.Output.Types {
 		if !knownType(t, true) {
@@ -327,7 +335,7 @@ func (c *config) guardrails(ctx context.Context, getenv func(string) string, sto
 		Trusted: func(d *sextant.Document) bool {
 			return trusted[d.Collection] || d.Metadata["sample"] == sampleMetadata
 		},
-		CheckLinks: gc.Output.CheckLinks, Deny: gc.Output.Deny,
+		CheckLinks: gc.Output.CheckLinks, Deny: gc.Output.Deny, OutputPII: guard.PIIMode(gc.Output.PII),
 		Tools:      rag.ToolRules{Allow: gc.Tools.Allow, Roles: gc.Tools.Roles, Critical: gc.Tools.Critical, MaxCalls: gc.Tools.MaxCalls},
 		Quarantine: store, Approvals: store,
 		Audit:            gs.audit,

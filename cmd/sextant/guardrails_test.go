@@ -145,6 +145,7 @@ func TestGuardConfigErrors(t *testing.T) {
 		{"guard:\n  prompt: {types: {EMAILS: mask}}\n", `unknown finding type "EMAILS"`},
 		{"guard:\n  collections:\n    hr: {types: {PERSON: block}}\n", `guard.collections.hr.types.PERSON "block"`},
 		{"guard:\n  output: {types: {LINK: shred}}\n", `guard.output.types.LINK "shred"`},
+		{"guard:\n  output: {pii: sometimes}\n", `guard.output.pii "sometimes"`},
 		{"guard:\n  injection: {flag: 1.5}\n", "guard.injection.flag 1.5"},
 		{"guard:\n  tools: {max_calls: -1}\n", "guard.tools.max_calls -1"},
 		{"guard:\n  hash_key_env: NO_SUCH_VAR\n  prompt: {default: hash}\n", "NO_SUCH_VAR"},
