@@ -960,25 +960,7 @@ func (s *Server) assistants(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	def, _ := pl.Assistant("")
-	out := List[AssistantInfo]{Object: "list", Data: []AssistantInfo{}}
-	for _, a := range pl.Assistants() {
-		tmpl := a.Template
-		if tmpl == "" {
-			tmpl = "answer"
-		}
-		info := AssistantInfo{Name: a.Name, Description: a.Description, Default: a.Name == def.Name, Model: a.Model,
-			Template: tmpl, Collections: a.Collections, TopK: a.TopK, Temperature: a.Temperature, MaxTokens: a.MaxTokens,
-			Cached: !a.NoCache}
-		if info.Collections == nil {
-			info.Collections = []string{}
-		}
-		if t, err := pl.Templates().Template(tmpl); err == nil {
-			info.TemplateHash = t.Hash
-		}
-		out.Data = append(out.Data, info)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, List[AssistantInfo]{Object: "list", Data: s.assistantInfos()})
 }
 
 // purgeCache serves POST /v1/cache/purge: empties the response cache.

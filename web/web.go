@@ -4,7 +4,9 @@
 // mode); the embeddings and models endpoints; the native endpoints for
 // answers with citations, search, documents, churn scoring and health; and
 // the administration endpoints (keys, usage, budgets, audit log,
-// quarantine, assistants, cache, stored answers and replay; admin.go).
+// quarantine, assistants, cache, stored answers and replay; admin.go);
+// evaluation and red-team runs (evals.go) and the effective settings
+// (settings.go).
 //
 // Contracts:
 //   - Every route is declared once, in Server.Routes, with the permission
@@ -161,6 +163,13 @@ type Options struct {
 	// (keys, usage, budgets, audit, quarantine, answers); each nil field
 	// answers its routes 503. admin.go.
 	Admin Admin
+	// Evals runs evaluation suites and red-team runs and reads the
+	// evaluation history (/v1/evals/runs, /v1/redteam/runs); each nil
+	// field answers its routes 503. evals.go.
+	Evals Evals
+	// Settings returns the effective configuration for GET /v1/settings;
+	// nil answers it 503. settings.go.
+	Settings SettingsFunc
 	// IngestPolicy, when set, adjusts the ingestion of every upload
 	// before it runs: cmd applies the collection's personal-data policy
 	// (ingest.Options.PII). An error refuses the upload. nil ingests as
@@ -182,8 +191,9 @@ var LocalPrincipal = sextant.Principal{ID: "local", Roles: []string{string(sexta
 
 // Server is the HTTP API. It is safe for concurrent use.
 type Server struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	runSlot chan struct{} // holds a token while an evaluation or red-team run is in progress
 }
 
 // New checks opts and returns a Server.
@@ -210,7 +220,7 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.UploadDir = abs
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -252,9 +262,15 @@ func (s *Server) Routes() []Route {
 		{"GET", "/v1/quarantine", "quarantine.list", sextant.PermGuardWrite, s.listQuarantine},
 		{"POST", "/v1/quarantine/{id}/release", "quarantine.release", sextant.PermGuardWrite, s.releaseQuarantine},
 		{"GET", "/v1/assistants", "assistants.list", sextant.PermSettingsRead, s.assistants},
+		{"GET", "/v1/settings", "settings", sextant.PermSettingsRead, s.settings},
 		{"POST", "/v1/cache/purge", "cache.purge", sextant.PermCacheWrite, s.purgeCache},
 		{"GET", "/v1/answers/{id}", "answers.get", sextant.PermChat, s.getAnswer},
 		{"POST", "/v1/answers/{id}/replay", "answers.replay", sextant.PermChat, s.replayAnswer},
+		// evals.go: evaluation and red-team runs.
+		{"POST", "/v1/evals/runs", "evals.run", sextant.PermEvalRun, s.runEval},
+		{"GET", "/v1/evals/runs", "evals.list", sextant.PermEvalRead, s.listEvalRuns},
+		{"GET", "/v1/evals/runs/{id}", "evals.get", sextant.PermEvalRead, s.getEvalRun},
+		{"POST", "/v1/redteam/runs", "redteam.run", sextant.PermRedteamRun, s.runRedTeam},
 	}
 }
 

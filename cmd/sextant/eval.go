@@ -74,6 +74,10 @@ type evalConfig struct {
 	// none; "" = the built-in scorer only.
 	Judge  string           `yaml:"judge"`
 	Online evalOnlineConfig `yaml:"online"` // evalonline.go
+	// Suites are suite files a server runs by name (POST
+	// /v1/evals/runs), besides DATA/evals/*.yaml; relative paths are
+	// relative to the data directory. evalserve.go.
+	Suites []string `yaml:"suites"`
 }
 
 func (c *evalConfig) check() error {
@@ -165,51 +169,17 @@ func runEvalRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	runner, err := newEvalRunner(s, suite, suiteDir, *dataDir)
-	if err != nil {
-		return err
-	}
-	prices, err := cfg.priceTable()
-	if err != nil {
-		return err
-	}
-	opts := eval.RunOptions{Answer: runner.answer, Retrieve: runner.retrieve, Workers: *workers,
-		Cost: func(model string, u sextant.Usage) (float64, bool) {
-			ch := prices.Charge(model, u)
-			return ch.USD, ch.Priced
-		},
-	}
-	judgeModel := suite.Judge
-	if judgeModel == "" {
-		judgeModel = cfg.Eval.Judge
-	}
-	if judgeModel != "" {
-		m, _ := s.opts.Model.(*llm.Model)
-		if m == nil {
-			return fmt.Errorf("eval run: the judge needs the model layer")
-		}
-		j := newJudge(m, judgeModel, history)
-		opts.Grounder = &eval.Grounder{Judge: j}
-		opts.Judge = j.PromptVersion()
-	}
-	opts.Progress = func(done, n int) {
-		if done == n || done%100 == 0 {
-			fmt.Fprintf(progress, "answered %d of %d\n", done, n)
-		}
-	}
 	fmt.Fprintf(progress, "suite %s: %d questions × %d variants (%s)\n", suite.Name, min(len(ds.Items), limitOr(suite.Limit, len(ds.Items))),
 		len(suite.Variants), strings.Join(variantNames(suite), ", "))
-	rep, err := eval.Run(ctx, suite, ds, opts)
+	rep, err := scoreSuite(ctx, suiteJob{s: s, history: history, dataDir: *dataDir, suite: suite, suiteDir: suiteDir, ds: ds,
+		base: base, workers: *workers, progress: func(done, n int) {
+			if done == n || done%100 == 0 {
+				fmt.Fprintf(progress, "answered %d of %d\n", done, n)
+			}
+		}})
 	if err != nil {
-		return fmt.Errorf("eval run: %w", err)
+		return err
 	}
-	if base != nil {
-		rep.Baseline = &eval.RunRef{ID: base.ID, CreatedAt: base.CreatedAt, Metrics: map[string]map[string]float64{}}
-		for _, v := range base.Variants {
-			rep.Baseline.Metrics[v.Name] = v.Metrics
-		}
-	}
-	rep.Gates = eval.CheckGates(rep, base, suite.Gates)
 
 	if !*noSave {
 		if err := saveRun(ctx, history, rep); err != nil {
@@ -252,6 +222,68 @@ func runEvalRun(ctx context.Context, e *env, args []string) error {
 		return &exitStatus{code: exitGateFailed, err: fmt.Errorf("eval run: %d gate(s) failed:\n  %s", len(failed), strings.Join(msgs, "\n  "))}
 	}
 	return nil
+}
+
+// suiteJob is one evaluation run's inputs: what `sextant eval run` and
+// POST /v1/evals/runs both score.
+type suiteJob struct {
+	s         *askSetup   // the pipeline and configuration answering
+	history   *sqlite.DB  // the judge's verdict cache
+	dataDir   string      // templates of variants' template files
+	suite     *eval.Suite //
+	suiteDir  string      // suite-relative paths resolve against it
+	ds        *eval.Dataset
+	base      *eval.Report      // the baseline; nil = none
+	workers   int               // 0 = the suite's
+	principal sextant.Principal // who the answers are asked as (its groups scope retrieval)
+	progress  func(done, n int) // nil = none
+}
+
+// scoreSuite answers and scores every question of the job's suite, and
+// compares the report with the baseline and checks the gates. It stores
+// nothing.
+func scoreSuite(ctx context.Context, j suiteJob) (*eval.Report, error) {
+	s, suite := j.s, j.suite
+	runner, err := newEvalRunner(s, suite, j.suiteDir, j.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	runner.principal = j.principal
+	prices, err := s.cfg.priceTable()
+	if err != nil {
+		return nil, err
+	}
+	opts := eval.RunOptions{Answer: runner.answer, Retrieve: runner.retrieve, Workers: j.workers, Progress: j.progress,
+		Cost: func(model string, u sextant.Usage) (float64, bool) {
+			ch := prices.Charge(model, u)
+			return ch.USD, ch.Priced
+		},
+	}
+	judgeModel := suite.Judge
+	if judgeModel == "" {
+		judgeModel = s.cfg.Eval.Judge
+	}
+	if judgeModel != "" {
+		m, _ := s.opts.Model.(*llm.Model)
+		if m == nil {
+			return nil, fmt.Errorf("eval run: the judge needs the model layer")
+		}
+		jd := newJudge(m, judgeModel, j.history)
+		opts.Grounder = &eval.Grounder{Judge: jd}
+		opts.Judge = jd.PromptVersion()
+	}
+	rep, err := eval.Run(ctx, suite, j.ds, opts)
+	if err != nil {
+		return nil, fmt.Errorf("eval run: %w", err)
+	}
+	if base := j.base; base != nil {
+		rep.Baseline = &eval.RunRef{ID: base.ID, CreatedAt: base.CreatedAt, Metrics: map[string]map[string]float64{}}
+		for _, v := range base.Variants {
+			rep.Baseline.Metrics[v.Name] = v.Metrics
+		}
+	}
+	rep.Gates = eval.CheckGates(rep, j.base, suite.Gates)
+	return rep, nil
 }
 
 func limitOr(limit, n int) int {
@@ -458,6 +490,7 @@ func corpusStore(ctx context.Context, dataDir string, s *eval.Suite, suiteDir st
 // evalRunner answers questions as each variant of a suite: one pipeline
 // per variant, over the same store, without recording answers or caching.
 type evalRunner struct {
+	principal sextant.Principal // asks as; the zero principal is the local user
 	s         *askSetup
 	pipelines map[string]*rag.Pipeline
 	asst      map[string]rag.Assistant
@@ -571,7 +604,7 @@ func templatesWith(dataDir, file string) (*rag.Templates, string, error) {
 }
 
 func (r *evalRunner) answer(ctx context.Context, v *eval.Variant, it *eval.Item) (*sextant.Answer, error) {
-	res, err := r.pipelines[v.Name].Ask(ctx, &rag.Request{Question: it.Question})
+	res, err := r.pipelines[v.Name].Ask(ctx, &rag.Request{Question: it.Question, Principal: r.principal})
 	if err != nil {
 		return nil, err
 	}
@@ -583,7 +616,7 @@ func (r *evalRunner) answer(ctx context.Context, v *eval.Variant, it *eval.Item)
 // (its collections, filter and retrieval mode), for the retrieval metrics.
 func (r *evalRunner) retrieve(ctx context.Context, v *eval.Variant, it *eval.Item, k int) ([]sextant.Source, error) {
 	a := r.asst[v.Name]
-	ranked, err := r.s.eng.index.RankDocuments(ctx, sextant.Query{Text: it.Question, K: k, Filter: a.Filter, Mode: r.modes[v.Name]})
+	ranked, err := r.s.eng.index.RankDocuments(ctx, sextant.Query{Text: it.Question, K: k, Filter: r.principal.Scope(a.Filter), Mode: r.modes[v.Name]})
 	if err != nil {
 		return nil, err
 	}

@@ -145,6 +145,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return s.cfg.ingestPII(o, e.getenv)
 		},
 	}
+	wo.Evals = (&evalService{s: s, store: store, dataDir: *dataDir, log: log}).options() // evalserve.go
+	wo.Settings = settingsFunc(s.cfg)
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
 	sec.adminOptions(&wo, ops.budgets)
