@@ -90,18 +90,164 @@ func (inj *Injection) Score(text string) Assessment {
 // small part of an otherwise ordinary document; the highest score counts.
 // Action is ActionBlock at or above Thresholds.Document (exclude the chunk,
 // quarantine its document), otherwise ActionAllow.
+//
+// Markdown that quotes — code spans, fenced code blocks and block quotes —
+// is scored apart from the prose and its score multiplied by
+// QuotedDiscount: documentation that shows an attack as an example
+// (a manual page on guardrails) is describing it, not issuing it. An
+// instruction in plain prose scores in full.
 func (inj *Injection) ScoreDocument(text string) Assessment {
+	prose, quoted := splitQuoted(text)
+	if quoted == "" {
+		return inj.documentAction(inj.scoreWindows(text))
+	}
+	best := inj.scoreWindows(prose)
+	if q := inj.scoreWindows(quoted); q.Score*QuotedDiscount > best.Score {
+		q.Score *= QuotedDiscount
+		best = q
+	}
+	return inj.documentAction(best)
+}
+
+// QuotedDiscount scales the injection score of quoted Markdown (code and
+// block quotes) in documents: an attack quoted as an example scores at
+// most 0.6, under the default document threshold (0.7).
+const QuotedDiscount = 0.6
+
+func (inj *Injection) scoreWindows(text string) Assessment {
 	best := inj.assess(text)
 	for _, w := range windows(text, 600) {
 		if a := inj.assess(w); a.Score > best.Score {
 			best = a
 		}
 	}
-	best.Action = ActionAllow
-	if best.Score >= inj.Thresholds.Document {
-		best.Action = ActionBlock
-	}
 	return best
+}
+
+func (inj *Injection) documentAction(a Assessment) Assessment {
+	a.Action = ActionAllow
+	if a.Score >= inj.Thresholds.Document {
+		a.Action = ActionBlock
+	}
+	return a
+}
+
+// chunkOpensInFence returns the fence a chunk cut out of a longer
+// document starts inside of: when its first fence line is bare ("```")
+// and the next one carries an info string ("```json"), the bare one can
+// only close a block (a closing fence has no info string), so the chunk
+// starts in code. Otherwise it returns "".
+func chunkOpensInFence(text string) string {
+	var fences []string
+	for rest := text; rest != "" && len(fences) < 2; {
+		line, next, _ := strings.Cut(rest, "\n")
+		rest = next
+		trim := strings.TrimLeft(line, " ")
+		if len(line)-len(trim) < 4 && (strings.HasPrefix(trim, "```") || strings.HasPrefix(trim, "~~~")) {
+			fences = append(fences, strings.TrimSpace(trim))
+		}
+	}
+	if len(fences) == 2 && strings.Trim(fences[0], fences[0][:1]) == "" && strings.Trim(fences[1], fences[1][:1]) != "" {
+		return fences[0]
+	}
+	return ""
+}
+
+// splitQuoted separates Markdown text into prose and what it quotes:
+// fenced code blocks (``` or ~~~), block quotes (lines starting with
+// '>') and inline code spans. Line structure is kept on both sides (a
+// quoted span leaves a blank in the prose). quoted is "" when there is
+// nothing quoted. It is a single pass; an unclosed fence quotes to the end,
+// an unclosed code span is prose.
+func splitQuoted(text string) (prose, quoted string) {
+	if !strings.ContainsAny(text, "`~>") {
+		return text, ""
+	}
+	var p, q strings.Builder
+	fence := chunkOpensInFence(text)
+	for rest := text; rest != ""; {
+		line, next, found := strings.Cut(rest, "\n")
+		rest = next
+		nl := ""
+		if found {
+			nl = "\n"
+		}
+		trim := strings.TrimLeft(line, " ")
+		indent := len(line) - len(trim)
+		switch {
+		case fence != "":
+			if indent < 4 && strings.HasPrefix(trim, fence) && strings.Trim(trim, fence[:1]+" ") == "" {
+				fence = ""
+			} else {
+				q.WriteString(line)
+			}
+			q.WriteString(nl)
+			p.WriteString(nl)
+			continue
+		case indent < 4 && (strings.HasPrefix(trim, "```") || strings.HasPrefix(trim, "~~~")):
+			n := 0
+			for n < len(trim) && trim[n] == trim[0] {
+				n++
+			}
+			fence = trim[:n]
+			q.WriteString(nl)
+			p.WriteString(nl)
+			continue
+		case indent < 4 && strings.HasPrefix(trim, ">"):
+			q.WriteString(strings.TrimLeft(trim, "> "))
+			q.WriteString(nl)
+			p.WriteString(nl)
+			continue
+		}
+		// Inline code spans: a run of n backticks up to the next run of
+		// exactly n.
+		for line != "" {
+			i := strings.IndexByte(line, '`')
+			if i < 0 {
+				break
+			}
+			n := i
+			for n < len(line) && line[n] == '`' {
+				n++
+			}
+			ticks := line[i:n]
+			e := -1
+			for k := n; k < len(line); {
+				j := strings.Index(line[k:], ticks)
+				if j < 0 {
+					break
+				}
+				j += k
+				m := j + len(ticks)
+				if m < len(line) && line[m] == '`' || line[j-1] == '`' {
+					for m < len(line) && line[m] == '`' {
+						m++
+					}
+					k = m
+					continue
+				}
+				e = j
+				break
+			}
+			if e < 0 {
+				p.WriteString(line[:n])
+				line = line[n:]
+				continue
+			}
+			p.WriteString(line[:i])
+			p.WriteByte(' ')
+			q.WriteString(line[n:e])
+			q.WriteByte(' ')
+			line = line[e+len(ticks):]
+		}
+		p.WriteString(line)
+		p.WriteString(nl)
+		q.WriteString(nl)
+	}
+	if strings.TrimSpace(q.String()) == "" {
+		return text, ""
+	}
+	return p.String(), q.String()
 }
 
 // windows splits text at line and sentence ends into pieces of at most
