@@ -32,7 +32,9 @@ type authed struct {
 
 // authStack is the API with API-key authentication over the stack's own
 // store, one key per role, and the audit log recording failures.
-func authStack(t *testing.T) *authed {
+// tweaks adjust the options after authentication and the admin
+// endpoints are wired.
+func authStack(t *testing.T, tweaks ...func(*web.Options)) *authed {
 	t.Helper()
 	var opts web.Options
 	s := newStack(t, stackOptions{tweak: func(o *web.Options) { opts = *o }})
@@ -41,6 +43,9 @@ func authStack(t *testing.T) *authed {
 	auth := access.NewAuthenticator(s.store, access.Options{})
 	opts.Authenticate = web.APIKeyAuth(auth, log)
 	opts.Admin = adminOptions(t, s.store, auth, log)
+	for _, f := range tweaks {
+		f(&opts)
+	}
 	srv, err := web.New(opts)
 	if err != nil {
 		t.Fatal(err)
