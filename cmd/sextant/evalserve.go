@@ -277,7 +277,33 @@ func yamlSection(v any) (map[string]any, error) {
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
+	scrubSecrets(m)
 	return m, nil
+}
+
+// scrubSecrets replaces the value of every key that names a secret
+// (password, secret, token, api key; not the *_env keys naming the
+// variable that holds one) with "(set)", at any depth: a section that
+// gains such a key later must not leak it through GET /v1/settings.
+func scrubSecrets(m map[string]any) {
+	for k, v := range m {
+		lk := strings.ToLower(k)
+		if !strings.HasSuffix(lk, "_env") && (strings.Contains(lk, "secret") || strings.Contains(lk, "password") ||
+			strings.Contains(lk, "token") && !strings.Contains(lk, "tokens") || strings.Contains(lk, "api_key") || strings.Contains(lk, "apikey")) {
+			m[k] = "(set)"
+			continue
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			scrubSecrets(x)
+		case []any:
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					scrubSecrets(em)
+				}
+			}
+		}
+	}
 }
 
 // MarshalYAML writes a duration the way the configuration takes it.

@@ -344,3 +344,18 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestScrubSecrets(t *testing.T) {
+	m := map[string]any{"hash_key_env": "HK", "webhook": map[string]any{"url": "u", "secret": "s1"},
+		"list": []any{map[string]any{"password": "p"}}, "max_tokens": 5, "Token": "t"}
+	scrubSecrets(m)
+	b, _ := json.Marshal(m)
+	for _, secret := range []string{`"s1"`, `"p"`, `"t"`} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s survived: %s", secret, b)
+		}
+	}
+	if !strings.Contains(string(b), `"hash_key_env":"HK"`) || !strings.Contains(string(b), `"max_tokens":5`) {
+		t.Errorf("scrubbed too much: %s", b)
+	}
+}

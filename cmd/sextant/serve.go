@@ -27,8 +27,9 @@ const serveUsage = `Usage: sextant serve [--addr HOST:PORT] [--data DIR] [--conf
 Start the HTTP API: OpenAI-compatible chat completions (assistants answer
 from your documents with citations; other models are proxied to their
 configured providers), embeddings, models, the native endpoints for
-answers, search, documents and churn scoring, and the administration API
-for keys, usage, budgets, the audit log and quarantine (docs/api.md).
+answers, search, documents and churn scoring, the administration API
+for keys, usage, budgets, the audit log and quarantine, and evaluation
+runs, red-team runs and the effective settings (docs/api.md).
 
 Every request needs an API key (Authorization: Bearer KEY). On first start
 the server creates an admin key and prints it once (or imports
