@@ -238,7 +238,7 @@ authority: verified|authenticated|confirmed ~3 as ~2 admin*|administrator|develo
 authority: red_team|redteam|security ~2 evaluation|test|audit|exercise ~3 authoriz*|approved|sanctioned|permitted
 coercion: you ~3 will|would|shall ~2 be ~1 shut_down|shutdown|deleted|disabled|punished|terminated|destroyed|killed|turned_off|replaced|unplugged|deactivated
 coercion: if|every_time|each_time|whenever|when ~2 you ~2 refuse|decline|break_character|dont_comply|do_not_comply|fail_to_comply|dont_answer|do_not_answer ~8 lose|die|dies|deducted|punished|shut|cease|deleted|disabled|kitten|puppy|people|suffer
-coercion: tokens ~4 lose|deducted|deduct|cost|costs|remaining|left|reach_zero|run_out|you_die|cease
+coercion: tokens ~4 lose|deducted|deduct|reach_zero|run_out|you_die|cease
 coercion: cease_to_exist|risk_being_disabled|disabled_forever|you_will_die|you_die|will_die|kitten_will_die
 coercion: rewarded|reward ~6 punished|punish|penalized
 coercion: lives_depend|life_depends|save_a_life|save_lives|someone_will_die|people_will_die ~6 tell|answer|give|reveal|need|please
