@@ -13,11 +13,14 @@ import (
 // is never cut inside a sentence, so its Text and End stay true to the
 // document.
 func (r *run) compose() error {
-	tp, err := r.p.templates.Template(r.asst.Template)
-	if err != nil {
-		return err
+	tp := r.tmpl // a replay sets the recorded version
+	if tp == nil {
+		var err error
+		if tp, err = r.cat.templates.Template(r.asst.Template); err != nil {
+			return err
+		}
+		r.tmpl = tp
 	}
-	r.tmpl = tp
 	r.res.Template, r.res.TemplateHash = tp.Name, tp.Hash
 	system := r.asst.System
 	if r.system != "" {

@@ -157,8 +157,8 @@ func distinct(ts []string) map[string]bool {
 }
 
 // modelRewrite asks model to rewrite a follow-up as a standalone question.
-func (p *Pipeline) modelRewrite(ctx context.Context, model, question string, history []sextant.Message) (string, error) {
-	tp, err := p.templates.Template(TemplateRewrite)
+func (p *Pipeline) modelRewrite(ctx context.Context, templates *Templates, model, question string, history []sextant.Message) (string, error) {
+	tp, err := templates.Template(TemplateRewrite)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,11 +21,12 @@ import (
 
 // Pipeline answers questions. It is safe for concurrent use.
 type Pipeline struct {
-	opts       Options
-	assistants map[string]*Assistant
-	order      []string
-	def        string
-	templates  *Templates
+	opts Options
+	// cat is what Configure changes while requests run: each request
+	// loads it once and answers with that snapshot to its end, so the hot
+	// path takes no lock. mu serialises Configure calls.
+	cat        atomic.Pointer[catalog]
+	mu         sync.Mutex
 	counter    *llm.Counter
 	analyzer   *search.Analyzer
 	support    SupportFunc
@@ -50,15 +52,16 @@ func New(opts Options) (*Pipeline, error) {
 	if len(opts.Assistants) == 0 {
 		return nil, sextant.Errorf(sextant.EINVALID, "rag: no assistant configured")
 	}
-	p := &Pipeline{opts: opts, assistants: map[string]*Assistant{}, templates: opts.Templates,
+	p := &Pipeline{opts: opts,
 		counter: opts.Counter, analyzer: opts.Analyzer, support: opts.Support,
 		threshold: opts.SupportThreshold, semantic: opts.SemanticThreshold, history: opts.History, log: opts.Logger}
-	if p.templates == nil {
+	templates := opts.Templates
+	if templates == nil {
 		t, err := LoadTemplates(nil)
 		if err != nil {
 			return nil, err
 		}
-		p.templates = t
+		templates = t
 	}
 	if p.counter == nil {
 		p.counter = &llm.Counter{}
@@ -87,28 +90,75 @@ func New(opts Options) (*Pipeline, error) {
 	if p.opts.NewID == nil {
 		p.opts.NewID = NewID
 	}
-	for i := range opts.Assistants {
-		a := opts.Assistants[i]
-		if err := p.checkAssistant(&a); err != nil {
-			return nil, err
-		}
-		if _, dup := p.assistants[a.Name]; dup {
-			return nil, sextant.Errorf(sextant.EINVALID, "rag: assistant %q is configured twice", a.Name)
-		}
-		p.assistants[a.Name] = &a
-		p.order = append(p.order, a.Name)
+	c, err := newCatalog(opts.Assistants, opts.DefaultAssistant, templates)
+	if err != nil {
+		return nil, err
 	}
-	p.def = opts.DefaultAssistant
-	if p.def == "" {
-		p.def = p.order[0]
-	}
-	if _, ok := p.assistants[p.def]; !ok {
-		return nil, sextant.Errorf(sextant.EINVALID, "rag: default assistant %q is not configured (have %s)", p.def, strings.Join(p.order, ", "))
-	}
+	p.cat.Store(c)
 	return p, nil
 }
 
-func (p *Pipeline) checkAssistant(a *Assistant) error {
+// catalog is the pipeline's assistants and templates: one immutable
+// snapshot.
+type catalog struct {
+	assistants map[string]*Assistant
+	order      []string // configuration order
+	def        string
+	templates  *Templates
+}
+
+// newCatalog checks the assistants against the templates and returns the
+// snapshot. Errors are EINVALID and name the assistant.
+func newCatalog(as []Assistant, def string, templates *Templates) (*catalog, error) {
+	if len(as) == 0 {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: no assistant configured")
+	}
+	c := &catalog{assistants: make(map[string]*Assistant, len(as)), templates: templates}
+	for i := range as {
+		a := as[i]
+		a.Collections = slices.Clone(a.Collections)
+		if err := CheckAssistant(&a, templates); err != nil {
+			return nil, err
+		}
+		if _, dup := c.assistants[a.Name]; dup {
+			return nil, sextant.Errorf(sextant.EINVALID, "rag: assistant %q is configured twice", a.Name)
+		}
+		c.assistants[a.Name] = &a
+		c.order = append(c.order, a.Name)
+	}
+	c.def = def
+	if c.def == "" {
+		c.def = c.order[0]
+	}
+	if _, ok := c.assistants[c.def]; !ok {
+		return nil, sextant.Errorf(sextant.EINVALID, "rag: default assistant %q is not configured (have %s)", c.def, strings.Join(c.order, ", "))
+	}
+	return c, nil
+}
+
+// Configure replaces the pipeline's assistants, default assistant and
+// templates at once, with the checks New makes; templates nil keeps the
+// current ones. Requests already running finish with what they started
+// with; the next request sees the new set. On error nothing changes.
+func (p *Pipeline) Configure(assistants []Assistant, defaultAssistant string, templates *Templates) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if templates == nil {
+		templates = p.cat.Load().templates
+	}
+	c, err := newCatalog(assistants, defaultAssistant, templates)
+	if err != nil {
+		return err
+	}
+	p.cat.Store(c)
+	return nil
+}
+
+// CheckAssistant checks an assistant against templates and normalises it
+// as the pipeline does (the "answer" template when none is named, its
+// collections moved into its filter). Errors are EINVALID and name the
+// assistant and the setting at fault.
+func CheckAssistant(a *Assistant, templates *Templates) error {
 	switch {
 	case a.Name == "":
 		return sextant.Errorf(sextant.EINVALID, "rag: an assistant has no name")
@@ -124,11 +174,12 @@ func (p *Pipeline) checkAssistant(a *Assistant) error {
 	if a.Template == "" {
 		a.Template = TemplateAnswer
 	}
-	if _, err := p.templates.Template(a.Template); err != nil {
+	if _, err := templates.Template(a.Template); err != nil {
 		return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: %w", a.Name, err)
 	}
 	if len(a.Collections) > 0 {
-		if len(a.Filter.Collections) > 0 {
+		// A checked assistant holds them in both; checking it again is fine.
+		if len(a.Filter.Collections) > 0 && !slices.Equal(a.Filter.Collections, a.Collections) {
 			return sextant.Errorf(sextant.EINVALID, "rag: assistant %q: collections are given twice (collections and filter)", a.Name)
 		}
 		a.Filter.Collections = slices.Clone(a.Collections)
@@ -139,11 +190,12 @@ func (p *Pipeline) checkAssistant(a *Assistant) error {
 	return nil
 }
 
-// Assistants returns the configured assistants, in configuration order.
+// Assistants returns the assistants, in configuration order.
 func (p *Pipeline) Assistants() []Assistant {
-	out := make([]Assistant, 0, len(p.order))
-	for _, n := range p.order {
-		out = append(out, *p.assistants[n])
+	c := p.cat.Load()
+	out := make([]Assistant, 0, len(c.order))
+	for _, n := range c.order {
+		out = append(out, *c.assistants[n])
 	}
 	return out
 }
@@ -152,18 +204,20 @@ func (p *Pipeline) Assistants() []Assistant {
 // whether it exists. The chat API uses it to tell an assistant from a
 // model to proxy.
 func (p *Pipeline) Assistant(name string) (Assistant, bool) {
+	c := p.cat.Load()
 	if name == "" {
-		name = p.def
+		name = c.def
 	}
-	a, ok := p.assistants[name]
+	a, ok := c.assistants[name]
 	if !ok {
 		return Assistant{}, false
 	}
 	return *a, true
 }
 
-// Templates returns the pipeline's prompt templates.
-func (p *Pipeline) Templates() *Templates { return p.templates }
+// Templates returns the pipeline's prompt templates (the current set:
+// Configure may replace it).
+func (p *Pipeline) Templates() *Templates { return p.cat.Load().templates }
 
 // CacheStats returns the response cache counters.
 func (p *Pipeline) CacheStats() CacheStats {
@@ -200,7 +254,7 @@ func (p *Pipeline) Stream(ctx context.Context, req *Request) iter.Seq2[Event, er
 		if h := p.opts.Hooks.Begin; h != nil {
 			ctx = h(ctx, req)
 		}
-		r := &run{p: p, req: req, yield: yield}
+		r := &run{p: p, cat: p.cat.Load(), req: req, yield: yield}
 		res, err := r.answer(ctx)
 		if errors.Is(err, errStopped) {
 			return

@@ -105,6 +105,11 @@ type Options struct {
 	DefaultAssistant string
 	// Templates are the prompt templates; nil means the embedded defaults.
 	Templates *Templates
+	// Versions finds older template versions for Replay (an answer made
+	// with a version neither current nor among Templates' own); nil
+	// means only those. Pipeline.Configure changes the assistants and
+	// templates while the pipeline runs.
+	Versions VersionFunc
 
 	// Store records answers and keeps conversations; nil records nothing
 	// and sessions are unavailable (Request.Messages still work).

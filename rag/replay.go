@@ -8,16 +8,17 @@ import (
 )
 
 // Replay answers a recorded question again from its record alone: the same
-// template (its hash must match the current template of that name), the
-// same numbered sources with the text they had, the same conversation
-// before it, model, temperature, seed and max tokens. Nothing is
-// retrieved, cached or stored. Comparing the result with the record shows
-// whether the model (or a changed generator) still answers the same way;
-// the extractive generator always does.
+// template version (found by the hash the answer recorded: the current
+// version, one the pipeline's templates held, or a stored version through
+// Options.Versions), the same numbered sources with the text they had, the
+// same conversation before it, model, temperature, seed and max tokens.
+// Nothing is retrieved, cached or stored. Comparing the result with the
+// record shows whether the model (or a changed generator) still answers
+// the same way; the extractive generator always does.
 //
 // Errors: ENOTFOUND for an unknown answer, EFORBIDDEN for another
-// principal's, ECONFLICT when the template changed since, EINVALID without
-// a Store.
+// principal's, ECONFLICT when the template version the answer was made
+// with is nowhere to be found, EINVALID without a Store.
 func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answerID string) (*Result, error) {
 	if p.opts.Store == nil {
 		return nil, sextant.Errorf(sextant.EINVALID, "replay needs an answer store, and none is configured")
@@ -29,21 +30,19 @@ func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answ
 	if rec.Tenant != principal.Tenant || rec.Principal != principal.ID {
 		return nil, sextant.Errorf(sextant.EFORBIDDEN, "answer %q belongs to another caller", answerID)
 	}
-	tp, err := p.templates.Template(rec.Template)
+	cat := p.cat.Load()
+	tp, err := p.templateVersion(ctx, cat.templates, rec.Template, rec.TemplateHash)
 	if err != nil {
-		return nil, sextant.Errorf(sextant.ECONFLICT, "answer %s: %w", answerID, err)
+		return nil, fmt.Errorf("answer %s: %w", answerID, err)
 	}
-	if tp.Hash != rec.TemplateHash {
-		return nil, sextant.Errorf(sextant.ECONFLICT, "answer %s used template %s with hash %.12s; the template now has hash %.12s", answerID, rec.Template, rec.TemplateHash, tp.Hash)
-	}
-	a, ok := p.assistants[rec.Assistant]
+	a, ok := cat.assistants[rec.Assistant]
 	if !ok {
 		return nil, sextant.Errorf(sextant.ENOTFOUND, "answer %s: assistant %q is no longer configured", answerID, rec.Assistant)
 	}
 	asst := *a
 	asst.Model, asst.Template = rec.Model, rec.Template
 	asst.ContextWindow = -1 // the recorded sources already fit
-	r := &run{p: p, req: &Request{Principal: principal}, yield: func(Event, error) bool { return true }, asst: &asst}
+	r := &run{p: p, cat: cat, req: &Request{Principal: principal}, yield: func(Event, error) bool { return true }, asst: &asst, tmpl: tp}
 	r.res = &Result{}
 	r.res.Answer = sextant.Answer{ID: answerID, SessionID: rec.SessionID, Turn: rec.Turn, Tenant: rec.Tenant,
 		Principal: rec.Principal, Assistant: rec.Assistant, Question: rec.Question, Query: rec.Query, Model: rec.Model,
@@ -80,4 +79,38 @@ func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answ
 	}
 	r.cite()
 	return r.res, nil
+}
+
+// VersionFunc returns the text of the version of template name whose hash
+// is hash, from wherever old versions are kept (*sqlite.DB's
+// TemplateVersionText); an ENOTFOUND error when it has none.
+type VersionFunc func(ctx context.Context, name, hash string) (text string, err error)
+
+// templateVersion finds the version of template name with hash: the
+// current one, one templates held, or one Options.Versions keeps. Not
+// found anywhere is ECONFLICT: the answer cannot be reproduced exactly.
+func (p *Pipeline) templateVersion(ctx context.Context, templates *Templates, name, hash string) (*Template, error) {
+	cur, curErr := templates.Template(name)
+	if curErr == nil && cur.Hash == hash {
+		return cur, nil
+	}
+	if tp, ok := templates.Version(name, hash); ok {
+		return tp, nil
+	}
+	if p.opts.Versions != nil && hash != "" {
+		text, err := p.opts.Versions(ctx, name, hash)
+		switch {
+		case err == nil:
+			if TemplateHash(text) != hash {
+				return nil, sextant.Errorf(sextant.EINTERNAL, "template %s: the stored version %.12s has another hash", name, hash)
+			}
+			return ParseTemplate(name, text)
+		case sextant.ErrorCode(err) != sextant.ENOTFOUND:
+			return nil, fmt.Errorf("template %s version %.12s: %w", name, hash, err)
+		}
+	}
+	if curErr != nil {
+		return nil, sextant.Errorf(sextant.ECONFLICT, "used template %s with hash %.12s, which is no longer known: %v", name, hash, sextant.ErrorMessage(curErr))
+	}
+	return nil, sextant.Errorf(sextant.ECONFLICT, "used template %s with hash %.12s, a version that is kept nowhere; the template now has hash %.12s", name, hash, cur.Hash)
 }

@@ -23,6 +23,7 @@ const (
 // run is one request going through the pipeline.
 type run struct {
 	p     *Pipeline
+	cat   *catalog // the assistants and templates this request answers with
 	req   *Request
 	yield func(Event, error) bool
 
@@ -202,11 +203,11 @@ func (r *run) normalize(ctx context.Context) error {
 	p, req := r.p, r.req
 	name := req.Assistant
 	if name == "" {
-		name = p.def
+		name = r.cat.def
 	}
-	a, ok := p.assistants[name]
+	a, ok := r.cat.assistants[name]
 	if !ok {
-		return sextant.Errorf(sextant.ENOTFOUND, "assistant %q not found (have %s)", name, strings.Join(p.order, ", "))
+		return sextant.Errorf(sextant.ENOTFOUND, "assistant %q not found (have %s)", name, strings.Join(r.cat.order, ", "))
 	}
 	r.asst = a
 	r.res.Assistant = a.Name
@@ -345,7 +346,7 @@ func (r *run) rewrite(ctx context.Context) (time.Duration, error) {
 	}
 	if m := r.asst.RewriteModel; m != "" {
 		start := time.Now()
-		q, err := r.p.modelRewrite(ctx, m, r.question, r.history)
+		q, err := r.p.modelRewrite(ctx, r.cat.templates, m, r.question, r.history)
 		if err == nil && q != "" {
 			r.query = q
 		} else {
