@@ -25,15 +25,15 @@ type Pipeline struct {
 	// cat is what Configure changes while requests run: each request
 	// loads it once and answers with that snapshot to its end, so the hot
 	// path takes no lock. mu serialises Configure calls.
-	cat        atomic.Pointer[catalog]
-	mu         sync.Mutex
-	counter    *llm.Counter
-	analyzer   *search.Analyzer
-	support    SupportFunc
-	threshold  float64
-	semantic   float64
-	history    int
-	log        *slog.Logger
+	cat       atomic.Pointer[catalog]
+	mu        sync.Mutex
+	counter   *llm.Counter
+	analyzer  *search.Analyzer
+	support   SupportFunc
+	threshold float64
+	semantic  float64
+	history   int
+	log       *slog.Logger
 
 	stats struct {
 		exact, semantic, misses, bypassed, invalidated atomic.Int64
