@@ -41,6 +41,10 @@ type Options struct {
 	// Binary is the prometheus executable; "" = $PROMETHEUS, else
 	// "prometheus" on PATH, else /usr/bin/prometheus.
 	Binary string
+	// RuleFiles are rule files (recording and alerting rules) Prometheus
+	// loads and evaluates every ScrapeInterval; relative paths are made
+	// absolute.
+	RuleFiles []string
 }
 
 // Server is a running Prometheus.
@@ -90,6 +94,15 @@ func Start(t testing.TB, o Options) *Server {
 	if o.ScrapeInterval <= 0 {
 		o.ScrapeInterval = time.Second
 	}
+	rules := make([]string, len(o.RuleFiles))
+	for i, f := range o.RuleFiles {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules[i] = abs
+	}
+	o.RuleFiles = rules
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(Config(o)), 0o644); err != nil {
@@ -149,6 +162,12 @@ func Start(t testing.TB, o Options) *Server {
 func Config(o Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  evaluation_interval: %s\n", promDuration(o.ScrapeInterval), promDuration(o.ScrapeInterval))
+	if len(o.RuleFiles) > 0 {
+		b.WriteString("rule_files:\n")
+		for _, f := range o.RuleFiles {
+			fmt.Fprintf(&b, "  - %q\n", f)
+		}
+	}
 	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    metrics_path: %q\n    scrape_timeout: %s\n    static_configs:\n      - targets:\n",
 		o.Job, o.MetricsPath, promDuration(o.ScrapeInterval))
 	for _, t := range o.Targets {
@@ -239,6 +258,42 @@ func (s *Server) api(ctx context.Context, path string, q url.Values, into any) e
 		return fmt.Errorf("prometheus %s: %s", path, env.Error)
 	}
 	return json.Unmarshal(env.Data, into)
+}
+
+// Rule is one loaded rule's state, as /api/v1/rules reports it.
+type Rule struct {
+	Group     string
+	Name      string // the recorded series or the alert
+	Type      string // "recording" or "alerting"
+	Health    string // "ok", "err" or "unknown" (not evaluated yet)
+	LastError string
+	State     string // alerts: "inactive", "pending" or "firing"
+}
+
+// Rules returns the loaded rules and their last evaluation.
+func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
+	var res struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Name      string `json:"name"`
+				Type      string `json:"type"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+				State     string `json:"state"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := s.api(ctx, "/api/v1/rules", url.Values{}, &res); err != nil {
+		return nil, err
+	}
+	var out []Rule
+	for _, g := range res.Groups {
+		for _, r := range g.Rules {
+			out = append(out, Rule{Group: g.Name, Name: r.Name, Type: r.Type, Health: r.Health, LastError: r.LastError, State: r.State})
+		}
+	}
+	return out, nil
 }
 
 // WaitScraped waits until every target has been scraped successfully
