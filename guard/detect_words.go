@@ -732,14 +732,14 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		j := k + 1
 		if j+3 < len(ws) && ws[j].kind == wDigits && ws[j+1].kind == wPunct && t[ws[j+1].start] == ',' &&
 			ws[j+2].kind == wLetters && sc.lowerWord(ws[j+2]) == "box" && ws[j+3].kind == wDigits {
-			return sc.militaryPost(ws, j+4), 0.85
+			return sc.militaryPost(ws, j+4, w.start), 0.85
 		}
 		if j+2 < len(ws) && ws[j].kind == wDigits && ws[j+1].kind == wLetters && sc.lowerWord(ws[j+1]) == "box" && ws[j+2].kind == wDigits {
-			return sc.militaryPost(ws, j+3), 0.85
+			return sc.militaryPost(ws, j+3, w.start), 0.85
 		}
 	case w.kind == wLetters && (lw == "usns" || lw == "uss" || lw == "usnv"):
 		if k+1 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper {
-			if e := sc.militaryPost(ws, k+2); e > k+2 {
+			if e := sc.militaryPost(ws, k+2, w.start); e > k+2 {
 				return e, 0.85
 			}
 		}
@@ -826,10 +826,15 @@ func (sc *scan) addressish(ws []word, j int) bool {
 }
 
 // militaryPost matches "\nAPO AA 61487" (APO/FPO/DPO, AA/AE/AP, ZIP).
-func (sc *scan) militaryPost(ws []word, j int) int {
+// On a stream prefix that ends before the three words could all be
+// there, the address starting at start pends.
+func (sc *scan) militaryPost(ws []word, j, start int) int {
 	k := j
 	for k < len(ws) && (ws[k].kind == wNewline || (ws[k].kind == wPunct && sc.text[ws[k].start] == ',')) {
 		k++
+	}
+	if k+3 > len(ws) {
+		sc.pend(start)
 	}
 	if k+2 < len(ws) {
 		a, b := sc.lowerWord(ws[k]), sc.lowerWord(ws[k+1])

@@ -1,6 +1,10 @@
 package guard
 
-import "slices"
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
 
 // Stream checks and redacts an answer while it is being generated. Write
 // returns the part of the text that no pending finding can still cover,
@@ -13,18 +17,30 @@ import "slices"
 // bytes. A caller that sees one should stop the stream.
 //
 // A Stream is not safe for concurrent use; use one per answer.
+//
+// The work per delta is bounded, not proportional to the answer so far:
+// the detectors of personal data and secrets rescan only the held text
+// plus piiContext emitted bytes (cut at a blank, so no word is split),
+// and the output checks (canary, links, denylist, prompt leak) the held
+// text plus the last streamContext emitted bytes.
 type Stream struct {
-	c       *OutputChecker
-	r       *Redactor
-	ctx     string // the last emitted bytes, kept as left context for detectors
-	pending string // received, not yet emitted
-	base    int    // offset of pending in the whole answer
+	c     *OutputChecker
+	r     *Redactor
+	text  string // the last emitted bytes (left context), then the held ones
+	off   int    // where the held bytes start in text
+	base  int    // offset of the held bytes in the whole answer
+	local []Finding
 }
 
-// streamContext is how many emitted bytes are kept as left context: more
-// than any detector looks back (48 bytes), and enough for a prompt-leak
-// run of words.
+// streamContext is how many emitted bytes are kept as left context for
+// the output checks: enough for a prompt-leak run of words.
 const streamContext = 256
+
+// piiContext is how many emitted bytes, at least, the PII and secret
+// detectors rescan as left context: more than any of them looks back (48
+// bytes of cue window, a firm list of five words, the word before a
+// name).
+const piiContext = 96
 
 // Stream starts checking a streamed answer. r applies the actions to
 // findings; nil means a Redactor that redacts everything. Set r.Actions
@@ -40,7 +56,7 @@ func (c *OutputChecker) Stream(r *Redactor) *Stream {
 // findings in it (offsets relative to the whole answer, in the original
 // text).
 func (s *Stream) Write(delta string) (string, []Finding) {
-	s.pending += delta
+	s.text += delta
 	return s.step(false)
 }
 
@@ -48,16 +64,38 @@ func (s *Stream) Write(delta string) (string, []Finding) {
 func (s *Stream) Flush() (string, []Finding) { return s.step(true) }
 
 // Held reports how many bytes are held back.
-func (s *Stream) Held() int { return len(s.pending) }
+func (s *Stream) Held() int { return len(s.text) - s.off }
 
 func (s *Stream) step(final bool) (string, []Finding) {
-	text := s.ctx + s.pending
-	off := len(s.ctx)
-	fs, h2 := s.c.extraHold(nil, text, final)
+	text, off := s.text, s.off
+	if !final {
+		// Detectors never see half a rune: a cut letter would read as
+		// punctuation and end a name or word early.
+		text = text[:len(text)-partialRune(text)]
+	}
+	fs, hold := s.c.extraHold(nil, text, final)
 	nx := len(fs)
-	fs, hold := s.c.s.scan(fs, text, final)
-	fs = append(fs[:nx], s.c.allowPII(fs[nx:], text)...)
-	hold = min(hold, h2)
+	// The PII detectors rescan from a blank at least piiContext bytes
+	// before the held text, not the whole left context.
+	w := piiWindow(text, off)
+	fs, h := s.c.s.scan(fs, text[w:], final)
+	hold = min(hold, h+w)
+	n := nx
+	for _, f := range fs[nx:] {
+		f.Start += w
+		f.End += w
+		// A finding wholly in emitted text can neither be emitted again
+		// nor move hold past off (see below): skip the source lookup.
+		if f.End <= off {
+			continue
+		}
+		if !f.Type.IsSecret() && s.c.piiAllowed(f, text) {
+			continue
+		}
+		fs[n] = f
+		n++
+	}
+	fs = fs[:n]
 	// A finding that straddles the hold point waits whole.
 	for moved := true; moved; {
 		moved = false
@@ -68,7 +106,7 @@ func (s *Stream) step(final bool) (string, []Finding) {
 		}
 	}
 	hold = max(off, hold)
-	n := 0
+	n = 0
 	for _, f := range fs {
 		if f.Start >= off && f.End <= hold {
 			fs[n] = f
@@ -79,26 +117,57 @@ func (s *Stream) step(final bool) (string, []Finding) {
 	sortByStart(fs)
 	fs = resolveOrdered(fs)
 	// Apply works on the emitted slice; shift spans there and back.
-	local := make([]Finding, len(fs))
+	s.local = s.local[:0]
 	for i, f := range fs {
-		local[i] = f
-		local[i].Start -= off
-		local[i].End -= off
+		f.Start -= off
+		f.End -= off
+		s.local = append(s.local, f)
 		fs[i].Start += s.base - off
 		fs[i].End += s.base - off
 	}
-	out := s.r.Apply(text[off:hold], local)
-	emitted := text[:hold]
-	if len(emitted) > streamContext {
-		emitted = emitted[len(emitted)-streamContext:]
+	out := s.r.Apply(s.text[off:hold], s.local)
+	if len(fs) > 0 || len(out) != hold-off {
+		out = strings.Clone(out)
 	}
-	s.ctx = emitted
-	s.pending = text[hold:]
+	// Keep at most streamContext emitted bytes; the string is rebuilt by
+	// the next Write anyway, so slicing it here costs nothing.
+	from := max(0, hold-streamContext)
+	s.text = s.text[from:]
+	s.off = hold - from
 	s.base += hold - off
 	if len(fs) == 0 {
 		fs = nil
 	}
 	return out, fs
+}
+
+// piiWindow returns where the PII detectors' view of text starts: just
+// after a blank at least piiContext bytes before off, or 0.
+func piiWindow(text string, off int) int {
+	for i := off - piiContext - 1; i >= 0; i-- {
+		if isBlank(text[i]) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// partialRune returns the length of an incomplete UTF-8 sequence at the
+// end of t (0 if t ends with a whole rune or with invalid bytes).
+func partialRune(t string) int {
+	for n := 1; n <= min(utf8.UTFMax-1, len(t)); n++ {
+		c := t[len(t)-n]
+		if c < utf8.RuneSelf {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRuneInString(t[len(t)-n:]) {
+				return n
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // resolveOrdered drops findings that overlap an earlier one; fs must be
