@@ -170,6 +170,10 @@ type Options struct {
 	// Settings returns the effective configuration for GET /v1/settings;
 	// nil answers it 503. settings.go.
 	Settings SettingsFunc
+	// Prompts stores and applies runtime prompt templates and assistants
+	// (/v1/templates, PUT and DELETE /v1/assistants/{name}); nil answers
+	// the changes 503 and lists the pipeline's as they are. prompts.go.
+	Prompts Prompts
 	// IngestPolicy, when set, adjusts the ingestion of every upload
 	// before it runs: cmd applies the collection's personal-data policy
 	// (ingest.Options.PII). An error refuses the upload. nil ingests as
@@ -262,6 +266,13 @@ func (s *Server) Routes() []Route {
 		{"GET", "/v1/quarantine", "quarantine.list", sextant.PermGuardWrite, s.listQuarantine},
 		{"POST", "/v1/quarantine/{id}/release", "quarantine.release", sextant.PermGuardWrite, s.releaseQuarantine},
 		{"GET", "/v1/assistants", "assistants.list", sextant.PermSettingsRead, s.assistants},
+		// prompts.go: runtime templates and assistants.
+		{"PUT", "/v1/assistants/{name}", "assistants.set", sextant.PermAssistantsWrite, s.setAssistant},
+		{"DELETE", "/v1/assistants/{name}", "assistants.delete", sextant.PermAssistantsWrite, s.deleteAssistant},
+		{"GET", "/v1/templates", "templates.list", sextant.PermSettingsRead, s.listTemplates},
+		{"GET", "/v1/templates/{name}", "templates.get", sextant.PermSettingsRead, s.getTemplate},
+		{"PUT", "/v1/templates/{name}", "templates.set", sextant.PermTemplatesWrite, s.setTemplate},
+		{"POST", "/v1/templates/{name}/activate", "templates.activate", sextant.PermTemplatesWrite, s.activateTemplate},
 		{"GET", "/v1/settings", "settings", sextant.PermSettingsRead, s.settings},
 		{"POST", "/v1/cache/purge", "cache.purge", sextant.PermCacheWrite, s.purgeCache},
 		{"GET", "/v1/answers/{id}", "answers.get", sextant.PermChat, s.getAnswer},
