@@ -36,7 +36,8 @@ type askSetup struct {
 	pipeline *rag.Pipeline
 	cfg      *config
 	opts     rag.Options
-	guard    *guardSetup // the guardrails; nil when the configuration turns them off
+	guard    *guardSetup    // the guardrails; nil when the configuration turns them off
+	prompts  *promptCatalog // runtime templates and assistants (prompts.go)
 }
 
 func (s *askSetup) Close() error {
@@ -76,11 +77,21 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 	if err != nil {
 		return nil, err
 	}
+	// prompts.go: the templates and assistants set at runtime apply over
+	// the configured ones; older template versions are kept for replays.
+	prompts, err := newPromptCatalog(ctx, eng.store, assistants, def, templates, model)
+	if err == nil {
+		assistants, templates, err = prompts.current(ctx)
+	}
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
 	opts := rag.Options{
 		// Unmarked: answers never show search snippets, and marking
 		// them is close to half of hydrating the hits.
 		Retriever: eng.index.Unmarked(), Model: model, Counter: model.Counter(), Analyzer: eng.index.Analyzer(),
-		Assistants: assistants, DefaultAssistant: def, Templates: templates, Store: eng.store,
+		Assistants: assistants, DefaultAssistant: def, Templates: templates, Store: eng.store, Versions: eng.store.TemplateVersionText,
 		Embed: embed, SemanticThreshold: cfg.Cache.SemanticThreshold,
 		History: cfg.Answers.History, SupportThreshold: cfg.Answers.SupportThreshold, FlagBadCitations: cfg.Answers.FlagBadCitations,
 	}
@@ -103,7 +114,11 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 		eng.Close()
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts, guard: gs}, nil
+	prompts.pipeline = p
+	if gs != nil && gs.canary {
+		prompts.canaries = func() map[string]string { return gs.opts.Canaries }
+	}
+	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts, guard: gs, prompts: prompts}, nil
 }
 
 // loadTemplates reads DATA/templates/*.tmpl over the embedded defaults.

@@ -372,6 +372,45 @@ func builtinAssistant() rag.Assistant {
 	}
 }
 
+// assistant builds the assistant ac defines (a configured one or one set
+// at runtime: prompts.go). An error starts with the field at fault
+// ("filters: ...").
+func (ac assistantConfig) assistant() (rag.Assistant, error) {
+	a := rag.Assistant{Name: ac.Name, Description: ac.Description, Collections: ac.Collections, Template: ac.Template,
+		Model: ac.Model, Temperature: ac.Temperature, Seed: ac.Seed, MaxTokens: ac.MaxTokens, TopK: ac.TopK,
+		System: ac.System, ContextWindow: ac.ContextWindow, NoCache: ac.NoCache}
+	if a.Model == "" {
+		a.Model = extractive.Model
+	}
+	switch {
+	case ac.RewriteModel == "heuristic":
+	case ac.RewriteModel != "":
+		a.RewriteModel = ac.RewriteModel
+	case a.Model != extractive.Model:
+		a.RewriteModel = a.Model
+	}
+	if a.Model == extractive.Model && a.ContextWindow == 0 {
+		a.ContextWindow = -1
+	}
+	var specs []string
+	for k, v := range ac.Filters {
+		specs = append(specs, k+"="+v)
+	}
+	slices.Sort(specs)
+	f, err := parseFilters(specs)
+	if err != nil {
+		return rag.Assistant{}, fmt.Errorf("filters: %v", err)
+	}
+	switch ac.Stale {
+	case "exclude":
+		f.Stale = sextant.StaleExclude
+	case "only":
+		f.Stale = sextant.StaleOnly
+	}
+	a.Filter = f
+	return a, nil
+}
+
 // assistants returns the configured assistants, with the built-in one
 // first unless the configuration redefines it, and the default's name.
 func (c *config) assistants() ([]rag.Assistant, string, error) {
@@ -384,38 +423,10 @@ func (c *config) assistants() ([]rag.Assistant, string, error) {
 		out = append(out, builtinAssistant())
 	}
 	for i, ac := range c.Assistants {
-		a := rag.Assistant{Name: ac.Name, Description: ac.Description, Collections: ac.Collections, Template: ac.Template,
-			Model: ac.Model, Temperature: ac.Temperature, Seed: ac.Seed, MaxTokens: ac.MaxTokens, TopK: ac.TopK,
-			System: ac.System, ContextWindow: ac.ContextWindow, NoCache: ac.NoCache}
-		if a.Model == "" {
-			a.Model = extractive.Model
-		}
-		switch {
-		case ac.RewriteModel == "heuristic":
-		case ac.RewriteModel != "":
-			a.RewriteModel = ac.RewriteModel
-		case a.Model != extractive.Model:
-			a.RewriteModel = a.Model
-		}
-		if a.Model == extractive.Model && a.ContextWindow == 0 {
-			a.ContextWindow = -1
-		}
-		var specs []string
-		for k, v := range ac.Filters {
-			specs = append(specs, k+"="+v)
-		}
-		slices.Sort(specs)
-		f, err := parseFilters(specs)
+		a, err := ac.assistant()
 		if err != nil {
-			return nil, "", fmt.Errorf("config: assistants[%d] (%s).filters: %v", i, ac.Name, err)
+			return nil, "", fmt.Errorf("config: assistants[%d] (%s).%v", i, ac.Name, err)
 		}
-		switch ac.Stale {
-		case "exclude":
-			f.Stale = sextant.StaleExclude
-		case "only":
-			f.Stale = sextant.StaleOnly
-		}
-		a.Filter = f
 		out = append(out, a)
 	}
 	def := c.DefaultAssistant

@@ -59,6 +59,8 @@ func commands() []command {
 		{"guard", "guardrails: scan prompts for PII, secrets and injection; train the injection model", runGuard},
 		{"usage", "usage and cost report: tokens and cost per task, cache savings, month forecast", runUsage},
 		{"budgets", "spending budgets per key and project: list, set, delete", runBudgets},
+		{"templates", "prompt templates: list, show, set a new version, activate (roll back) a kept one", runTemplates},
+		{"assistants", "assistants defined at runtime over the configured ones: list, set, delete", runAssistants},
 		{"audit", "audit log: verify the hash chain and signatures, export JSONL, purge by retention", runAudit},
 		{"replay", "re-run a recorded answer (by request or answer id) and show what differs", runReplay},
 		{"keys", "API keys: create (shown once), list, revoke, generate", runKeys},

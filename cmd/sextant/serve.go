@@ -148,6 +148,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	wo.Evals = (&evalService{s: s, store: store, dataDir: *dataDir, log: log}).options() // evalserve.go
 	wo.Settings = settingsFunc(s.cfg)
+	wo.Prompts = s.prompts // prompts.go: runtime templates and assistants
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
 	sec.adminOptions(&wo, ops.budgets)
@@ -193,6 +194,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() {
 		defer wg.Done()
 		sec.run(ctx)
+	}()
+	wg.Add(1)
+	go func() { // changes made by `sextant templates|assistants` apply within a second
+		defer wg.Done()
+		s.prompts.watch(ctx, followInterval, log)
 	}()
 	printServing(e, ln.Addr().String(), *dataDir, sec)
 
