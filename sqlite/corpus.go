@@ -676,6 +676,10 @@ type Stats struct {
 	Stale       int64            // documents past their TTL at the time asked
 	Collections map[string]int64 // documents per collection
 	FileBytes   int64            // database file plus its WAL on disk
+	// LastUpdate is the latest time a document was added or changed
+	// (Document.UpdatedAt); zero for an empty store. Deletions carry no
+	// time and do not move it.
+	LastUpdate time.Time
 }
 
 // Stats counts what the store holds; now decides staleness.
@@ -690,11 +694,16 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		return s, db.errorf("stats", err)
 	}
 	defer tx.Rollback()
+	var last sql.NullInt64
 	err = tx.QueryRowContext(ctx, `SELECT (SELECT generation FROM corpus), count(*), coalesce(sum(length(CAST(text AS BLOB))), 0),
-		coalesce(sum(chunk_count), 0), count(CASE WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 1 END) FROM documents`,
-		now.UnixNano()).Scan(&s.Generation, &s.Documents, &s.TextBytes, &s.Chunks, &s.Stale)
+		coalesce(sum(chunk_count), 0), count(CASE WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 1 END),
+		max(coalesce(updated_at, ingested_at)) FROM documents`,
+		now.UnixNano()).Scan(&s.Generation, &s.Documents, &s.TextBytes, &s.Chunks, &s.Stale, &last)
 	if err != nil {
 		return s, db.errorf("stats", err)
+	}
+	if last.Valid && last.Int64 != 0 {
+		s.LastUpdate = time.Unix(0, last.Int64).UTC()
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT collection, count(*) FROM documents GROUP BY collection`)
 	if err != nil {

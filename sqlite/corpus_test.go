@@ -339,6 +339,7 @@ func TestListDocuments(t *testing.T) {
 		}
 		if i == 2 {
 			d.Collection = "other"
+			d.UpdatedAt = t0.Add(3 * time.Hour) // the latest change
 		}
 		if err := db.PutDocument(ctx, d, cs); err != nil {
 			t.Fatal(err)
@@ -391,8 +392,12 @@ func TestListDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	migs, _ := loadMigrations(migrationFiles)
-	if s.Stale != 1 || s.Collections["c1"] != 3 || s.Collections["other"] != 1 || s.FileBytes == 0 || s.Schema != len(migs) || s.StoreID == "" {
+	if s.Stale != 1 || s.Collections["c1"] != 3 || s.Collections["other"] != 1 || s.FileBytes == 0 || s.Schema != len(migs) || s.StoreID == "" ||
+		!s.LastUpdate.Equal(t0.Add(3*time.Hour)) {
 		t.Errorf("Stats = %+v", s)
+	}
+	if empty, err := openTest(t).Stats(ctx, now); err != nil || !empty.LastUpdate.IsZero() {
+		t.Errorf("empty store: Stats = %+v, %v", empty, err)
 	}
 }
 

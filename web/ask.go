@@ -7,6 +7,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/rag"
+	"github.com/sextant-ai/sextant/telemetry"
 )
 
 // AskRequest is the body of POST /v1/ask.
@@ -109,6 +110,7 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
 			ok = out.data(EventSources, SourcesEvent{Sources: sourcesJSON(ev.Sources)})
 		case rag.EventDelta:
 			ok = out.data(EventDelta, DeltaEvent{Text: ev.Text})
+			telemetry.RequestFrom(r.Context()).MarkFirstToken()
 		case rag.EventDone:
 			res = ev.Result
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/rag"
+	"github.com/sextant-ai/sextant/telemetry"
 )
 
 // chat serves POST /v1/chat/completions: an assistant's answer through the
@@ -257,6 +258,7 @@ func (s *Server) chatStream(w http.ResponseWriter, r *http.Request, call *assist
 			if !open() || !send(chunkDelta{Content: &text}, nil) {
 				return // the client went away; ending the range cancels the pipeline
 			}
+			telemetry.RequestFrom(r.Context()).MarkFirstToken()
 		case rag.EventSources:
 			if !open() {
 				return

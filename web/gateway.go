@@ -11,6 +11,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/llm/driver"
+	"github.com/sextant-ai/sextant/telemetry"
 )
 
 // copyPool holds the buffers responses are relayed through.
@@ -93,6 +94,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, path, model str
 				if rc.Flush() != nil {
 					return
 				}
+				// The body is passed through unread: the first chunk the
+				// upstream streamed stands for the first token.
+				telemetry.RequestFrom(r.Context()).MarkFirstToken()
 			}
 		}
 		if rerr == io.EOF {

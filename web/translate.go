@@ -5,6 +5,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/llm"
+	"github.com/sextant-ai/sextant/telemetry"
 )
 
 // translate serves a chat completion for a routed model whose provider
@@ -75,6 +76,7 @@ func (s *Server) translate(w http.ResponseWriter, r *http.Request, model string,
 			if !send(chunkDelta{Content: &text}, nil) {
 				return // the client went away: ending the range cancels the upstream
 			}
+			telemetry.RequestFrom(r.Context()).MarkFirstToken()
 		}
 		if d.FinishReason == "" {
 			continue

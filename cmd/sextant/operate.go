@@ -280,7 +280,8 @@ func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, 
 				return telemetry.IndexStats{}, err
 			}
 			st := telemetry.IndexStats{Documents: s.Documents, Chunks: s.Chunks, StaleDocuments: s.Stale, TextBytes: s.TextBytes,
-				StoreBytes: s.FileBytes, Collections: s.Collections, Generation: s.Generation, Indexed: s.Generation}
+				StoreBytes: s.FileBytes, Collections: s.Collections, Generation: s.Generation, Indexed: s.Generation,
+				LastChange: s.LastUpdate}
 			if d.indexed != nil {
 				st.Indexed = d.indexed()
 			}

@@ -346,3 +346,43 @@ routes:
 		}
 	}
 }
+
+// Streamed answers record the time to their first token (a plain answer
+// has no first token to time); the index reports when the corpus last
+// changed.
+func TestFirstTokenAndFreshnessMetrics(t *testing.T) {
+	srv, _, _, _ := operatedServer(t, "", nil)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/chat/completions", `{"model": "sextant", "stream": true, "messages": [{"role": "user", "content": "how is PDF text extracted?"}]}`},
+		{"/v1/ask", `{"question": "how is PDF text extracted?", "stream": true}`},
+		{"/v1/ask", `{"question": "how is PDF text extracted?", "no_cache": true}`},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer kt")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "PDF") {
+			t.Fatalf("%s: %s\n%s", c.path, resp.Status, body)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`sextant_time_to_first_token_seconds_count{assistant="sextant",model="extractive",route="POST /v1/chat/completions"} 1`,
+		`sextant_time_to_first_token_seconds_count{assistant="sextant",model="extractive",route="POST /v1/ask"} 1`,
+		"\nsextant_index_last_change_timestamp_seconds 1.",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s\n%s", want, grepLines(string(b), "first_token"))
+		}
+	}
+}
