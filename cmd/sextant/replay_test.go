@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -32,8 +33,9 @@ func replayCLI(t *testing.T, args ...string) (string, int) {
 // identical, found by request id and by answer id; an edited document is
 // named as changed in the store (the replay still identical, using the
 // recorded text); a changed support threshold changes the replay, and
-// the differences are shown; a changed template cannot be replayed and
-// says so. The HTTP route gives the same JSON as --json.
+// the differences are shown; a changed template file does not stop a
+// replay (the version the answer was made with is kept), a version kept
+// nowhere does and says so. The HTTP route gives the same JSON as --json.
 func TestReplay(t *testing.T) {
 	dir := t.TempDir()
 	docs := t.TempDir()
@@ -105,7 +107,8 @@ func TestReplay(t *testing.T) {
 		t.Errorf("%d calls to the model; want the answer and its replay", len(calls))
 	}
 
-	// The template changes: the answer cannot be replayed exactly.
+	// The template file changes: the built-in version the answer was made
+	// with is kept, so the answer still replays exactly.
 	tmpl, err := rag.LoadTemplates(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,9 +119,22 @@ func TestReplay(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
 	os.WriteFile(filepath.Join(dir, "templates", "answer.tmpl"), []byte(strings.Replace(orig.Text, "Answer in a few sentences", "Answer in one sentence", 1)), 0o644)
+	if text, code := replayCLI(t, "--data", dir, "req-replay-1"); code != 0 || !strings.Contains(text, "identical") {
+		t.Fatalf("replay after the template file changed (exit %d):\n%s", code, text)
+	}
+	// A version kept nowhere (a record naming a hash no store, file or
+	// built-in template has): the answer cannot be replayed exactly.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "sextant.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE answers SET template_hash = ? WHERE template = 'answer'`, strings.Repeat("ab", 32)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	text, code = replayCLI(t, "--data", dir, "req-replay-1")
-	if code != 1 || !strings.Contains(text, "cannot be replayed exactly") || !strings.Contains(text, "template now has hash") {
-		t.Fatalf("replay after the template changed (exit %d):\n%s", code, text)
+	if code != 1 || !strings.Contains(text, "cannot be replayed exactly") || !strings.Contains(text, "kept nowhere") {
+		t.Fatalf("replay of a version kept nowhere (exit %d):\n%s", code, text)
 	}
 	if _, code := replayCLI(t, "--data", dir, "req-unknown"); code != 1 {
 		t.Errorf("unknown id: exit %d", code)
