@@ -67,7 +67,7 @@ func authStack(t *testing.T, tweaks ...func(*web.Options)) *authed {
 // names no permission and is not listed here makes the route table
 // invalid (routeTable marks it guarded without a permission), so a route
 // added without its permission fails the matrix test.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /console/": true}
 
 // routeTable is the server's route table in the access package's form.
 func routeTable(routes []web.Route) []access.Route {

@@ -6,7 +6,7 @@
 // the administration endpoints (keys, usage, budgets, audit log,
 // quarantine, assistants, cache, stored answers and replay; admin.go);
 // evaluation and red-team runs (evals.go) and the effective settings
-// (settings.go).
+// (settings.go); and the web console's static files (console.go).
 //
 // Contracts:
 //   - Every route is declared once, in Server.Routes, with the permission
@@ -14,7 +14,8 @@
 //     (Server.Handler): request id → panic recovery → Options.Middleware →
 //     authentication (Options.Authenticate) → authorization (the route's
 //     permission, sextant.Allowed) → Options.Admission → the handler.
-//     Public routes (the health checks) skip authentication and admission.
+//     Public routes (the health checks, the console's static files) skip
+//     authentication and admission.
 //   - Errors are OpenAI's error JSON ({"error": {"message", "type",
 //     "param", "code"}}) with the status the one table in errors.go gives
 //     each sextant error code. Bodies over the size limit get 413.
@@ -197,7 +198,8 @@ var LocalPrincipal = sextant.Principal{ID: "local", Roles: []string{string(sexta
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	runSlot chan struct{} // holds a token while an evaluation or red-team run is in progress
+	runSlot chan struct{}           // holds a token while an evaluation or red-team run is in progress
+	assets  map[string]consoleAsset // the web console's files (console.go)
 }
 
 // New checks opts and returns a Server.
@@ -224,7 +226,11 @@ func New(opts Options) (*Server, error) {
 		}
 		opts.UploadDir = abs
 	}
-	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1)}
+	assets, err := consoleAssets()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1), assets: assets}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -246,6 +252,7 @@ func (s *Server) Routes() []Route {
 		{"POST", "/v1/churn/score", "churn.score", sextant.PermChat, s.churnScore},
 		{"GET", "/healthz", "healthz", "", s.healthz},
 		{"GET", "/readyz", "readyz", "", s.readyz},
+		{"GET", "/console/", "console", "", s.console}, // console.go: static files, no data; the page calls the API with the user's key
 		// approvals.go: the review queue, and the requester polling its own.
 		{"GET", "/v1/approvals", "approvals.list", sextant.PermApprovalsDecide, s.listApprovals},
 		{"GET", "/v1/approvals/{id}", "approvals.get", sextant.PermChat, s.getApproval},
