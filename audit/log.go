@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -105,6 +106,8 @@ type Log struct {
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
 
+	written, lost atomic.Int64 // records stored; records not stored (see Stats)
+
 	// Appender goroutine only:
 	failed        error     // first write error since the last Sync
 	unsignedSince time.Time // when the oldest unsigned record was first seen; zero = none
@@ -177,10 +180,28 @@ func (l *Log) Append(ctx context.Context, ev sextant.AuditEvent) (int64, error) 
 // later is reported to Options.Logger.
 func (l *Log) Enqueue(ctx context.Context, ev sextant.AuditEvent) error {
 	r, err := l.prepare(&ev)
-	if err != nil {
-		return err
+	if err == nil {
+		err = l.submit(ctx, r)
 	}
-	return l.submit(ctx, r)
+	if err != nil {
+		l.lost.Add(1)
+	}
+	return err
+}
+
+// LogStats are a log's counters since it was opened.
+type LogStats struct {
+	Written int64 // records stored
+	// Lost counts records that will never be stored: Enqueue refused them
+	// (invalid, the log closed, the caller's context ended) or their write
+	// failed. Append's failures are returned to its caller, not counted.
+	Lost   int64
+	Queued int // records waiting for the appender now
+}
+
+// Stats reports the log's counters; safe to call at any time.
+func (l *Log) Stats() LogStats {
+	return LogStats{Written: l.written.Load(), Lost: l.lost.Load(), Queued: len(l.reqs)}
 }
 
 // Sync waits until every record submitted before it is stored, signs a
@@ -311,6 +332,7 @@ func (l *Log) write(ctx context.Context, batch []*request, recs []sextant.AuditR
 		}
 	} else {
 		l.unsignedSince = unsignedSince
+		l.written.Add(int64(len(batch)))
 	}
 	for i, r := range batch {
 		if r.done != nil {
@@ -320,6 +342,7 @@ func (l *Log) write(ctx context.Context, batch []*request, recs []sextant.AuditR
 			}
 			r.done <- res
 		} else if err != nil {
+			l.lost.Add(1)
 			l.opts.Logger.Error("audit record lost", "kind", r.rec.Kind, "request_id", r.rec.RequestID, "err", err)
 		}
 	}

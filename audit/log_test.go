@@ -568,8 +568,14 @@ func TestAppendFailures(t *testing.T) {
 	st.mu.Lock()
 	st.fail = nil
 	st.mu.Unlock()
+	if s := l.Stats(); s.Lost != 1 || s.Written != 0 {
+		t.Errorf("after a failed write: %+v, want the enqueued record lost (Append's failure is its caller's)", s)
+	}
 	if seq, err := l.Append(ctx, event(3)); err != nil || seq != 1 {
 		t.Fatalf("after recovery: seq %d, %v", seq, err)
+	}
+	if s := l.Stats(); s.Lost != 1 || s.Written != 1 {
+		t.Errorf("after recovery: %+v", s)
 	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -579,6 +585,9 @@ func TestAppendFailures(t *testing.T) {
 	}
 	if err := l.Enqueue(ctx, event(4)); sextant.ErrorCode(err) != sextant.EUNAVAILABLE {
 		t.Fatalf("Enqueue after Close = %v; want EUNAVAILABLE", err)
+	}
+	if s := l.Stats(); s.Lost != 2 {
+		t.Errorf("after an Enqueue refused by a closed log: %+v", s)
 	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)

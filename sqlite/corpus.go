@@ -680,6 +680,8 @@ type Stats struct {
 	// (Document.UpdatedAt); zero for an empty store. Deletions carry no
 	// time and do not move it.
 	LastUpdate time.Time
+	// Quarantined counts documents held in quarantine now (not released).
+	Quarantined int64
 }
 
 // Stats counts what the store holds; now decides staleness.
@@ -697,8 +699,8 @@ func (db *DB) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	var last sql.NullInt64
 	err = tx.QueryRowContext(ctx, `SELECT (SELECT generation FROM corpus), count(*), coalesce(sum(length(CAST(text AS BLOB))), 0),
 		coalesce(sum(chunk_count), 0), count(CASE WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 1 END),
-		max(coalesce(updated_at, ingested_at)) FROM documents`,
-		now.UnixNano()).Scan(&s.Generation, &s.Documents, &s.TextBytes, &s.Chunks, &s.Stale, &last)
+		max(coalesce(updated_at, ingested_at)), (SELECT count(*) FROM quarantine WHERE released_at = 0) FROM documents`,
+		now.UnixNano()).Scan(&s.Generation, &s.Documents, &s.TextBytes, &s.Chunks, &s.Stale, &last, &s.Quarantined)
 	if err != nil {
 		return s, db.errorf("stats", err)
 	}

@@ -40,6 +40,9 @@ func TestQuarantine(t *testing.T) {
 	if ids, _ := db.ActiveQuarantines(ctx); !cmp.Equal(ids, []string{"d2"}) {
 		t.Errorf("active after release = %v", ids)
 	}
+	if s, err := db.Stats(ctx, t0); err != nil || s.Quarantined != 1 {
+		t.Errorf("Stats after release: %d quarantined, %v; want 1", s.Quarantined, err)
+	}
 	all, _ := db.Quarantines(ctx, QuarantineFilter{Tenant: "*", All: true})
 	if len(all) != 2 {
 		t.Errorf("history = %+v", all)

@@ -23,6 +23,9 @@ type IndexStats struct {
 	Generation, Indexed int64
 	// LastChange is when the corpus last changed; zero = unknown.
 	LastChange time.Time
+	// Quarantined is the number of documents held in quarantine for
+	// review; negative = unknown (not exported).
+	Quarantined int64
 }
 
 // maxCollections bounds the collection label; the smallest collections
@@ -38,6 +41,7 @@ var (
 	descLag       = prometheus.NewDesc("sextant_index_lag_changes", "Store changes the search index has not applied yet.", nil, nil)
 	descLast      = prometheus.NewDesc("sextant_index_last_change_timestamp_seconds", "When the corpus last changed (Unix time).", nil, nil)
 	descIndexErr  = prometheus.NewDesc("sextant_index_stats_errors_total", "Failed reads of the index statistics.", nil, nil)
+	descQuar      = prometheus.NewDesc("sextant_quarantined_documents", "Documents held in quarantine for review (suspected injection).", nil, nil)
 )
 
 // indexCollector reads IndexStats at scrape time, at most once per every.
@@ -64,7 +68,7 @@ func newIndexCollector(read func(context.Context) (IndexStats, error), every tim
 }
 
 func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDocuments, descChunks, descStale, descText, descStore, descLag, descLast, descIndexErr} {
+	for _, d := range []*prometheus.Desc{descDocuments, descChunks, descStale, descText, descStore, descLag, descLast, descIndexErr, descQuar} {
 		ch <- d
 	}
 }
@@ -129,6 +133,41 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !s.LastChange.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(s.LastChange.UnixNano())/1e9)
+	}
+	if s.Quarantined >= 0 {
+		ch <- prometheus.MustNewConstMetric(descQuar, prometheus.GaugeValue, float64(s.Quarantined))
+	}
+}
+
+// RecordLogStat is the state of one background record writer (the audit
+// log, the usage ledger) for the record-log metrics.
+type RecordLogStat struct {
+	Log     string // "audit", "usage"
+	Written int64  // records stored since start
+	Lost    int64  // records that will never be stored
+	Queued  int    // records waiting now
+}
+
+var (
+	descLogWritten = prometheus.NewDesc("sextant_log_records_written_total", "Records stored by a background writer since start.", []string{"log"}, nil)
+	descLogLost    = prometheus.NewDesc("sextant_log_records_lost_total", "Records a background writer gave up on: never stored.", []string{"log"}, nil)
+	descLogQueued  = prometheus.NewDesc("sextant_log_records_queued", "Records waiting for a background writer.", []string{"log"}, nil)
+)
+
+// recordLogCollector reads the writers' counters at scrape time.
+type recordLogCollector struct{ read func() []RecordLogStat }
+
+func (c recordLogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descLogWritten
+	ch <- descLogLost
+	ch <- descLogQueued
+}
+
+func (c recordLogCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.read() {
+		ch <- prometheus.MustNewConstMetric(descLogWritten, prometheus.CounterValue, float64(s.Written), s.Log)
+		ch <- prometheus.MustNewConstMetric(descLogLost, prometheus.CounterValue, float64(s.Lost), s.Log)
+		ch <- prometheus.MustNewConstMetric(descLogQueued, prometheus.GaugeValue, float64(s.Queued), s.Log)
 	}
 }
 

@@ -39,6 +39,9 @@ type MetricsOptions struct {
 	// Budgets reports budget state at scrape time; nil = no budget
 	// gauges.
 	Budgets func() []BudgetStat
+	// RecordLogs reports the background record writers (audit log, usage
+	// ledger) at scrape time; nil = no record-log metrics.
+	RecordLogs func() []RecordLogStat
 
 	// NoRuntime leaves out the Go runtime and process collectors.
 	NoRuntime bool
@@ -158,6 +161,9 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 		m.evalScore, m.evalSuiteScore, m.evalDropped, m.evalAlerts, m.evalWindow}
 	if opts.Index != nil {
 		cs = append(cs, newIndexCollector(opts.Index, opts.IndexEvery, opts.Now))
+	}
+	if opts.RecordLogs != nil {
+		cs = append(cs, recordLogCollector{opts.RecordLogs})
 	}
 	if opts.Budgets != nil {
 		cs = append(cs, budgetCollector{opts.Budgets})

@@ -760,6 +760,7 @@ budgets:
 		return nil, err
 	}
 	s.guard.useAuditLog(sec.auditLog())
+	ops.auditStats = sec.auditLog().Stats
 	key, _, err := access.Create(ctx, s.eng.store, access.KeySpec{Name: "bench", Tenant: "bench", Project: "bench",
 		Roles: []string{string(sextant.RoleApp)}}, nil, time.Now())
 	if err != nil {

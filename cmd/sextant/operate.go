@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/audit"
 	"github.com/sextant-ai/sextant/cost"
 	"github.com/sextant-ai/sextant/eval"
 	"github.com/sextant-ai/sextant/guard"
@@ -188,6 +189,9 @@ type operations struct {
 
 	assistants map[string]rag.Assistant // by name, for cost estimates
 	online     *eval.Online             // sampled online evaluation; nil = off (evalonline.go)
+	// auditStats reads the audit log's counters for /metrics; set by the
+	// server once the log is open, before it serves.
+	auditStats func() audit.LogStats
 }
 
 // operationsDeps are what newOperations wires to.
@@ -272,6 +276,7 @@ func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, 
 		Assistants: assistants, Models: models, Providers: providers,
 		ModelLabel: func(m string) string { name, _, _ := o.prices.Lookup(m); return name },
 		Budgets:    o.budgetStats,
+		RecordLogs: o.recordLogs,
 	}
 	if d.store != nil {
 		mo.Index = func(ctx context.Context) (telemetry.IndexStats, error) {
@@ -281,7 +286,7 @@ func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, 
 			}
 			st := telemetry.IndexStats{Documents: s.Documents, Chunks: s.Chunks, StaleDocuments: s.Stale, TextBytes: s.TextBytes,
 				StoreBytes: s.FileBytes, Collections: s.Collections, Generation: s.Generation, Indexed: s.Generation,
-				LastChange: s.LastUpdate}
+				LastChange: s.LastUpdate, Quarantined: s.Quarantined}
 			if d.indexed != nil {
 				st.Indexed = d.indexed()
 			}
@@ -695,4 +700,19 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 	}
 	ops.startOnline(cfg, s)
 	return s, ops, nil
+}
+
+// recordLogs reports the usage ledger's and the audit log's writers for
+// /metrics: records written, lost and waiting.
+func (o *operations) recordLogs() []telemetry.RecordLogStat {
+	var out []telemetry.RecordLogStat
+	if o.ledger != nil {
+		s := o.ledger.Stats()
+		out = append(out, telemetry.RecordLogStat{Log: "usage", Written: s.Written, Lost: s.Failed, Queued: s.Queued})
+	}
+	if o.auditStats != nil {
+		s := o.auditStats()
+		out = append(out, telemetry.RecordLogStat{Log: "audit", Written: s.Written, Lost: s.Lost, Queued: s.Queued})
+	}
+	return out
 }

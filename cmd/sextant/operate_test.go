@@ -380,6 +380,9 @@ func TestFirstTokenAndFreshnessMetrics(t *testing.T) {
 		`sextant_time_to_first_token_seconds_count{assistant="sextant",model="extractive",route="POST /v1/chat/completions"} 1`,
 		`sextant_time_to_first_token_seconds_count{assistant="sextant",model="extractive",route="POST /v1/ask"} 1`,
 		"\nsextant_index_last_change_timestamp_seconds 1.",
+		"\nsextant_quarantined_documents 0\n",
+		`sextant_log_records_lost_total{log="usage"} 0`,
+		`sextant_log_records_queued{log="usage"} `,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s\n%s", want, grepLines(string(b), "first_token"))

@@ -315,6 +315,14 @@ func TestServeAuditCoverage(t *testing.T) {
 	if st := jsonCall(t, secKey, "POST", url+"/v1/audit/verify", "", &v); st != 200 || !v.OK || v.Records != int64(len(log)) || len(v.TrustedKeys) != 1 {
 		t.Errorf("verify over HTTP: %d %+v", st, v)
 	}
+	// The audit writer's counters are on /metrics: nothing lost.
+	st, b := request(t, "", "GET", url+"/metrics", "")
+	metrics := string(b)
+	if st != 200 || !strings.Contains(metrics, `sextant_log_records_lost_total{log="audit"} 0`) ||
+		!strings.Contains(metrics, `sextant_log_records_written_total{log="audit"} `) ||
+		strings.Contains(metrics, `sextant_log_records_written_total{log="audit"} 0`+"\n") {
+		t.Errorf("audit writer metrics: %d\n%s", st, grepLines(metrics, "log_records"))
+	}
 	stop()
 	if out := mustRun(t, "audit", "verify", "--data", dir); !strings.HasPrefix(out, "OK") {
 		t.Errorf("sextant audit verify: %s", out)
