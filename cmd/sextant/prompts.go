@@ -277,7 +277,8 @@ func (c *promptCatalog) checkSpec(ctx context.Context, s web.AssistantSpec, ts *
 		return rag.Assistant{}, web.InvalidField("template", "%s", sextant.ErrorMessage(err))
 	}
 	if c.model != nil {
-		for field, m := range map[string]string{"model": a.Model, "rewrite_model": a.RewriteModel} {
+		for _, f := range [...]struct{ field, m string }{{"model", a.Model}, {"rewrite_model", a.RewriteModel}} {
+			field, m := f.field, f.m
 			if m == "" {
 				continue
 			}
