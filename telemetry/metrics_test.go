@@ -79,7 +79,10 @@ func TestMetricFamilies(t *testing.T) {
 	m := newTestMetrics(t, MetricsOptions{
 		Index: func(context.Context) (IndexStats, error) {
 			return IndexStats{Documents: 120, Chunks: 900, StaleDocuments: 3, TextBytes: 1 << 20, Generation: 50, Indexed: 48,
-				LastChange: time.Unix(1_700_000_000, 0), Collections: map[string]int64{"docs": 100, "": 20}}, nil
+				LastChange: time.Unix(1_700_000_000, 0), Collections: map[string]int64{"docs": 100, "": 20}, Quarantined: 2}, nil
+		},
+		RecordLogs: func() []RecordLogStat {
+			return []RecordLogStat{{Log: "audit", Written: 40, Lost: 1, Queued: 3}}
 		},
 		Budgets: func() []BudgetStat {
 			return []BudgetStat{{Name: "key:k1:daily", LimitUSD: 10, SpentUSD: 7, ReservedUSD: 1}}
@@ -138,6 +141,10 @@ func TestMetricFamilies(t *testing.T) {
 		"sextant_budget_spent_usd":                    "GAUGE(budget)",
 		"sextant_budget_reserved_usd":                 "GAUGE(budget)",
 		"sextant_budget_utilization_ratio":            "GAUGE(budget)",
+		"sextant_quarantined_documents":               "GAUGE()",
+		"sextant_log_records_written_total":           "COUNTER(log)",
+		"sextant_log_records_lost_total":              "COUNTER(log)",
+		"sextant_log_records_queued":                  "GAUGE(log)",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metric families (-want +got):\n%s", diff)
