@@ -175,8 +175,9 @@ func answerByRequest(ctx context.Context, st *sqlite.DB, id string, sync func(co
 }
 
 // startInfo is the audit payload of a server start: what answers will be
-// made with (assistants and the hashes of their templates, which have no
-// API to change them but a restart) and whether keys are required.
+// made with at start (assistants and the hashes of their templates;
+// later changes are records of their own: prompts.go) and whether keys
+// are required.
 type startInfo struct {
 	Action     string          `json:"action"`
 	Version    string          `json:"version"`
