@@ -22,7 +22,7 @@ export default function documents(root, perms) {
 function searchPanel() {
   const q = el("input", { type: "search", id: "doc-query", placeholder: "Search the documents", required: true });
   const k = el("input", { type: "number", id: "doc-k", min: "1", max: "100", value: "10", "aria-label": "Results" });
-  const go = el("button", { type: "submit" }, "Search");
+  const go = el("button", { type: "submit", id: "doc-search" }, "Search");
   const out = el("div", { id: "doc-hits" });
   const form = el("form", { class: "row" }, q, el("label", null, "k ", k), go);
   form.addEventListener("submit", (e) => {

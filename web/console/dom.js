@@ -32,7 +32,7 @@ function build(node, attrs, children) {
 
 // append adds children to node: nodes as they are, anything else as text.
 export function append(node, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
