@@ -74,7 +74,7 @@ async function connect() {
   const hidden = $("hidden-views");
   hidden.hidden = missing.length === 0;
   hidden.textContent = missing.length
-    ? "Not available to this key: " + missing.map((v) => `${v.title} (needs ${v.any.join(" or ")})`).join("; ") + "."
+    ? "Not available to this key: " + missing.map((v) => `${v.title} (${v.any.some((p) => perms[p] === "unavailable") ? "not configured on this server" : "needs " + v.any.join(" or ")})`).join("; ") + "."
     : "";
   const nav = clear($("nav"));
   const container = clear($("views"));
