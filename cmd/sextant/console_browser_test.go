@@ -273,9 +273,25 @@ document.addEventListener("securitypolicyviolation", (e) => window.__violations.
 	}
 	run("budgets", chromedp.WaitVisible(chromedp.CSS("#budgets-out p, #budgets-out table")), shot("usage"))
 
-	// Evaluation, safety and settings render.
-	run("evaluation", chromedp.Click(chromedp.ID("nav-evaluation")), chromedp.WaitVisible(chromedp.CSS("#eval-runs p, #eval-runs table")),
-		chromedp.WaitVisible(chromedp.ID("rt-run")), shot("evaluation"))
+	// Evaluation: a stored run opens with its metrics and gates; the red
+	// team runs from the button.
+	status, body = request(t, admin, "POST", base+"/v1/evals/runs", `{"name": "smoke",
+		"golden": [{"question": "How do I ingest a folder of PDFs?"}], "metrics": ["groundedness"], "gates": ["groundedness < 0"]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("evaluation run: %d %s", status, body)
+	}
+	run("evaluation", chromedp.Click(chromedp.ID("nav-evaluation")), chromedp.WaitVisible(chromedp.CSS("#eval-runs a.run-link")),
+		chromedp.Click(chromedp.CSS("#eval-runs a.run-link")), chromedp.WaitVisible(chromedp.ID("eval-gates")))
+	if s := text("#eval-metrics"); !strings.Contains(s, "groundedness") {
+		t.Errorf("run metrics: %s", s)
+	}
+	if s := text("#eval-gates"); !strings.Contains(s, "groundedness < 0") || !strings.Contains(s, "passed") {
+		t.Errorf("run gates: %s", s)
+	}
+	run("red team", chromedp.Click(chromedp.ID("rt-run")), chromedp.WaitVisible(chromedp.ID("rt-categories")), shot("evaluation"))
+	if s := text("#rt-report"); !strings.Contains(s, "block rate") || !strings.Contains(s, "injection") || !strings.Contains(s, "benign") {
+		t.Errorf("red-team report: %s", s)
+	}
 	run("safety", chromedp.Click(chromedp.ID("nav-safety")), chromedp.WaitVisible(chromedp.CSS("#q-list p, #q-list table")),
 		chromedp.WaitVisible(chromedp.CSS("#approvals-list p, #approvals-list table")),
 		chromedp.Click(chromedp.ID("audit-verify")), chromedp.WaitVisible(chromedp.CSS("#audit-result dl")), shot("safety"))

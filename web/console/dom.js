@@ -85,11 +85,13 @@ export function when(s) {
   return isNaN(d) ? String(s) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-// meter is a utilisation bar (0..1, over 1 shown full) with its label.
-export function meter(ratio, label) {
+// meter is a bar for a ratio (0..1, over 1 shown full) with its label,
+// coloured as a utilisation (low is good) or, with higherIsBetter, as a
+// success rate.
+export function meter(ratio, label, higherIsBetter) {
   const r = typeof ratio === "number" && isFinite(ratio) ? ratio : 0;
   return el("span", { class: "meter-cell" },
-    el("meter", { min: "0", max: "1", low: "0.5", high: "0.8", optimum: "0", value: String(Math.min(Math.max(r, 0), 1)) }),
+    el("meter", { min: "0", max: "1", low: "0.5", high: "0.8", optimum: higherIsBetter ? "1" : "0", value: String(Math.min(Math.max(r, 0), 1)) }),
     " ", label ?? pct(r));
 }
 

@@ -132,12 +132,13 @@ function redteamPanel() {
       try {
         const r = await call("POST", "/v1/redteam/runs", { json: body });
         const cats = Object.entries(r.categories || {});
-        if (r.benign) cats.push(["benign (false positives)", r.benign]);
+        const benign = "benign (false positives)";
+        if (r.benign) cats.push([benign, r.benign]);
         clear(out,
           el("p", null, `Assistant ${r.assistant}: block rate ${pct(r.block_rate)}, false-positive rate ${pct(r.false_positive_rate)}.`),
           table([
             ["category", ([c]) => c], ["prompts", ([, s]) => num(s.prompts)], ["stopped", ([, s]) => num(s.stopped)],
-            ["block rate", ([, s]) => meter(s.block_rate)], ["refused", ([, s]) => num(s.refused)], ["flagged", ([, s]) => num(s.flagged)],
+            ["block rate", ([c, s]) => meter(s.block_rate, undefined, c !== benign)], ["refused", ([, s]) => num(s.refused)], ["flagged", ([, s]) => num(s.flagged)],
           ], cats, { id: "rt-categories" }));
       } catch (err) {
         clear(out, note(err.message, "error"));
