@@ -320,8 +320,9 @@ Ask it something%s:
   sextant ask --server %s "How do I ingest a folder of PDFs?"
 
 OpenAI clients work unchanged: base URL %s/v1, model "sextant", API key %s.
-API: docs/api.md; keys and roles: docs/access-control.md. Stop with Ctrl-C.
-`, url, dataDir, keyNote, url, auth, url, url, clientKey)
+Web console: %s/console/ (paste an API key). API: docs/api.md; keys and roles: docs/access-control.md.
+Stop with Ctrl-C.
+`, url, dataDir, keyNote, url, auth, url, url, clientKey, url)
 }
 
 // loopback reports whether addr (HOST:PORT) listens on a loopback
