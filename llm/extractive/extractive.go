@@ -12,7 +12,10 @@
 //     dropped) weigh 1; terms of earlier user turns that the question lacks
 //     weigh ½, so a follow-up keeps the conversation's subject.
 //  2. Every source is split into sentences (list items count as sentences;
-//     headings, code blocks and table rows are skipped). Each sentence is
+//     headings, code blocks and table rows are skipped; so are fragments —
+//     brackets or quotes left open — JSON, continuation lines of commands
+//     and example commands that quote a question; a chunk that starts
+//     inside a code block is recognised). Each sentence is
 //     scored with BM25 over the sentences of all sources, multiplied by its
 //     coverage of the question's term weight (a sentence matching more
 //     distinct question terms beats one repeating a single term) and by a
@@ -240,7 +243,9 @@ func (p *Provider) units(srcs []sextant.Source, question string) []unit {
 	for si, s := range srcs {
 		pos := 0
 		for _, st := range sextant.SplitSentences(prose(s.Text)) {
-			t := strings.TrimSpace(st.Text)
+			// A list item ending in ";" or "," stands as a sentence of
+			// its own (the period and citation are added).
+			t := strings.TrimRight(strings.TrimSpace(st.Text), ";, ")
 			if !usable(t) || (q != "" && strings.Contains(strings.ToLower(t), q)) {
 				continue
 			}
@@ -274,13 +279,15 @@ func (p *Provider) units(srcs []sextant.Source, question string) []unit {
 // bash, console, ...) becomes an inline-code unit, a trailing "# comment"
 // after it; other code blocks, headings,
 // block quotes and HTML lines are dropped. Units are separated by blank
-// lines so sentences never run across them.
+// lines so sentences never run across them. A chunk cut out of a longer
+// document may start inside a code block (startsInFence): its text up to
+// the first fence is code too.
 func prose(text string) string {
 	if !strings.ContainsAny(text, "`|#<") {
 		return text
 	}
 	var b strings.Builder
-	fence, shell, prevTable := false, false, false
+	fence, shell, prevTable := startsInFence(text), false, false
 	for line := range strings.Lines(text) {
 		l := strings.TrimSpace(line)
 		table := strings.HasPrefix(l, "|")
@@ -305,6 +312,82 @@ func prose(text string) string {
 		prevTable = table
 	}
 	return b.String()
+}
+
+// startsInFence reports whether text, a chunk of a longer Markdown
+// document, begins inside a fenced code block. Fences alternate opening
+// and closing, and only an opening fence carries an info string
+// ("```json"): an info string on an even-numbered fence (first, third,
+// ...) means the chunk starts outside code, on an odd-numbered one inside.
+// When every fence is bare, the reading under which the fenced stretches
+// look more like code than the others wins: lines of a shell transcript
+// ("$ command"), commands with flags, JSON, YAML keys, braces.
+func startsInFence(text string) bool {
+	var segs []string // the stretches between fences
+	start, i := 0, 0
+	for rest := text; rest != ""; {
+		line, next, _ := strings.Cut(rest, "\n")
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "```") || strings.HasPrefix(l, "~~~") {
+			if strings.TrimLeft(l, "`~ ") != "" {
+				return i%2 == 1
+			}
+			at := len(text) - len(rest)
+			segs = append(segs, text[start:at])
+			start = len(text) - len(next)
+			i++
+		}
+		rest = next
+	}
+	if len(segs) == 0 {
+		return false
+	}
+	segs = append(segs, text[start:])
+	var code, lines [2]int // by the parity of the stretch
+	for k, seg := range segs {
+		for line := range strings.Lines(seg) {
+			l := strings.TrimSpace(line)
+			if l == "" {
+				continue
+			}
+			lines[k%2]++
+			if codeLine(l) {
+				code[k%2]++
+			}
+		}
+	}
+	share := func(k int) float64 {
+		if lines[k] == 0 {
+			return 0
+		}
+		return float64(code[k]) / float64(lines[k])
+	}
+	return share(0) > share(1)
+}
+
+// codeLine reports a line that reads as code, data or a command
+// transcript rather than prose.
+func codeLine(l string) bool {
+	if strings.HasPrefix(l, "$ ") || strings.Contains(l, " --") || strings.Contains(l, ":=") {
+		return true
+	}
+	switch l[0] {
+	case '{', '}', '[', ']', '"', '<':
+		return true
+	}
+	switch l[len(l)-1] {
+	case '{', '}', '[', ']', ',', ';', '(', '\\':
+		return true
+	}
+	if strings.Contains(l, "\": ") {
+		return true
+	}
+	// YAML: "key: value" or "- key: value" with a lower-case key.
+	k := strings.TrimPrefix(l, "- ")
+	if c := strings.Index(k, ": "); c > 0 && !strings.ContainsAny(k[:c], " `*") && strings.ToLower(k[:c]) == k[:c] {
+		return true
+	}
+	return false
 }
 
 // shellFence reports whether a fence's info string names a shell: only
@@ -352,13 +435,25 @@ func rowUnit(l string) string {
 }
 
 // usable reports whether a sentence can stand in an answer: long enough,
-// not a question, not an introduction to something that follows.
+// not a question, not an introduction to something that follows, not a
+// fragment (brackets left open or closed that it did not open), and, for
+// a line of code, a command rather than the middle of one or an example
+// asking a question.
 func usable(t string) bool {
 	if len(t) < 12 || strings.HasSuffix(t, ":") || strings.HasSuffix(t, "?") {
 		return false
 	}
 	if strings.HasPrefix(t, "`") && strings.Count(t, "`") == 2 {
-		return true // a line of code
+		if end := strings.LastIndexByte(t, '`'); end == len(t)-1 || strings.HasPrefix(t[end+1:], " — ") {
+			return usableCode(t[1:end]) // a line of code, perhaps with its comment
+		}
+	}
+	bare := outsideCode(t)
+	if strings.Contains(bare, "{\"") || strings.Contains(bare, "\"}") || strings.Contains(bare, "\": ") {
+		return false // JSON that escaped a code block's boundaries
+	}
+	if !balanced(bare) {
+		return false
 	}
 	n := 0
 	for _, f := range strings.Fields(t) {
@@ -367,6 +462,79 @@ func usable(t string) bool {
 		}
 	}
 	return n >= 4
+}
+
+// usableCode reports whether a line of a shell block can stand alone: it
+// starts a command (not a continuation line of flags, quoted data or
+// JSON) and is not an example whose argument is a question — quoting "how
+// do I ...?" back answers nothing.
+func usableCode(code string) bool {
+	if code == "" || strings.ContainsAny(code[:1], "-\"'{}[]|&>") {
+		return false
+	}
+	if strings.Contains(code, "{\"") || strings.Contains(code, "\": ") {
+		return false
+	}
+	if strings.Contains(code, "?\"") || strings.Contains(code, "?'") {
+		return false
+	}
+	for _, q := range []string{"\"", "'"} {
+		if _, arg, ok := strings.Cut(code, q); ok && questionWord(arg) {
+			return false
+		}
+	}
+	return true
+}
+
+// questionWord reports whether s starts with a question word: "how do I
+// ...", "what is ...".
+func questionWord(s string) bool {
+	w, _, _ := strings.Cut(strings.ToLower(s), " ")
+	switch w {
+	case "how", "what", "which", "why", "when", "where", "who", "can", "does", "do", "is", "are":
+		return true
+	}
+	return false
+}
+
+// balanced reports whether every ( and [ of s is closed in s and every )
+// and ] opened in it, and its straight double quotes pair up.
+func balanced(s string) bool {
+	if strings.Count(s, "\"")%2 != 0 {
+		return false
+	}
+	paren, bracket := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			paren++
+		case ')':
+			paren--
+		case '[':
+			bracket++
+		case ']':
+			bracket--
+		}
+		if paren < 0 || bracket < 0 {
+			return false
+		}
+	}
+	return paren == 0 && bracket == 0
+}
+
+// outsideCode returns t without its `code spans` (an unclosed span runs
+// to the end).
+func outsideCode(t string) string {
+	if !strings.Contains(t, "`") {
+		return t
+	}
+	var b strings.Builder
+	for i, part := range strings.Split(t, "`") {
+		if i%2 == 0 {
+			b.WriteString(part)
+		}
+	}
+	return b.String()
 }
 
 const (

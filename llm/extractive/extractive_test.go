@@ -160,3 +160,33 @@ func FuzzAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A chunk cut out of a longer page can start inside a code block: the
+// JSON up to its closing fence is not prose, and neither is JSON that
+// reaches a sentence by other means. JSON inside a code span is prose's.
+func TestChunkStartingInsideCode(t *testing.T) {
+	srcs := []sextant.Source{
+		{N: 1, ChunkID: "api#7", Title: "HTTP API", Text: "\"content\": \"PDF files are ingested with their text layer [1].\"}}],\n" +
+			"\"usage\": {\"prompt_tokens\": 1994, \"completion_tokens\": 96},\n\"sources\": [{\"n\": 1, \"title\": \"Ingestion\"}]}\n```\n\n" +
+			"Every answer to a PDF question cites its sources. Uploads of PDF files go through `POST /v1/documents` with `{\"collection\": \"docs\"}` as the form's metadata.\n\n" +
+			"```json\n{\"note\": \"PDF files of any size are fine.\"}\n```\n"},
+		{N: 2, ChunkID: "ing#0", Title: "Ingestion", Text: "Sextant ingests PDF files from their text layer. A folder of PDF files is ingested with sextant ingest FOLDER."},
+	}
+	p := extractive.New(extractive.Options{})
+	text, _ := p.Answer(&driver.Request{Model: "extractive", Sources: srcs,
+		Messages: []sextant.Message{{Role: sextant.RoleUser, Content: "How are PDF files ingested?"}}})
+	for _, bad := range []string{`"usage"`, `"content"`, `"note"`, "prompt_tokens", "of any size"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("answer quotes code (%s): %q", bad, text)
+		}
+	}
+	if !strings.Contains(text, "A folder of PDF files is ingested with sextant ingest FOLDER [2].") {
+		t.Errorf("answer lacks the prose that answers: %q", text)
+	}
+	// The prose between the blocks stays usable, its inline JSON included.
+	text, _ = p.Answer(&driver.Request{Model: "extractive", Sources: srcs[:1],
+		Messages: []sextant.Message{{Role: sextant.RoleUser, Content: "How are uploads of PDF files sent with metadata?"}}})
+	if !strings.Contains(text, "Uploads of PDF files go through `POST /v1/documents`") {
+		t.Errorf("answer lacks the prose sentence with inline JSON: %q", text)
+	}
+}
