@@ -286,6 +286,11 @@ func (it *Item) RankedIDs(sources []sextant.Source) []string {
 					id = short
 				}
 			}
+			if id == s.DocumentID {
+				if p := uriMatch(s.URI, rel); p != "" {
+					id = p
+				}
+			}
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -293,4 +298,41 @@ func (it *Item) RankedIDs(sources []sextant.Source) []string {
 		}
 	}
 	return out
+}
+
+// NamesFiles reports whether a relevant id names a file by its path
+// ("ingestion.md"), which RankedIDs matches against a source's URI.
+func (it *Item) NamesFiles() bool {
+	for _, id := range it.RelevantIDs {
+		if strings.ContainsAny(id, "./") && !strings.Contains(id, ":") {
+			return true
+		}
+	}
+	return false
+}
+
+// uriMatch returns the relevant id that names the source file at uri by
+// its path — the whole path or its last segments ("ingestion.md",
+// "docs/ingestion.md") — or "". File documents have ids that hash their
+// absolute path; naming files by path keeps a golden set portable across
+// machines and checkouts.
+func uriMatch(uri string, rel map[string]int) string {
+	if uri == "" {
+		return ""
+	}
+	path := uri
+	if _, rest, ok := strings.Cut(uri, "://"); ok {
+		path = rest
+	}
+	path, _, _ = strings.Cut(path, "#")
+	best := ""
+	for id := range rel {
+		if !strings.ContainsAny(id, "./") || strings.Contains(id, ":") {
+			continue
+		}
+		if (path == id || strings.HasSuffix(path, "/"+strings.TrimPrefix(id, "/"))) && len(id) > len(best) {
+			best = id
+		}
+	}
+	return best
 }

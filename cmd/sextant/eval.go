@@ -624,6 +624,21 @@ func (r *evalRunner) retrieve(ctx context.Context, v *eval.Variant, it *eval.Ite
 	for i, h := range ranked {
 		out[i] = sextant.Source{N: i + 1, DocumentID: h.DocumentID, ChunkID: h.ChunkID, Score: h.Score}
 	}
+	if it.NamesFiles() { // relevant pages named by file: the metrics need each document's URI
+		ids := make([]string, len(out))
+		for i := range out {
+			ids[i] = out[i].DocumentID
+		}
+		docs, err := r.s.eng.store.LookupDocuments(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if d := docs[out[i].DocumentID]; d != nil {
+				out[i].URI = d.Source
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -43,5 +44,29 @@ func TestManualIsNotQuarantined(t *testing.T) {
 	}
 	if chunks < 100 || quoting == 0 {
 		t.Errorf("%d chunks from the manual, %d quoting an attack: the test did not see it", chunks, quoting)
+	}
+}
+
+// The manual's own evaluation suite (eval/suites/manual.yaml) passes its
+// gates: the questions a newcomer asks first find the pages that answer
+// them, and every answer sentence is cited.
+func TestManualSuite(t *testing.T) {
+	if _, err := os.Stat("../../eval/suites/manual.yaml"); err != nil {
+		t.Skip("the suite is not beside the tests")
+	}
+	out, errs, err := runCLI(t, nil, "eval", "run", "../../eval/suites/manual.yaml", "--data", t.TempDir(), "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, errs, out)
+	}
+	var rep struct {
+		Variants []struct {
+			Metrics map[string]float64 `json:"metrics"`
+		} `json:"variants"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Variants) != 1 {
+		t.Fatalf("%v: %.500s", err, out)
+	}
+	if m := rep.Variants[0].Metrics; m["hit_rate@5"] < 0.85 || m["citation_coverage"] < 1 {
+		t.Errorf("manual suite: %v", m)
 	}
 }
