@@ -448,6 +448,9 @@ func usable(t string) bool {
 			return usableCode(t[1:end]) // a line of code, perhaps with its comment
 		}
 	}
+	if strings.Count(t, "`")%2 != 0 {
+		return false // a code span cut in two by the sentence split
+	}
 	bare := outsideCode(t)
 	if strings.Contains(bare, "{\"") || strings.Contains(bare, "\"}") || strings.Contains(bare, "\": ") {
 		return false // JSON that escaped a code block's boundaries
@@ -590,6 +593,31 @@ func (p *Provider) score(units []unit, qw map[string]float64, srcs []sextant.Sou
 				u.score *= leadBoost
 				break
 			}
+		}
+		if pointer(u.text) {
+			u.score *= pointerDamp
+		}
+	}
+}
+
+// pointerDamp scales the score of a sentence that points to another page
+// (a Markdown link to a .md or .html page): "See [ingestion](ingestion.md)
+// for formats" matches the question's words but answers it less well than
+// the page it points to, which retrieval usually brings too.
+const pointerDamp = 0.5
+
+// pointer reports whether t links to another page of the documentation.
+func pointer(t string) bool {
+	for rest := t; ; {
+		i := strings.Index(rest, "](")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+2:]
+		target, _, _ := strings.Cut(rest, ")")
+		target, _, _ = strings.Cut(target, "#")
+		if strings.HasSuffix(target, ".md") || strings.HasSuffix(target, ".html") {
+			return true
 		}
 	}
 }
