@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 )
 
 // benchKinds lists the `sextant bench KIND` benchmarks. Add a benchmark with
@@ -46,4 +47,17 @@ func printBenchUsage(w io.Writer) {
 	for _, k := range benchKinds() {
 		fmt.Fprintf(w, "  %-10s %s\n", k.name, k.summary)
 	}
+}
+
+// benchDir returns the directory a benchmark works in: keep when it is
+// set (left in place), otherwise a new temporary directory that cleanup
+// removes. cleanup is never nil.
+func benchDir(keep, kind string) (dir string, cleanup func(), err error) {
+	if keep != "" {
+		return keep, func() {}, nil
+	}
+	if dir, err = os.MkdirTemp("", "sextant-bench-"+kind+"-"); err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }

@@ -130,13 +130,11 @@ func runBenchAnswer(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir := *keep
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sextant-bench-answer-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchDir(*keep, "answer")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	if st, err := openStore(ctx, dir); err != nil {
 		return err
 	} else {

@@ -56,14 +56,11 @@ func runBenchIngest(ctx context.Context, e *env, args []string) error {
 	if *asJSON {
 		progress = io.Discard
 	}
-	dir := *keep
-	var err error
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sextant-bench-ingest-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchDir(*keep, "ingest")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	rep := ingestReport{Corpus: *corpus, Runs: *runs}
 	src := *corpus
 	if src == "" {

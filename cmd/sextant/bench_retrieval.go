@@ -171,13 +171,11 @@ func runBenchRetrieval(ctx context.Context, e *env, args []string) error {
 	}
 	slices.Sort(qids)
 
-	dir := *keep
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sextant-bench-retrieval-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchDir(*keep, "retrieval")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	corpus, err := beirCorpus(*beir)
 	if err != nil {
 		return err

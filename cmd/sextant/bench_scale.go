@@ -60,14 +60,11 @@ func runBenchScale(ctx context.Context, e *env, args []string) error {
 	if *asJSON {
 		progress = io.Discard
 	}
-	dir := *keep
-	var err error
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sextant-bench-scale-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
+	dir, cleanup, err := benchDir(*keep, "scale")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	rep := scaleReport{Vocabulary: *vocab}
 
 	fmt.Fprintf(progress, "generating %d chunks (Zipf vocabulary of %d words) ...\n", *nChunks, *vocab)
