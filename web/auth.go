@@ -18,7 +18,8 @@ import (
 const AuthFailuresPerSecond = 50
 
 // APIKeyAuth returns an AuthFunc that authenticates the request's
-// "Authorization: Bearer KEY" header with a (401 with OpenAI's error JSON
+// "Authorization: Bearer KEY" header, or when it is absent the x-api-key
+// header Anthropic's SDKs send, with a (401 with OpenAI's error JSON
 // when it is missing, malformed, unknown or revoked; the route table and
 // sextant.Allowed then give 403 to a key whose roles lack the route's
 // permission). When log is not nil each failure is recorded as an
@@ -28,7 +29,11 @@ const AuthFailuresPerSecond = 50
 func APIKeyAuth(a *access.Authenticator, log *audit.Log) AuthFunc {
 	var lim failureLimiter
 	return func(r *http.Request) (*sextant.Principal, error) {
-		token, err := access.ParseAuthorization(r.Header.Get("Authorization"))
+		authz := r.Header.Get("Authorization")
+		if k := r.Header.Get("X-Api-Key"); authz == "" && k != "" {
+			authz = "Bearer " + k // Anthropic's SDKs send the key as x-api-key
+		}
+		token, err := access.ParseAuthorization(authz)
 		if err == nil {
 			var p *sextant.Principal
 			if p, err = a.Authenticate(r.Context(), token); err == nil {

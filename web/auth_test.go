@@ -185,8 +185,8 @@ func TestRouteRoleMatrix(t *testing.T) {
 			t.Errorf("%s as %s: %d %.120s; want 403", c.Route.Pattern, c.Role, status, body)
 		case c.Allowed && (status == http.StatusForbidden || status == http.StatusUnauthorized):
 			t.Errorf("%s as %s: %d %.120s; want it allowed", c.Route.Pattern, c.Role, status, body)
-		case !c.Allowed && apiErr(t, body).Type != "permission_error":
-			t.Errorf("%s as %s: error type %q", c.Route.Pattern, c.Role, apiErr(t, body).Type)
+		case !c.Allowed && errorType(t, body) != "permission_error":
+			t.Errorf("%s as %s: error type %q", c.Route.Pattern, c.Role, errorType(t, body))
 		}
 	}
 	for _, r := range table {

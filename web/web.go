@@ -241,6 +241,7 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST", "/v1/chat/completions", "chat.completions", sextant.PermChat, s.chat},
+		{"POST", "/v1/messages", messagesRoute, sextant.PermChat, s.messages}, // messages.go: Anthropic's Messages API
 		{"POST", "/v1/embeddings", "embeddings", sextant.PermChat, s.embeddings},
 		{"GET", "/v1/models", "models", sextant.PermChat, s.models},
 		{"POST", "/v1/ask", "ask", sextant.PermChat, s.ask},
@@ -308,7 +309,7 @@ func (s *Server) Handler() http.Handler {
 		for i := len(s.opts.Middleware) - 1; i >= 0; i-- {
 			h = s.opts.Middleware[i](rt, h)
 		}
-		mux.Handle(rt.Method+" "+rt.Path, h)
+		mux.Handle(rt.Method+" "+rt.Path, anthropicErrors(rt, h))
 	}
 	mux.HandleFunc("/", notFound(mux))
 	return s.requestID(s.recover(mux))
