@@ -449,7 +449,7 @@ type accounting struct {
 type accountingKey struct{}
 
 // spending routes are the ones that call models.
-var spendingRoutes = map[string]bool{"chat.completions": true, "ask": true, "embeddings": true}
+var spendingRoutes = map[string]bool{"chat.completions": true, "messages": true, "ask": true, "embeddings": true}
 
 // Estimation defaults: what a request may use when it does not say.
 const (
