@@ -301,30 +301,56 @@ func (a *antStream) start() bool {
 		return a.out.err == nil
 	}
 	a.started = true
-	return a.event("message_start", map[string]any{"type": "message_start", "message": antMessage{ID: a.id, Type: "message",
-		Role: sextant.RoleAssistant, Model: a.model, Content: []antBlock{}}})
+	return a.event("message_start", struct {
+		Type    string     `json:"type"`
+		Message antMessage `json:"message"`
+	}{"message_start", antMessage{ID: a.id, Type: "message", Role: sextant.RoleAssistant, Model: a.model, Content: []antBlock{}}})
 }
 
 // openBlock sends content_block_start for block, then a ping after the
 // first block as the API does.
 func (a *antStream) openBlock(block antBlock) bool {
-	if !a.event("content_block_start", map[string]any{"type": "content_block_start", "index": a.index, "content_block": block}) {
+	if !a.event("content_block_start", struct {
+		Type         string   `json:"type"`
+		Index        int      `json:"index"`
+		ContentBlock antBlock `json:"content_block"`
+	}{"content_block_start", a.index, block}) {
 		return false
 	}
 	if a.index == 0 {
-		return a.event("ping", map[string]string{"type": "ping"})
+		return a.event("ping", antType{"ping"})
 	}
 	return true
 }
 
 func (a *antStream) closeBlock() bool {
-	ok := a.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": a.index})
+	ok := a.event("content_block_stop", struct {
+		Type  string `json:"type"`
+		Index int    `json:"index"`
+	}{"content_block_stop", a.index})
 	a.index++
 	return ok
 }
 
-func (a *antStream) delta(d any) bool {
-	return a.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": a.index, "delta": d})
+// antDelta is a content block delta: text_delta (Text) or
+// input_json_delta (PartialJSON).
+type antDelta struct {
+	Type        string  `json:"type"`
+	Text        *string `json:"text,omitempty"`
+	PartialJSON *string `json:"partial_json,omitempty"`
+}
+
+// antType is an event with nothing but its type.
+type antType struct {
+	Type string `json:"type"`
+}
+
+func (a *antStream) delta(d antDelta) bool {
+	return a.event("content_block_delta", struct {
+		Type  string   `json:"type"`
+		Index int      `json:"index"`
+		Delta antDelta `json:"delta"`
+	}{"content_block_delta", a.index, d})
 }
 
 func (a *antStream) text(t string) bool {
@@ -338,7 +364,7 @@ func (a *antStream) text(t string) bool {
 			return false
 		}
 	}
-	return a.delta(map[string]string{"type": "text_delta", "text": t})
+	return a.delta(antDelta{Type: "text_delta", Text: &t})
 }
 
 func (a *antStream) finish(calls []sextant.ToolCall, finish string, u sextant.Usage, ext antExtensions) bool {
@@ -353,7 +379,7 @@ func (a *antStream) finish(calls []sextant.ToolCall, finish string, u sextant.Us
 	}
 	for _, c := range calls {
 		if !a.openBlock(antBlock{Type: "tool_use", ID: a.s.toolID(c.ID), Name: c.Name, Input: json.RawMessage("{}")}) ||
-			!a.delta(map[string]string{"type": "input_json_delta", "partial_json": string(toolInput(c.Arguments))}) ||
+			!a.delta(antDelta{Type: "input_json_delta", PartialJSON: new(string(toolInput(c.Arguments)))}) ||
 			!a.closeBlock() {
 			return false
 		}
@@ -363,10 +389,14 @@ func (a *antStream) finish(calls []sextant.ToolCall, finish string, u sextant.Us
 		StopSequence *string `json:"stop_sequence"`
 		antExtensions
 	}{StopReason: stopReason(finish), antExtensions: ext}
-	if !a.event("message_delta", map[string]any{"type": "message_delta", "delta": delta, "usage": antUsageOf(u)}) {
+	if !a.event("message_delta", struct {
+		Type  string   `json:"type"`
+		Delta any      `json:"delta"`
+		Usage antUsage `json:"usage"`
+	}{"message_delta", delta, antUsageOf(u)}) {
 		return false
 	}
-	return a.event("message_stop", map[string]string{"type": "message_stop"})
+	return a.event("message_stop", antType{"message_stop"})
 }
 
 // fail reports err: as an error response before the stream started, as

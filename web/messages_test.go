@@ -458,3 +458,23 @@ func errorType(t testing.TB, body []byte) string {
 	}
 	return apiErr(t, body).Type
 }
+
+// A client that disconnects mid-stream cancels the upstream call.
+func TestMessagesClientDisconnectCancelsUpstream(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.claude.Enqueue(llmtest.Reply{Text: []string{"never ", "ending"}, Hang: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/messages",
+		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if _, err := res.Body.Read(buf); err != nil || !strings.HasPrefix(string(buf), "event: message_start") {
+		t.Fatalf("first bytes %q: %v", buf, err)
+	}
+	cancel()
+	res.Body.Close()
+	waitFor(t, s.claude.Canceled(), "the upstream to see the client's disconnect")
+}

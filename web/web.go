@@ -19,6 +19,8 @@
 //   - Errors are OpenAI's error JSON ({"error": {"message", "type",
 //     "param", "code"}}) with the status the one table in errors.go gives
 //     each sextant error code. Bodies over the size limit get 413.
+//     POST /v1/messages, Anthropic's Messages API (messages.go), answers
+//     every error in Anthropic's shape instead.
 //   - Request bodies are decoded strictly: unknown fields are refused
 //     where OpenAI refuses them, and messages name the bad field
 //     ("messages[2].content: ...").
