@@ -18,8 +18,11 @@ import (
 // DraftSource is one document to draft questions from.
 type DraftSource struct {
 	DocumentID string
-	Title      string
-	Chunks     []sextant.Chunk
+	// URI is the document's source URI (sextant.Document.Source); a file's
+	// ("file:///abs/docs/guide.md") lets its questions name it by path.
+	URI    string
+	Title  string
+	Chunks []sextant.Chunk
 }
 
 // DraftOptions configures Draft.
@@ -42,7 +45,13 @@ const minDraftWords = 12
 // up to N questions, taken round-robin over the documents (in the order
 // given) so that every document contributes before any gives a second.
 // Each question's reference answer is a sentence of its passage (the key
-// sentence, or the model's answer) and its relevant id is the document.
+// sentence, or the model's answer) and its relevant id names the document:
+// a document made from a whole file (a "file://" URI without a fragment)
+// by the shortest trailing part of its path that no other document's path
+// ends with ("guide.md", or "guides/setup.md" when another setup.md
+// exists), which keeps the golden set valid on other machines and
+// checkouts (file document ids hash the absolute path); any other
+// document (a record, a file whose path cannot be told apart) by its id.
 // Templated questions are built from the chunk's heading ("What does
 // "Title" say about heading?"), from a definition in the key sentence
 // ("What is X?"), or from the key sentence's salient words. Tags say how
@@ -75,6 +84,7 @@ func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, err
 		}
 		cands[i] = append(headed, other...)
 	}
+	names := relevantNames(docs)
 	var out []Item
 	seen := map[string]bool{}
 	for round := 0; len(out) < n; round++ {
@@ -95,6 +105,7 @@ func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, err
 			if err != nil {
 				return nil, err
 			}
+			it.RelevantIDs = []string{names[i]}
 			key := strings.ToLower(it.Question)
 			if !ok || seen[key] {
 				continue
@@ -108,6 +119,74 @@ func Draft(ctx context.Context, docs []DraftSource, o DraftOptions) ([]Item, err
 		}
 	}
 	return out, nil
+}
+
+// relevantNames returns the relevant id that names each document: for a
+// file, the shortest trailing run of path segments that uriMatch matches
+// against no other document's path (the same file ingested into two
+// collections has one path and may share it), that uriMatch accepts as a
+// path (it holds '.' or '/' and no ':'), and that is no document's id,
+// with or without its collection prefix (those match first); otherwise
+// the document id. Paths are compared as the URIs spell them, escapes
+// included, because uriMatch compares URIs as they are.
+func relevantNames(docs []DraftSource) []string {
+	paths := make([]string, len(docs))
+	ids := make(map[string]bool, 2*len(docs))
+	// suffixes counts, per trailing run of segments, the distinct paths
+	// that end with it.
+	suffixes := map[string]int{}
+	counted := map[string]bool{}
+	for i, d := range docs {
+		ids[d.DocumentID] = true
+		if _, short, ok := strings.Cut(d.DocumentID, ":"); ok {
+			ids[short] = true
+		}
+		p := d.URI
+		if _, rest, ok := strings.Cut(p, "://"); ok {
+			p = rest
+		}
+		p, _, _ = strings.Cut(p, "#")
+		paths[i] = p
+		if p == "" || counted[p] {
+			continue
+		}
+		counted[p] = true
+		for _, s := range pathSuffixes(p) {
+			suffixes[s]++
+		}
+	}
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.DocumentID
+		if !strings.HasPrefix(d.URI, "file://") || strings.Contains(d.URI, "#") {
+			continue
+		}
+		for _, s := range pathSuffixes(paths[i]) {
+			if suffixes[s] == 1 && strings.ContainsAny(s, "./") && !strings.Contains(s, ":") && !ids[s] {
+				out[i] = s
+				break
+			}
+		}
+	}
+	return out
+}
+
+// pathSuffixes returns the trailing runs of p's '/'-separated segments,
+// shortest first: "/a/b/c.md" gives "c.md", "b/c.md", "a/b/c.md".
+func pathSuffixes(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	var out []string
+	for i := len(p); i >= 0; i-- {
+		if i == 0 || p[i-1] == '/' {
+			if s := p[i:]; s != "" && !strings.HasPrefix(s, "/") {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // spread visits a document's chunks in an order that covers it evenly:
@@ -143,7 +222,7 @@ func draftOne(ctx context.Context, d *DraftSource, c *sextant.Chunk, stop map[st
 	if key == "" {
 		return Item{}, false, nil
 	}
-	it := Item{RelevantIDs: []string{d.DocumentID}, Tags: []string{"draft"}}
+	it := Item{Tags: []string{"draft"}}
 	if complete != nil {
 		user, err := draftPrompt.render(map[string]string{"Title": title, "Section": strings.Join(c.Section, " › "), "Passage": c.Text})
 		if err != nil {

@@ -839,7 +839,7 @@ func runEvalInit(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	var docs []eval.DraftSource
 	err = st.Scan(ctx, func(d *sextant.Document, chunks []sextant.Chunk) error {
-		docs = append(docs, eval.DraftSource{DocumentID: d.ID, Title: d.Title, Chunks: slices.Clone(chunks)})
+		docs = append(docs, eval.DraftSource{DocumentID: d.ID, URI: d.Source, Title: d.Title, Chunks: slices.Clone(chunks)})
 		return nil
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -340,6 +341,69 @@ func TestEvalInit(t *testing.T) {
 	// the documents).
 	if stdout, errs, err := runCLI(t, nil, "eval", "run", out, "--data", data, "--out", t.TempDir()); err != nil {
 		t.Fatalf("running the starter suite: %v\n%s\n%s", err, stdout, errs)
+	}
+}
+
+// TestEvalInitNamesFiles drafts a golden set over two files of one base
+// name in different folders and a record, and checks that the files are
+// named by the shortest path that tells them apart, the record by its id,
+// and that the drafted suite's retrieval finds what it names.
+func TestEvalInitNamesFiles(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "docs")
+	for path, text := range map[string]string{
+		"guides/setup.md": "# Setting up\n\nThe configuration file names the data directory and the listen address of the server.\n",
+		"admin/setup.md":  "# Key rotation\n\nAdministrators rotate the signing keys of every tenant once a quarter and record each rotation.\n",
+		"faq.jsonl":       `{"_id": "refunds", "title": "Refunds", "text": "Refunds are issued within fourteen days of a return when the goods arrive back undamaged."}` + "\n",
+	} {
+		p := filepath.Join(docs, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if _, errs, err := runCLI(t, nil, "ingest", "--quiet", "--data", data, docs); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, errs)
+	}
+	out := filepath.Join(dir, "eval", "setup.yaml")
+	if _, errs, err := runCLI(t, nil, "eval", "init", "--data", data, "--out", out, "--n", "3"); err != nil {
+		t.Fatalf("%v\n%s", err, errs)
+	}
+	golden := filepath.Join(dir, "eval", "setup.golden.jsonl")
+	f, err := os.Open(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := eval.ReadDataset(f, golden)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range d.Items {
+		got = append(got, it.RelevantIDs...)
+	}
+	slices.Sort(got)
+	if want := []string{"admin/setup.md", "default:refunds", "guides/setup.md"}; !slices.Equal(got, want) {
+		t.Fatalf("relevant ids %q, want %q", got, want)
+	}
+	report := filepath.Join(dir, "report")
+	if stdout, errs, err := runCLI(t, nil, "eval", "run", out, "--data", data, "--out", report); err != nil {
+		t.Fatalf("running the drafted suite: %v\n%s\n%s", err, stdout, errs)
+	}
+	var rep eval.Report
+	b, err := os.ReadFile(filepath.Join(report, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if v := rep.Variant("default"); v == nil || v.Metrics["recall@10"] < 1 {
+		t.Fatalf("drafted suite: variant %+v, want recall@10 1", v)
 	}
 }
 
