@@ -187,11 +187,14 @@ type operations struct {
 	webhook *cost.Webhook
 	reload  time.Duration
 
-	assistants map[string]rag.Assistant // by name, for cost estimates
+	assistants map[string]rag.Assistant // by name, for cost estimates when assistant is nil
 	online     *eval.Online             // sampled online evaluation; nil = off (evalonline.go)
 	// auditStats reads the audit log's counters for /metrics; set by the
 	// server once the log is open, before it serves.
 	auditStats func() audit.LogStats
+	// assistant looks an assistant up in the pipeline as it is now
+	// ("" = the default): runtime changes (prompts.go) reach estimates.
+	assistant func(name string) (rag.Assistant, bool)
 }
 
 // operationsDeps are what newOperations wires to.
@@ -203,13 +206,15 @@ type operationsDeps struct {
 	logOut     io.Writer          // JSON request log; nil = none
 	version    string             // service.version of spans
 	tracing    *telemetry.Tracing // nil = set up from OTEL_*
+	// assistant looks up the pipeline's current assistants; nil = assistants.
+	assistant func(name string) (rag.Assistant, bool)
 }
 
 // newOperations builds the operating side from the configuration and the
 // OTEL_* environment.
 func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, error) {
 	cfg := d.cfg
-	o := &operations{reload: cfg.Budgets.Reload.D(), assistants: map[string]rag.Assistant{}}
+	o := &operations{reload: cfg.Budgets.Reload.D(), assistants: map[string]rag.Assistant{}, assistant: d.assistant}
 	if o.reload <= 0 {
 		o.reload = 30 * time.Second
 	}
@@ -563,11 +568,8 @@ func (o *operations) estimate(rt web.Route, r *http.Request) (model string, in, 
 	name := req.Model
 	if rt.Name == "ask" {
 		name = req.Assistant
-		if name == "" {
-			name = rag.DefaultAssistant
-		}
 	}
-	if a, ok := o.assistants[name]; ok {
+	if a, ok := o.lookupAssistant(name, rt.Name == "ask"); ok {
 		in = a.ContextWindow
 		if in <= 0 {
 			in = defaultContextInput
@@ -582,6 +584,23 @@ func (o *operations) estimate(rt web.Route, r *http.Request) (model string, in, 
 		out = 0
 	}
 	return name, in, out, nil
+}
+
+// lookupAssistant finds the assistant a request names: in the pipeline as
+// it is now (assistants change at runtime), or in the configured ones.
+// orDefault: "" names the default assistant (POST /v1/ask).
+func (o *operations) lookupAssistant(name string, orDefault bool) (rag.Assistant, bool) {
+	if name == "" && !orDefault {
+		return rag.Assistant{}, false
+	}
+	if o.assistant != nil {
+		return o.assistant(name)
+	}
+	if name == "" {
+		name = rag.DefaultAssistant
+	}
+	a, ok := o.assistants[name]
+	return a, ok
 }
 
 // usage is the web server's usage hook: it prices the record, settles the
@@ -692,7 +711,7 @@ func openOperated(ctx context.Context, e *env, dataDir, configPath string, logOu
 		return nil, nil, err
 	}
 	ops, err = newOperations(ctx, e, operationsDeps{cfg: cfg, store: s.eng.store, assistants: s.opts.Assistants,
-		indexed: s.eng.index.Generation, logOut: logOut, version: version, tracing: tracing})
+		assistant: s.pipeline.Assistant, indexed: s.eng.index.Generation, logOut: logOut, version: version, tracing: tracing})
 	if err != nil {
 		tracing.Shutdown(ctx)
 		s.Close()
