@@ -17,7 +17,8 @@ type SettingsFunc func(ctx context.Context) (*Settings, error)
 // Settings is the body of GET /v1/settings: what the server runs with.
 // It never holds a secret: providers show the environment variable their
 // key is read from and whether it is set, header and query parameter
-// names without their values, and base URLs without user information.
+// names without their values, and base URLs without user information or
+// query values.
 type Settings struct {
 	Object           string             `json:"object"` // "settings"
 	DefaultAssistant string             `json:"default_assistant"`

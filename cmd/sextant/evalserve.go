@@ -309,12 +309,25 @@ func scrubSecrets(m map[string]any) {
 // MarshalYAML writes a duration the way the configuration takes it.
 func (d duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// redactURL drops user information (a password in the URL) from u.
+// redactURL drops user information (a password in the URL) from u and
+// the values of its query parameters (some services take their key
+// there), keeping the names. A URL that does not parse is not shown at
+// all: its secret could not be told from the rest.
 func redactURL(u string) string {
+	if u == "" {
+		return ""
+	}
 	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
+	if err != nil {
+		return "(not a valid URL; hidden)"
 	}
 	p.User = nil
+	if p.RawQuery != "" {
+		q := p.Query()
+		for k := range q {
+			q[k] = []string{"redacted"}
+		}
+		p.RawQuery = q.Encode()
+	}
 	return p.String()
 }
