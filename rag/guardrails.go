@@ -107,6 +107,12 @@ type GuardrailOptions struct {
 	// Canaries maps an assistant to the canary planted in its
 	// instructions (guard.NewCanary); an answer containing it is blocked.
 	Canaries map[string]string
+	// CanaryOf, when set, returns the canary of an assistant Canaries
+	// does not list ("" = none), at every answer: assistants defined
+	// after the guardrails were built get theirs at once. A canary it
+	// returns must hold at least 8 letters or digits (a shorter one fails
+	// the answer).
+	CanaryOf func(assistant string) string
 	// CheckLinks reports links in answers that occur in no source.
 	CheckLinks bool
 	// Deny lists denylisted terms by topic (see guard.OutputOptions).
@@ -740,7 +746,11 @@ func (g *Guardrails) ForgetQuarantine(documentID string) {
 
 func (g *Guardrails) outputFilter(ctx context.Context, in OutputCheck) OutputFilter {
 	st := state(ctx)
-	oo := guard.OutputOptions{Scanner: g.scanner, Canary: g.opts.Canaries[in.Assistant], SystemPrompt: in.System,
+	canary := g.opts.Canaries[in.Assistant]
+	if canary == "" && g.opts.CanaryOf != nil {
+		canary = g.opts.CanaryOf(in.Assistant)
+	}
+	oo := guard.OutputOptions{Scanner: g.scanner, Canary: canary, SystemPrompt: in.System,
 		CheckLinks: g.opts.CheckLinks, Deny: g.opts.Deny, PII: g.opts.OutputPII}
 	if g.opts.CheckLinks || g.opts.OutputPII == guard.PIIAllowFromSources {
 		for _, s := range in.Sources {
@@ -750,7 +760,8 @@ func (g *Guardrails) outputFilter(ctx context.Context, in OutputCheck) OutputFil
 	f := &outputFilter{g: g, ctx: ctx, in: in, score: st.score}
 	c, err := guard.NewOutputChecker(oo)
 	if err != nil {
-		// Options were checked in NewGuardrails; a failure here is a bug.
+		// Options were checked in NewGuardrails; a failure here is a bug
+		// (or a short canary from CanaryOf).
 		f.err = fmt.Errorf("output check: %w", err)
 		return f
 	}

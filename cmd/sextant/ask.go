@@ -115,8 +115,8 @@ func buildPipeline(ctx context.Context, e *env, cfg *config, dataDir string, twe
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	prompts.pipeline = p
-	if gs != nil && gs.canary {
-		prompts.canaries = func() map[string]string { return gs.opts.Canaries }
+	if gs != nil {
+		prompts.canary = gs.canaryOf
 	}
 	return &askSetup{eng: eng, pipeline: p, cfg: cfg, opts: opts, guard: gs, prompts: prompts}, nil
 }
