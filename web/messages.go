@@ -16,9 +16,11 @@ import (
 )
 
 // messagesRoute is the route name of POST /v1/messages, Anthropic's
-// Messages API. Every error on it, including those written by the
-// authentication, authorization and admission layers before the handler
-// runs, is sent in Anthropic's shape (anthropicErrors).
+// Messages API. Every error on it and on any path under it, including
+// those written by the authentication, authorization and admission layers
+// before the handler runs, the 404 of Anthropic endpoints Sextant does
+// not serve (count_tokens, batches) and the 500 of a panic, is sent in
+// Anthropic's shape (anthropicErrors).
 const messagesRoute = "messages"
 
 // messages serves POST /v1/messages: Anthropic's Messages API. A model
@@ -456,16 +458,21 @@ func writeAntError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Write(append(b, '\n'))
 }
 
-// anthropicErrors gives the messages route Anthropic's error shape and
-// request-id header everywhere: error responses written in OpenAI's shape
-// by the layers in front of the handler (authentication 401,
-// authorization 403, admission's 429 with Retry-After, size limits) are
-// rewritten on their way out. Other routes pass through untouched.
-func anthropicErrors(rt Route, next http.Handler) http.Handler {
-	if rt.Name != messagesRoute {
-		return next
-	}
+// anthropicErrors gives requests under /v1/messages (the Messages route,
+// and subpaths such as Anthropic's count_tokens and batches that Sextant
+// does not serve) Anthropic's error shape and request-id header
+// everywhere: error responses written in OpenAI's shape by any layer
+// behind it (authentication 401, authorization 403, admission's 429 with
+// Retry-After, size limits, the 404 and 405 of unknown paths and methods,
+// panic recovery's 500) are rewritten on their way out. Other paths pass
+// through untouched. It sits behind request ids (whose header it copies)
+// and in front of panic recovery.
+func anthropicErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != "/v1/messages" && !strings.HasPrefix(p, "/v1/messages/") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if id := w.Header().Get("X-Request-Id"); id != "" {
 			w.Header().Set("Request-Id", id) // the header Anthropic's SDKs read
 		}

@@ -11,7 +11,8 @@
 // Contracts:
 //   - Every route is declared once, in Server.Routes, with the permission
 //     it needs; the middleware chain is assembled in one place
-//     (Server.Handler): request id → panic recovery → Options.Middleware →
+//     (Server.Handler): request id → Anthropic error shape (paths under
+//     /v1/messages only) → panic recovery → Options.Middleware →
 //     authentication (Options.Authenticate) → authorization (the route's
 //     permission, sextant.Allowed) → Options.Admission → the handler.
 //     Public routes (the health checks, the console's static files) skip
@@ -19,8 +20,10 @@
 //   - Errors are OpenAI's error JSON ({"error": {"message", "type",
 //     "param", "code"}}) with the status the one table in errors.go gives
 //     each sextant error code. Bodies over the size limit get 413.
-//     POST /v1/messages, Anthropic's Messages API (messages.go), answers
-//     every error in Anthropic's shape instead.
+//     POST /v1/messages, Anthropic's Messages API (messages.go), and any
+//     other path under /v1/messages answer every error (404 and 405 of
+//     unknown paths and 500 of panics included) in Anthropic's shape
+//     instead.
 //   - Request bodies are decoded strictly: unknown fields are refused
 //     where OpenAI refuses them, and messages name the bad field
 //     ("messages[2].content: ...").
@@ -296,7 +299,8 @@ func (s *Server) Routes() []Route {
 }
 
 // Handler returns the API as one http.Handler: the routes of Routes, each
-// wrapped in the middleware chain, behind request ids and panic recovery.
+// wrapped in the middleware chain, behind request ids, Anthropic's error
+// shape for paths under /v1/messages, and panic recovery.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.Routes() {
@@ -311,10 +315,10 @@ func (s *Server) Handler() http.Handler {
 		for i := len(s.opts.Middleware) - 1; i >= 0; i-- {
 			h = s.opts.Middleware[i](rt, h)
 		}
-		mux.Handle(rt.Method+" "+rt.Path, anthropicErrors(rt, h))
+		mux.Handle(rt.Method+" "+rt.Path, h)
 	}
 	mux.HandleFunc("/", notFound(mux))
-	return s.requestID(s.recover(mux))
+	return s.requestID(anthropicErrors(s.recover(mux)))
 }
 
 // authenticate sets the request's principal.
