@@ -771,6 +771,7 @@ budgets:
 	wo := web.Options{Pipeline: s.pipeline, Model: model, Retriever: s.eng.index, Store: s.eng.store, Logger: ops.log}
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
+	ops.record = wo.Usage // abandoned requests go through the whole chain, audit included
 	sec.adminOptions(&wo, ops.budgets)
 	api, err := web.New(wo)
 	if err != nil {

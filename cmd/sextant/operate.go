@@ -195,6 +195,10 @@ type operations struct {
 	// assistant looks an assistant up in the pipeline as it is now
 	// ("" = the default): runtime changes (prompts.go) reach estimates.
 	assistant func(name string) (rag.Assistant, bool)
+	// record is the whole usage chain (this usage hook and what wraps it,
+	// the audit record of model calls); the server sets it once wired;
+	// nil = usage alone. Admission books abandoned requests through it.
+	record func(context.Context, sextant.UsageRecord)
 }
 
 // operationsDeps are what newOperations wires to.
@@ -449,6 +453,7 @@ type accounting struct {
 	reserved  bool
 	actualUSD float64
 	settled   bool
+	recorded  bool // the handler handed a usage record over
 }
 
 type accountingKey struct{}
@@ -512,9 +517,67 @@ func (o *operations) admit(rt web.Route, next http.Handler) http.Handler {
 				acct.res.Settle(acct.actualUSD)
 			}
 		}()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountingKey{}, acct)))
+		ctx := context.WithValue(r.Context(), accountingKey{}, acct)
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r.WithContext(ctx))
+		if !acct.recorded && cw.n > 0 && cw.status/100 == 2 {
+			o.abandoned(ctx, p, model, in, cw.n)
+		}
 	})
 }
+
+// abandoned books a request whose response had started but which ended
+// without a usage record — the client went away mid-stream and the
+// handler stopped. The model was called and its tokens were spent, so a
+// client must not escape its budget by disconnecting: the record carries
+// the admission estimate of the prompt and, as output, the bytes already
+// sent at 3 bytes per token (an upper bound: they include the stream's
+// framing), marked estimated and unsuccessful.
+func (o *operations) abandoned(ctx context.Context, p *sextant.Principal, model string, in int, sent int64) {
+	rec := sextant.UsageRecord{RequestID: web.RequestID(ctx), Time: time.Now(), Tenant: p.Tenant, Project: p.Project,
+		Key: p.ID, User: p.User, Model: model,
+		Usage: sextant.Usage{InputTokens: in, OutputTokens: int((sent + bytesPerTokenBound - 1) / bytesPerTokenBound), Estimated: true}}
+	record := o.record
+	if record == nil {
+		record = o.usage
+	}
+	record(ctx, rec)
+	o.log.WarnContext(ctx, "request abandoned mid-response: usage booked from the estimate",
+		"request_id", rec.RequestID, "model", model, "input_tokens", rec.Usage.InputTokens, "output_tokens", rec.Usage.OutputTokens)
+}
+
+// countingWriter counts the body bytes a handler writes and keeps its
+// status. Unwrap keeps http.ResponseController (flushes of streams)
+// working through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n      int64
+	status int
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // refuse answers 429 in OpenAI's error shape.
 func refuse(w http.ResponseWriter, err error, code string, retryAfter time.Duration) {
@@ -618,6 +681,7 @@ func (o *operations) usage(ctx context.Context, rec sextant.UsageRecord) {
 		rec.CostUSD = 0
 	}
 	if acct, _ := ctx.Value(accountingKey{}).(*accounting); acct != nil {
+		acct.recorded = true
 		acct.actualUSD += rec.CostUSD
 		if acct.reserved && !acct.settled {
 			acct.res.Settle(acct.actualUSD)

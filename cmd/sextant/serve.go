@@ -152,6 +152,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	wo.Prompts = s.prompts // prompts.go: runtime templates and assistants
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
+	ops.record = wo.Usage // abandoned requests go through the whole chain, audit included
 	sec.adminOptions(&wo, ops.budgets)
 	if s.guard != nil && s.guard.g != nil { // a release takes effect at once in this process
 		release, g := wo.Admin.Release, s.guard.g
