@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -325,13 +326,22 @@ func uriMatch(uri string, rel map[string]int) string {
 		path = rest
 	}
 	path, _, _ = strings.Cut(path, "#")
+	// A URI escapes what a path may hold ("my%20notes.md"); a golden set
+	// may name the file either way.
+	paths := []string{path}
+	if u, err := url.PathUnescape(path); err == nil && u != path {
+		paths = append(paths, u)
+	}
 	best := ""
 	for id := range rel {
-		if !strings.ContainsAny(id, "./") || strings.Contains(id, ":") {
+		if !strings.ContainsAny(id, "./") || strings.Contains(id, ":") || len(id) <= len(best) {
 			continue
 		}
-		if (path == id || strings.HasSuffix(path, "/"+strings.TrimPrefix(id, "/"))) && len(id) > len(best) {
-			best = id
+		for _, p := range paths {
+			if p == id || strings.HasSuffix(p, "/"+strings.TrimPrefix(id, "/")) {
+				best = id
+				break
+			}
 		}
 	}
 	return best

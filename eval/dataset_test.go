@@ -97,14 +97,17 @@ func TestRankedIDs(t *testing.T) {
 		{DocumentID: "default:ingestion.md-e2d7f042f8f3", ChunkID: "default:ingestion.md-e2d7f042f8f3#3", URI: "file:///srv/repo/docs/ingestion.md"},
 		{DocumentID: "default:api.md-c213bc7b5ab2", URI: "file:///srv/repo/docs/api.md#7"},
 		{DocumentID: "default:myapi.md-0123456789ab", URI: "file:///srv/repo/notes/myapi.md"},
+		{DocumentID: "default:my notes.md-0123456789ac", URI: "file:///srv/repo/notes/my%20notes.md"},
 	}
 	for _, c := range []struct {
 		it   Item
 		want []string
 	}{
-		{Item{RelevantIDs: []string{"ingestion.md"}}, []string{"ingestion.md", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab"}},
-		{Item{RelevantIDs: []string{"docs/api.md", "api.md"}}, []string{"default:ingestion.md-e2d7f042f8f3", "docs/api.md", "default:myapi.md-0123456789ab"}},
-		{Item{RelevantIDs: []string{"docs"}}, []string{"default:ingestion.md-e2d7f042f8f3", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab"}},
+		{Item{RelevantIDs: []string{"ingestion.md"}}, []string{"ingestion.md", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab", "default:my notes.md-0123456789ac"}},
+		{Item{RelevantIDs: []string{"docs/api.md", "api.md"}}, []string{"default:ingestion.md-e2d7f042f8f3", "docs/api.md", "default:myapi.md-0123456789ab", "default:my notes.md-0123456789ac"}},
+		{Item{RelevantIDs: []string{"docs"}}, []string{"default:ingestion.md-e2d7f042f8f3", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab", "default:my notes.md-0123456789ac"}},
+		{Item{RelevantIDs: []string{"my notes.md"}}, []string{"default:ingestion.md-e2d7f042f8f3", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab", "my notes.md"}},
+		{Item{RelevantIDs: []string{"notes/my%20notes.md"}}, []string{"default:ingestion.md-e2d7f042f8f3", "default:api.md-c213bc7b5ab2", "default:myapi.md-0123456789ab", "notes/my%20notes.md"}},
 	} {
 		if got := c.it.RankedIDs(files); !cmp.Equal(got, c.want) {
 			t.Errorf("RankedIDs for %v = %v, want %v", c.it.RelevantIDs, got, c.want)
