@@ -888,22 +888,10 @@ func (s *Server) releaseQuarantine(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "document quarantine")
 		return
 	}
-	if err := checkJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	defer putBuf(buf)
 	var in QuarantineRelease
-	if buf.Len() > 0 {
-		if err := decodeStrict(buf.Bytes(), &in); err != nil {
-			writeError(w, err)
-			return
-		}
+	if err := s.readOptionalJSON(w, r, &in); err != nil {
+		writeError(w, err)
+		return
 	}
 	p := principal(r)
 	id := r.PathValue("id")

@@ -191,22 +191,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, approve bool) {
 	if !ok {
 		return
 	}
-	if err := checkJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	defer putBuf(buf)
 	var in ApprovalDecision
-	if buf.Len() > 0 {
-		if err := decodeStrict(buf.Bytes(), &in); err != nil {
-			writeError(w, err)
-			return
-		}
+	if err := s.readOptionalJSON(w, r, &in); err != nil {
+		writeError(w, err)
+		return
 	}
 	p := principal(r)
 	a, err := q.Decide(r.Context(), &p, r.PathValue("id"), approve, in.Note)

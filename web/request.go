@@ -120,8 +120,19 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// readJSON reads and strictly decodes r's body into v.
+// readJSON reads and strictly decodes r's body into v; an empty body is
+// an error.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, false)
+}
+
+// readOptionalJSON is readJSON for a body that may be left out: an empty
+// body leaves v as it is.
+func (s *Server) readOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeBody(w, r, v, true)
+}
+
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	if err := checkJSON(r); err != nil {
 		return err
 	}
@@ -130,10 +141,13 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return err
 	}
 	defer putBuf(buf)
-	if buf.Len() == 0 {
-		return invalidParam("", "the request body is empty; send a JSON object")
+	switch {
+	case buf.Len() > 0:
+		return decodeStrict(buf.Bytes(), v)
+	case optional:
+		return nil
 	}
-	return decodeStrict(buf.Bytes(), v)
+	return invalidParam("", "the request body is empty; send a JSON object")
 }
 
 // jsonError turns an encoding/json error into an EINVALID error naming
