@@ -937,15 +937,24 @@ type AssistantInfo struct {
 	Cached       bool     `json:"cached"`
 }
 
-// assistants serves GET /v1/assistants.
-func (s *Server) assistants(w http.ResponseWriter, r *http.Request) {
-	pl := s.opts.Pipeline
-	if pl == nil {
+// pipelineRead starts a request on the answer pipeline that takes no
+// query parameters: it answers 503 when the server has no pipeline and
+// 400 for a query, and reports whether the handler may go on.
+func (s *Server) pipelineRead(w http.ResponseWriter, r *http.Request) (*rag.Pipeline, bool) {
+	if s.opts.Pipeline == nil {
 		unavailable(w, "an answer pipeline")
-		return
+		return nil, false
 	}
 	if err := checkQuery(r); err != nil {
 		writeError(w, err)
+		return nil, false
+	}
+	return s.opts.Pipeline, true
+}
+
+// assistants serves GET /v1/assistants.
+func (s *Server) assistants(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.pipelineRead(w, r); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, List[AssistantInfo]{Object: "list", Data: s.assistantInfos()})
@@ -953,13 +962,8 @@ func (s *Server) assistants(w http.ResponseWriter, r *http.Request) {
 
 // purgeCache serves POST /v1/cache/purge: empties the response cache.
 func (s *Server) purgeCache(w http.ResponseWriter, r *http.Request) {
-	pl := s.opts.Pipeline
-	if pl == nil {
-		unavailable(w, "an answer pipeline")
-		return
-	}
-	if err := checkQuery(r); err != nil {
-		writeError(w, err)
+	pl, ok := s.pipelineRead(w, r)
+	if !ok {
 		return
 	}
 	n, enabled := pl.PurgeCache()
@@ -1143,12 +1147,7 @@ func (s *Server) replayAnswer(w http.ResponseWriter, r *http.Request) { s.replay
 func (s *Server) auditReplay(w http.ResponseWriter, r *http.Request) { s.replay(w, r, true) }
 
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, asAuditor bool) {
-	if s.opts.Pipeline == nil {
-		unavailable(w, "an answer pipeline")
-		return
-	}
-	if err := checkQuery(r); err != nil {
-		writeError(w, err)
+	if _, ok := s.pipelineRead(w, r); !ok {
 		return
 	}
 	p := principal(r)

@@ -187,13 +187,8 @@ func (s *Server) promptWriter(w http.ResponseWriter, r *http.Request) bool {
 // listTemplates serves GET /v1/templates: every template's name and
 // active hash.
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
-	pl := s.opts.Pipeline
-	if pl == nil {
-		unavailable(w, "an answer pipeline")
-		return
-	}
-	if err := checkQuery(r); err != nil {
-		writeError(w, err)
+	pl, ok := s.pipelineRead(w, r)
+	if !ok {
 		return
 	}
 	ts := pl.Templates()
@@ -209,13 +204,8 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 // getTemplate serves GET /v1/templates/{name}: the active body and every
 // known version.
 func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
-	pl := s.opts.Pipeline
-	if pl == nil {
-		unavailable(w, "an answer pipeline")
-		return
-	}
-	if err := checkQuery(r); err != nil {
-		writeError(w, err)
+	pl, ok := s.pipelineRead(w, r)
+	if !ok {
 		return
 	}
 	name := r.PathValue("name")
