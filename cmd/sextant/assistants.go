@@ -46,17 +46,10 @@ func runAssistants(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := "list"
-	if len(pos) > 0 {
-		sub, pos = pos[0], pos[1:]
-	}
-	want := map[string]int{"list": 0, "set": 1, "delete": 1}
-	n, ok := want[sub]
-	if !ok {
-		return usageErrorf("assistants: unknown subcommand %q (want list, set or delete)", sub)
-	}
-	if len(pos) != n {
-		return usageErrorf("assistants %s: want %d argument(s), got %d (sextant assistants -h)", sub, n, len(pos))
+	sub, pos, err := subcommand("assistants", pos, "list",
+		map[string]int{"list": 0, "set": 1, "delete": 1}, "list, set or delete")
+	if err != nil {
+		return err
 	}
 	c, closeFn, err := openPromptCatalog(ctx, e, *dataDir, *configPath)
 	if err != nil {

@@ -44,7 +44,7 @@ Flags:
 `
 
 func runAudit(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		fmt.Fprint(e.stdout, auditUsage)
 		if len(args) == 0 {
 			return usageErrorf("audit: name a subcommand (verify, export or purge)")

@@ -25,7 +25,7 @@ func benchKinds() []command {
 }
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		printBenchUsage(e.stdout)
 		if len(args) == 0 {
 			return usageErrorf("bench: name a benchmark")

@@ -31,7 +31,7 @@ func churnCommands() []command {
 }
 
 func runChurn(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		printChurnUsage(e.stdout)
 		if len(args) == 0 {
 			return usageErrorf("churn: name a subcommand")

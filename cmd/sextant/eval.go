@@ -48,7 +48,7 @@ Flags:
 const exitGateFailed = 3
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		fmt.Fprint(e.stdout, evalUsage)
 		if len(args) == 0 {
 			return usageErrorf("eval: name a subcommand: run, history, init or grounding-data")

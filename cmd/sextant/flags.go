@@ -62,3 +62,27 @@ func keyValues(flagName string, pairs []string) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// wantsHelp reports whether a command with subcommands was given none, or
+// asked for help instead of naming one.
+func wantsHelp(args []string) bool {
+	return len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help"
+}
+
+// subcommand takes the subcommand from the positional arguments of cmd
+// (def when there are none) and checks it is one of arity's, with exactly
+// its number of arguments. want lists the subcommands for the error.
+func subcommand(cmd string, pos []string, def string, arity map[string]int, want string) (sub string, rest []string, err error) {
+	sub, rest = def, pos
+	if len(pos) > 0 {
+		sub, rest = pos[0], pos[1:]
+	}
+	n, ok := arity[sub]
+	if !ok {
+		return "", nil, usageErrorf("%s: unknown subcommand %q (want %s)", cmd, sub, want)
+	}
+	if len(rest) != n {
+		return "", nil, usageErrorf("%s %s: want %d argument(s), got %d (sextant %s -h)", cmd, sub, n, len(rest), cmd)
+	}
+	return sub, rest, nil
+}

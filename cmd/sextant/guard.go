@@ -23,7 +23,7 @@ func runGuard(ctx context.Context, e *env, args []string) error {
 		{"train", "retrain the embedded injection model from labelled JSONL", runGuardTrain},
 		{"eval", "score labelled JSONL sets: flagged and blocked shares, AUC, TPR at 5% FPR", runGuardEval},
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		w := e.stdout
 		if len(args) == 0 {
 			w = e.stderr

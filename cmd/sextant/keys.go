@@ -39,7 +39,7 @@ Flags:
 `
 
 func runKeys(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		fmt.Fprint(e.stdout, keysUsage)
 		if len(args) == 0 {
 			return usageErrorf("keys: name a subcommand (create, list, revoke or generate)")

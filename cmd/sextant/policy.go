@@ -14,7 +14,7 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 	usage := func() {
 		fmt.Fprintln(e.stderr, "Usage:\n  sextant policy check FILE            validate a policy file\n  sextant policy test FILE CASES.yaml  check rules against example requests")
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if wantsHelp(args) {
 		usage()
 		if len(args) == 0 {
 			return usageErrorf("policy: name a command (check or test)")

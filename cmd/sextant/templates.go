@@ -46,17 +46,10 @@ func runTemplates(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := "list"
-	if len(pos) > 0 {
-		sub, pos = pos[0], pos[1:]
-	}
-	want := map[string]int{"list": 0, "show": 1, "set": 2, "activate": 2}
-	n, ok := want[sub]
-	if !ok {
-		return usageErrorf("templates: unknown subcommand %q (want list, show, set or activate)", sub)
-	}
-	if len(pos) != n {
-		return usageErrorf("templates %s: want %d argument(s), got %d (sextant templates -h)", sub, n, len(pos))
+	sub, pos, err := subcommand("templates", pos, "list",
+		map[string]int{"list": 0, "show": 1, "set": 2, "activate": 2}, "list, show, set or activate")
+	if err != nil {
+		return err
 	}
 	c, closeFn, err := openPromptCatalog(ctx, e, *dataDir, *configPath)
 	if err != nil {
