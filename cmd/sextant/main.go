@@ -72,7 +72,7 @@ func commands() []command {
 // run executes one sextant invocation.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if wantsHelp(args) {
 		printUsage(e.stdout)
 		if len(args) == 0 {
 			return errUsage
