@@ -195,37 +195,17 @@ func (ix *Index) unitVector(r Ranked) []float32 {
 // rest keep their order after them.
 func (ix *Index) rerank(ctx context.Context, query string, cands []Ranked, r Retrieval) ([]Ranked, error) {
 	head := cands[:min(len(cands), r.RerankDepth)]
-	ids := make([]string, len(head))
-	for i, c := range head {
-		ids[i] = c.ChunkID
-	}
-	chunks, err := ix.store.ChunksByID(ctx, ids)
+	all, found, err := ix.candidates(ctx, head)
 	if err != nil {
-		return nil, fmt.Errorf("search: read candidates: %w", err)
+		return nil, err
 	}
-	byID := make(map[string]*sextant.Chunk, len(chunks))
-	for i := range chunks {
-		byID[chunks[i].ID] = &chunks[i]
-	}
-	titles := make([]string, len(head))
-	ix.mu.RLock()
-	for i, c := range head {
-		if e := ix.docs[c.DocumentID]; e != nil {
-			titles[i] = e.doc.Title
-		}
-	}
-	ix.mu.RUnlock()
 	in := make([]Candidate, 0, len(head))
 	kept := make([]Ranked, 0, len(head))
 	for i, c := range head {
-		ch, ok := byID[c.ChunkID]
-		if !ok {
+		if !found[i] {
 			continue // deleted since it was ranked
 		}
-		cd := Candidate{ChunkID: c.ChunkID, DocumentID: c.DocumentID, Title: titles[i], Section: ch.Section, Text: ch.Text, Fused: c.Score}
-		cd.Lexical, cd.HasLexical = c.Scores[ScoreBM25]
-		cd.Vector, cd.HasVector = c.Scores[ScoreVector]
-		in = append(in, cd)
+		in = append(in, all[i])
 		kept = append(kept, c)
 	}
 	if len(in) == 0 {
@@ -242,6 +222,41 @@ func (ix *Index) rerank(ctx context.Context, query string, cands []Ranked, r Ret
 	}
 	sortRanked(kept)
 	return append(kept, below(cands[len(head):], kept[len(kept)-1].Score)...), nil
+}
+
+// candidates reads the chunks of ranked from the store and returns them
+// as rerank candidates (title, section, text and stage scores), in order;
+// found[i] reports whether chunk i is still stored (its candidate has no
+// text otherwise).
+func (ix *Index) candidates(ctx context.Context, ranked []Ranked) (cands []Candidate, found []bool, err error) {
+	ids := make([]string, len(ranked))
+	for i, c := range ranked {
+		ids[i] = c.ChunkID
+	}
+	chunks, err := ix.store.ChunksByID(ctx, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("search: read candidates: %w", err)
+	}
+	byID := make(map[string]*sextant.Chunk, len(chunks))
+	for i := range chunks {
+		byID[chunks[i].ID] = &chunks[i]
+	}
+	cands, found = make([]Candidate, len(ranked)), make([]bool, len(ranked))
+	ix.mu.RLock()
+	for i, c := range ranked {
+		cd := Candidate{ChunkID: c.ChunkID, DocumentID: c.DocumentID, Fused: c.Score}
+		if e := ix.docs[c.DocumentID]; e != nil {
+			cd.Title = e.doc.Title
+		}
+		if ch, ok := byID[c.ChunkID]; ok {
+			cd.Section, cd.Text, found[i] = ch.Section, ch.Text, true
+		}
+		cd.Lexical, cd.HasLexical = c.Scores[ScoreBM25]
+		cd.Vector, cd.HasVector = c.Scores[ScoreVector]
+		cands[i] = cd
+	}
+	ix.mu.RUnlock()
+	return cands, found, nil
 }
 
 // below shifts the scores of tail (best first) so that all lie under
@@ -266,33 +281,10 @@ func (ix *Index) Retrieval() Retrieval { return ix.opts.Retrieval }
 // the built-in reranker's feature rows, reading their text from the store;
 // chunks no longer stored get nil. It is how reranker weights are fitted.
 func (ix *Index) Features(ctx context.Context, query string, ranked []Ranked) ([][]float64, error) {
-	ids := make([]string, len(ranked))
-	for i, c := range ranked {
-		ids[i] = c.ChunkID
-	}
-	chunks, err := ix.store.ChunksByID(ctx, ids)
+	in, _, err := ix.candidates(ctx, ranked)
 	if err != nil {
-		return nil, fmt.Errorf("search: read candidates: %w", err)
+		return nil, err
 	}
-	byID := make(map[string]*sextant.Chunk, len(chunks))
-	for i := range chunks {
-		byID[chunks[i].ID] = &chunks[i]
-	}
-	in := make([]Candidate, len(ranked))
-	ix.mu.RLock()
-	for i, c := range ranked {
-		cd := Candidate{ChunkID: c.ChunkID, DocumentID: c.DocumentID, Fused: c.Score}
-		if e := ix.docs[c.DocumentID]; e != nil {
-			cd.Title = e.doc.Title
-		}
-		if ch, ok := byID[c.ChunkID]; ok {
-			cd.Section, cd.Text = ch.Section, ch.Text
-		}
-		cd.Lexical, cd.HasLexical = c.Scores[ScoreBM25]
-		cd.Vector, cd.HasVector = c.Scores[ScoreVector]
-		in[i] = cd
-	}
-	ix.mu.RUnlock()
 	return Features(ix.analyzer, query, in), nil
 }
 
