@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -74,20 +75,11 @@ func ReadDataset(r io.Reader, name string) (*Dataset, error) {
 		if dec.More() {
 			return nil, fail("more than one JSON value on the line")
 		}
-		it.Question = strings.TrimSpace(it.Question)
-		if it.Question == "" {
-			return nil, fail(`missing or empty "question"`)
-		}
-		if it.ID == "" {
-			it.ID = "q" + strconv.Itoa(line)
+		if err := it.Prepare(line); err != nil {
+			return nil, fail("%v", err)
 		}
 		if prev, dup := seen[it.ID]; dup {
 			return nil, fail("id %q is used on line %d too", it.ID, prev)
-		}
-		for id, g := range it.Grades {
-			if !slices.Contains(it.RelevantIDs, id) && g > 0 {
-				it.RelevantIDs = append(it.RelevantIDs, id)
-			}
 		}
 		seen[it.ID] = line
 		d.Items = append(d.Items, it)
@@ -299,6 +291,29 @@ func (it *Item) RankedIDs(sources []sextant.Source) []string {
 		}
 	}
 	return out
+}
+
+// ErrNoQuestion is Item.Prepare's error for an item without a question.
+var ErrNoQuestion = errors.New(`missing or empty "question"`)
+
+// Prepare readies an item read at position pos (from 1) of a golden set:
+// the question trimmed (ErrNoQuestion when nothing is left), the id
+// defaulted to "q<pos>", and the ids of positive grades added to
+// RelevantIDs.
+func (it *Item) Prepare(pos int) error {
+	it.Question = strings.TrimSpace(it.Question)
+	if it.Question == "" {
+		return ErrNoQuestion
+	}
+	if it.ID == "" {
+		it.ID = "q" + strconv.Itoa(pos)
+	}
+	for id, g := range it.Grades {
+		if g > 0 && !slices.Contains(it.RelevantIDs, id) {
+			it.RelevantIDs = append(it.RelevantIDs, id)
+		}
+	}
+	return nil
 }
 
 // NamesFiles reports whether a relevant id names a file by its path

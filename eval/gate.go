@@ -43,7 +43,7 @@ func ParseGate(s string) (Gate, error) {
 	body := text
 	if v, rest, ok := strings.Cut(body, ":"); ok && !strings.ContainsAny(v, "<>=!@ ") {
 		g.Variant, body = strings.TrimSpace(v), strings.TrimSpace(rest)
-		if !validName(g.Variant) {
+		if !ValidName(g.Variant) {
 			return Gate{}, sextant.Errorf(sextant.EINVALID, "gate %q: variant %q is not a valid name", text, g.Variant)
 		}
 	}

@@ -266,7 +266,7 @@ func ParseSuite(name string, data []byte) (*Suite, error) {
 	switch {
 	case s.Name == "":
 		return nil, fail(raw.Name.Line, raw.Name.Col, "the suite has no name (name: ...)")
-	case !validName(s.Name):
+	case !ValidName(s.Name):
 		return nil, fail(raw.Name.Line, raw.Name.Col, "name %q: use 1-64 letters, digits, '-', '_' or '.'", s.Name)
 	case s.Dataset == "":
 		return nil, fail(raw.Dataset.Line, raw.Dataset.Col, "no dataset (dataset: FILE.jsonl or a BEIR folder)")
@@ -283,7 +283,7 @@ func ParseSuite(name string, data []byte) (*Suite, error) {
 		switch {
 		case v.Name == "":
 			return nil, fail(line, col, "variants[%d] has no name", i)
-		case !validName(v.Name):
+		case !ValidName(v.Name):
 			return nil, fail(line, col, "variant name %q: use 1-64 letters, digits, '-', '_' or '.'", v.Name)
 		case names[v.Name]:
 			return nil, fail(line, col, "variant %q is defined twice", v.Name)
@@ -364,7 +364,9 @@ func (s *Suite) Depths() []int {
 	return ks
 }
 
-func validName(s string) bool {
+// ValidName reports whether s may name a suite or a variant: 1-64
+// letters, digits, '-', '_' or '.'.
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -183,7 +183,7 @@ func (s *Server) evalSpec(in *EvalRunRequest) (EvalSpec, error) {
 	if name == "" {
 		name = "inline"
 	}
-	if !suiteName(name) {
+	if !eval.ValidName(name) {
 		return spec, invalidParam("name", "%q: use 1-64 letters, digits, '-', '_' or '.'", name)
 	}
 	if a := s.opts.Pipeline; a != nil {
@@ -219,49 +219,17 @@ func (s *Server) evalSpec(in *EvalRunRequest) (EvalSpec, error) {
 	seen := map[string]int{}
 	for i, it := range in.Golden {
 		field := "golden[" + strconv.Itoa(i) + "]"
-		it.Question = strings.TrimSpace(it.Question)
-		if it.Question == "" {
+		if err := it.Prepare(i + 1); err != nil {
 			return spec, invalidParam(field+".question", "missing or empty")
-		}
-		if it.ID == "" {
-			it.ID = "q" + strconv.Itoa(i+1)
 		}
 		if prev, dup := seen[it.ID]; dup {
 			return spec, invalidParam(field+".id", "%q is the id of golden[%d] too", it.ID, prev)
 		}
 		seen[it.ID] = i
-		for id, g := range it.Grades {
-			if g > 0 && !containsString(it.RelevantIDs, id) {
-				it.RelevantIDs = append(it.RelevantIDs, id)
-			}
-		}
 		ds.Items[i] = it
 	}
 	spec.Inline, spec.Dataset = suite, ds
 	return spec, nil
-}
-
-func containsString(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// suiteName reports whether s is a valid suite name (eval.ParseSuite's
-// rule).
-func suiteName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // runEval serves POST /v1/evals/runs.
