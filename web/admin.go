@@ -833,7 +833,9 @@ type Quarantined struct {
 	Note       string     `json:"note,omitempty"`
 }
 
-func quarantineJSON(q *sextant.Quarantine) Quarantined {
+// NewQuarantined renders a quarantine as the API does; the command line's
+// --json output uses it so both print the same object.
+func NewQuarantined(q *sextant.Quarantine) Quarantined {
 	v := Quarantined{q.DocumentID, q.Tenant, q.ChunkID, q.Score, q.Reason, q.Excerpt, q.CreatedAt, nil, q.ReleasedBy, q.Note}
 	if !q.Active() {
 		t := q.ReleasedAt
@@ -870,7 +872,7 @@ func (s *Server) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	out := List[Quarantined]{Object: "list", Data: []Quarantined{}}
 	for i := range qs {
-		out.Data = append(out.Data, quarantineJSON(&qs[i]))
+		out.Data = append(out.Data, NewQuarantined(&qs[i]))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -916,7 +918,7 @@ func (s *Server) releaseQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, quarantineJSON(q))
+	writeJSON(w, http.StatusOK, NewQuarantined(q))
 }
 
 // ---- assistants and the response cache ----

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/sqlite"
+	"github.com/sextant-ai/sextant/web"
 )
 
 const quarantineUsage = `Usage: sextant docs quarantine [list] [--all] [--json]
@@ -79,26 +80,9 @@ func runDocsQuarantine(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		type view struct {
-			Document   string     `json:"document"`
-			Tenant     string     `json:"tenant,omitempty"`
-			Chunk      string     `json:"chunk"`
-			Score      float64    `json:"score"`
-			Reason     string     `json:"reason"`
-			Excerpt    string     `json:"excerpt"`
-			CreatedAt  time.Time  `json:"created_at"`
-			ReleasedAt *time.Time `json:"released_at,omitempty"`
-			ReleasedBy string     `json:"released_by,omitempty"`
-			Note       string     `json:"note,omitempty"`
-		}
-		out := make([]view, 0, len(qs))
-		for _, q := range qs {
-			v := view{q.DocumentID, q.Tenant, q.ChunkID, q.Score, q.Reason, q.Excerpt, q.CreatedAt, nil, q.ReleasedBy, q.Note}
-			if !q.Active() {
-				t := q.ReleasedAt
-				v.ReleasedAt = &t
-			}
-			out = append(out, v)
+		out := make([]web.Quarantined, 0, len(qs))
+		for i := range qs {
+			out = append(out, web.NewQuarantined(&qs[i]))
 		}
 		return writeJSON(e.stdout, out)
 	}
