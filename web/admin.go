@@ -172,7 +172,9 @@ type Key struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 }
 
-func keyJSON(k *sextant.APIKey) Key {
+// NewKey renders a key as the API does (without its secret); the command
+// line's --json output uses it so both print the same object.
+func NewKey(k *sextant.APIKey) Key {
 	j := Key{Object: "api_key", ID: k.ID, Name: k.Name, Tenant: k.Tenant, Project: k.Project, Roles: k.Roles, Groups: k.Groups, CreatedAt: k.CreatedAt}
 	if j.Roles == nil {
 		j.Roles = []string{}
@@ -256,7 +258,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := keyJSON(k)
+	out := NewKey(k)
 	out.Key = secret
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, out)
@@ -288,7 +290,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 	out := List[Key]{Object: "list", Data: []Key{}}
 	for i := range keys {
 		if (operator(&p) && named == "") || keys[i].Tenant == tenant {
-			out.Data = append(out.Data, keyJSON(&keys[i]))
+			out.Data = append(out.Data, NewKey(&keys[i]))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -325,7 +327,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, keyJSON(k))
+	writeJSON(w, http.StatusOK, NewKey(k))
 }
 
 // List is the JSON list envelope.

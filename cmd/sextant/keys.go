@@ -12,6 +12,7 @@ import (
 	"github.com/sextant-ai/sextant/access"
 	"github.com/sextant-ai/sextant/audit"
 	"github.com/sextant-ai/sextant/sqlite"
+	"github.com/sextant-ai/sextant/web"
 )
 
 const keysUsage = `Usage: sextant keys create --role R [--role R]... [--tenant T] [--project P] [--groups a,b] [--name N] [--json]
@@ -174,10 +175,9 @@ func keysCreate(ctx context.Context, e *env, dir string, spec access.KeySpec, as
 			return err
 		}
 		if asJSON {
-			return writeJSON(e.stdout, struct {
-				Key string `json:"key"`
-				keyJSON
-			}{secret, toKeyJSON(k)})
+			j := web.NewKey(k)
+			j.Key = secret
+			return writeJSON(e.stdout, j)
 		}
 		fmt.Fprintf(e.stdout, "created %s (%s)\n\n    %s\n\nThis is the only time the key is shown: store it now (only its hash is kept).\n",
 			k.ID, describeKey(k), secret)
@@ -207,32 +207,6 @@ func groupsText(g []string) string {
 	return "labelled " + strings.Join(g, ",") + " or unlabelled"
 }
 
-// keyJSON is a key as `keys list --json` prints it.
-type keyJSON struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Tenant     string     `json:"tenant"`
-	Project    string     `json:"project"`
-	Roles      []string   `json:"roles"`
-	Groups     []string   `json:"groups"` // null = every document
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-}
-
-func toKeyJSON(k *sextant.APIKey) keyJSON {
-	j := keyJSON{ID: k.ID, Name: k.Name, Tenant: k.Tenant, Project: k.Project, Roles: k.Roles, Groups: k.Groups, CreatedAt: k.CreatedAt}
-	if !k.LastUsedAt.IsZero() {
-		t := k.LastUsedAt
-		j.LastUsedAt = &t
-	}
-	if !k.RevokedAt.IsZero() {
-		t := k.RevokedAt
-		j.RevokedAt = &t
-	}
-	return j
-}
-
 func keysList(ctx context.Context, e *env, dir string, asJSON bool) error {
 	st, err := openStore(ctx, dir)
 	if err != nil {
@@ -244,9 +218,9 @@ func keysList(ctx context.Context, e *env, dir string, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		out := make([]keyJSON, len(keys))
+		out := make([]web.Key, len(keys))
 		for i := range keys {
-			out[i] = toKeyJSON(&keys[i])
+			out[i] = web.NewKey(&keys[i])
 		}
 		return writeJSON(e.stdout, out)
 	}
