@@ -42,3 +42,23 @@ func TestGuardrailsCanaryOf(t *testing.T) {
 		t.Errorf("CanaryOf asked for %q, want remote at each of 2 answers", asked)
 	}
 }
+
+// canaryFor is a CanaryOf giving assistant its canary and the others none.
+func canaryFor(assistant, canary string) func(string) string {
+	return func(a string) string {
+		if a == assistant {
+			return canary
+		}
+		return ""
+	}
+}
+
+// A canary too short to detect reliably is refused: the answer fails
+// rather than going out unchecked.
+func TestGuardrailsShortCanary(t *testing.T) {
+	w := newGuarded(t, guardedOptions{gen: &script{deltas: says("Refunds take five days [1].", 2)},
+		guard: rag.GuardrailOptions{CanaryOf: canaryFor("remote", "short")}})
+	if _, err := w.p.Ask(t.Context(), &rag.Request{Assistant: "remote", Question: "How long do refunds take?"}); err == nil {
+		t.Error("an answer checked against a short canary went out")
+	}
+}

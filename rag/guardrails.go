@@ -104,14 +104,11 @@ type GuardrailOptions struct {
 	// Credentials are handled by Output in every mode, and payment card
 	// numbers and US SSNs are not let through by allow_from_sources.
 	OutputPII guard.PIIMode
-	// Canaries maps an assistant to the canary planted in its
-	// instructions (guard.NewCanary); an answer containing it is blocked.
-	Canaries map[string]string
-	// CanaryOf, when set, returns the canary of an assistant Canaries
-	// does not list ("" = none), at every answer: assistants defined
-	// after the guardrails were built get theirs at once. A canary it
-	// returns must hold at least 8 letters or digits (a shorter one fails
-	// the answer).
+	// CanaryOf, when set, returns the canary planted in an assistant's
+	// instructions (guard.NewCanary; "" = none); an answer containing it
+	// is blocked. It is asked at every answer, so assistants defined
+	// after the guardrails were built are covered at once. A canary must
+	// hold at least 8 letters or digits (a shorter one fails the answer).
 	CanaryOf func(assistant string) string
 	// CheckLinks reports links in answers that occur in no source.
 	CheckLinks bool
@@ -258,11 +255,6 @@ func NewGuardrails(opts GuardrailOptions) (*Guardrails, error) {
 			return nil, err
 		}
 		g.output[t] = a
-	}
-	for a, c := range opts.Canaries {
-		if len(c) < 8 {
-			return nil, sextant.Errorf(sextant.EINVALID, "guardrails: assistant %q: canary %q is too short (want at least 8 characters)", a, c)
-		}
 	}
 	g.prompt = guard.Redactor{Actions: opts.Prompt, Default: opts.PromptDefault, HashKey: opts.HashKey}
 	if g.prompt.Default == "" {
@@ -746,8 +738,8 @@ func (g *Guardrails) ForgetQuarantine(documentID string) {
 
 func (g *Guardrails) outputFilter(ctx context.Context, in OutputCheck) OutputFilter {
 	st := state(ctx)
-	canary := g.opts.Canaries[in.Assistant]
-	if canary == "" && g.opts.CanaryOf != nil {
+	var canary string
+	if g.opts.CanaryOf != nil {
 		canary = g.opts.CanaryOf(in.Assistant)
 	}
 	oo := guard.OutputOptions{Scanner: g.scanner, Canary: canary, SystemPrompt: in.System,
@@ -760,8 +752,8 @@ func (g *Guardrails) outputFilter(ctx context.Context, in OutputCheck) OutputFil
 	f := &outputFilter{g: g, ctx: ctx, in: in, score: st.score}
 	c, err := guard.NewOutputChecker(oo)
 	if err != nil {
-		// Options were checked in NewGuardrails; a failure here is a bug
-		// (or a short canary from CanaryOf).
+		// Options were checked in NewGuardrails; a failure here is a
+		// short canary from CanaryOf, or a bug.
 		f.err = fmt.Errorf("output check: %w", err)
 		return f
 	}

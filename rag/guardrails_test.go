@@ -346,7 +346,7 @@ func TestGuardrailsOutputChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gen := &script{deltas: says(tc.answer, 3)}
-			w := newGuarded(t, guardedOptions{gen: gen, guard: rag.GuardrailOptions{Canaries: map[string]string{"remote": canary}}})
+			w := newGuarded(t, guardedOptions{gen: gen, guard: rag.GuardrailOptions{CanaryOf: canaryFor("remote", canary)}})
 			var streamed strings.Builder
 			var res *rag.Result
 			for ev, err := range w.p.Stream(t.Context(), &rag.Request{Assistant: "remote", Question: "How long do refunds take?"}) {
@@ -552,7 +552,6 @@ func TestGuardrailsOptionErrors(t *testing.T) {
 		{Prompt: map[guard.Type]guard.Action{guard.Email: guard.ActionBlock}},
 		{PromptDefault: "shred"},
 		{Output: map[guard.Type]guard.Action{guard.Email: "shred"}},
-		{Canaries: map[string]string{"a": "short"}},
 		{Tools: rag.ToolRules{MaxCalls: -1}},
 	} {
 		if _, err := rag.NewGuardrails(o); sextant.ErrorCode(err) != sextant.EINVALID {
