@@ -187,8 +187,7 @@ type operations struct {
 	webhook *cost.Webhook
 	reload  time.Duration
 
-	assistants map[string]rag.Assistant // by name, for cost estimates when assistant is nil
-	online     *eval.Online             // sampled online evaluation; nil = off (evalonline.go)
+	online *eval.Online // sampled online evaluation; nil = off (evalonline.go)
 	// auditStats reads the audit log's counters for /metrics; set by the
 	// server once the log is open, before it serves.
 	auditStats func() audit.LogStats
@@ -205,12 +204,14 @@ type operations struct {
 type operationsDeps struct {
 	cfg        *config
 	store      *sqlite.DB
-	assistants []rag.Assistant
+	assistants []rag.Assistant    // the configured ones, for bounded metric labels
 	indexed    func() int64       // the search index's generation; nil = unknown
 	logOut     io.Writer          // JSON request log; nil = none
 	version    string             // service.version of spans
 	tracing    *telemetry.Tracing // nil = set up from OTEL_*
-	// assistant looks up the pipeline's current assistants; nil = assistants.
+	// assistant looks up the pipeline's current assistants ("" = the
+	// default) for cost estimates; nil = requests are estimated as
+	// gateway calls.
 	assistant func(name string) (rag.Assistant, bool)
 }
 
@@ -218,12 +219,9 @@ type operationsDeps struct {
 // OTEL_* environment.
 func newOperations(ctx context.Context, e *env, d operationsDeps) (*operations, error) {
 	cfg := d.cfg
-	o := &operations{reload: cfg.Budgets.Reload.D(), assistants: map[string]rag.Assistant{}, assistant: d.assistant}
+	o := &operations{reload: cfg.Budgets.Reload.D(), assistant: d.assistant}
 	if o.reload <= 0 {
 		o.reload = 30 * time.Second
-	}
-	for _, a := range d.assistants {
-		o.assistants[a.Name] = a
 	}
 	var err error
 	if o.prices, err = cfg.priceTable(); err != nil {
@@ -649,21 +647,14 @@ func (o *operations) estimate(rt web.Route, r *http.Request) (model string, in, 
 	return name, in, out, nil
 }
 
-// lookupAssistant finds the assistant a request names: in the pipeline as
-// it is now (assistants change at runtime), or in the configured ones.
-// orDefault: "" names the default assistant (POST /v1/ask).
+// lookupAssistant finds the assistant a request names in the pipeline as
+// it is now (assistants change at runtime). orDefault: "" names the
+// default assistant (POST /v1/ask).
 func (o *operations) lookupAssistant(name string, orDefault bool) (rag.Assistant, bool) {
-	if name == "" && !orDefault {
+	if (name == "" && !orDefault) || o.assistant == nil {
 		return rag.Assistant{}, false
 	}
-	if o.assistant != nil {
-		return o.assistant(name)
-	}
-	if name == "" {
-		name = rag.DefaultAssistant
-	}
-	a, ok := o.assistants[name]
-	return a, ok
+	return o.assistant(name)
 }
 
 // usage is the web server's usage hook: it prices the record, settles the
