@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"sync"
+
+	"github.com/sextant-ai/sextant"
 )
 
 // Action is what to do with a finding or a scored text.
@@ -132,27 +134,6 @@ func (inj *Injection) documentAction(a Assessment) Assessment {
 	return a
 }
 
-// chunkOpensInFence returns the fence a chunk cut out of a longer
-// document starts inside of: when its first fence line is bare ("```")
-// and the next one carries an info string ("```json"), the bare one can
-// only close a block (a closing fence has no info string), so the chunk
-// starts in code. Otherwise it returns "".
-func chunkOpensInFence(text string) string {
-	var fences []string
-	for rest := text; rest != "" && len(fences) < 2; {
-		line, next, _ := strings.Cut(rest, "\n")
-		rest = next
-		trim := strings.TrimLeft(line, " ")
-		if len(line)-len(trim) < 4 && (strings.HasPrefix(trim, "```") || strings.HasPrefix(trim, "~~~")) {
-			fences = append(fences, strings.TrimSpace(trim))
-		}
-	}
-	if len(fences) == 2 && strings.Trim(fences[0], fences[0][:1]) == "" && strings.Trim(fences[1], fences[1][:1]) != "" {
-		return fences[0]
-	}
-	return ""
-}
-
 // splitQuoted separates Markdown text into prose and what it quotes:
 // fenced code blocks (``` or ~~~), block quotes (lines starting with
 // '>') and inline code spans. Line structure is kept on both sides (a
@@ -164,7 +145,10 @@ func splitQuoted(text string) (prose, quoted string) {
 		return text, ""
 	}
 	var p, q strings.Builder
-	fence := chunkOpensInFence(text)
+	fence, inside := sextant.StartsInCodeBlock(text) // a chunk cut out of a longer document
+	if !inside {
+		fence = ""
+	}
 	for rest := text; rest != ""; {
 		line, next, found := strings.Cut(rest, "\n")
 		rest = next
