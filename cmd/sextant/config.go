@@ -49,6 +49,7 @@ type config struct {
 	Eval             evalConfig        `yaml:"eval"`   // eval.go, evalonline.go
 	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
 	Policy           policyConfig      `yaml:"policy"` // guardrails.go
+	Audit            auditConfig       `yaml:"audit"`  // secure.go
 
 	path   string              // the file read, "" when none
 	hooks  llm.Hooks           // model-layer callbacks (metrics); set by openOperated

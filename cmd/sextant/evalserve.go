@@ -262,6 +262,7 @@ func settingsFunc(cfg *config) web.SettingsFunc {
 			}
 			st.Extra[name] = m
 		}
+		st.Extra["audit"] = map[string]any{"model_calls": cfg.Audit.modelCalls()}
 		return st, nil
 	}
 }

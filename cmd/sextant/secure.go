@@ -39,7 +39,22 @@ type security struct {
 	// adminSecret is the admin key created at this start ("" when none
 	// was: keys existed, or it came from SEXTANT_ADMIN_KEY).
 	adminSecret string
+	// skipModelCalls leaves gateway model calls out of the audit log
+	// (audit.model_calls: false); set before webOptions.
+	skipModelCalls bool
 }
+
+// auditConfig is the audit section of the configuration.
+type auditConfig struct {
+	// ModelCalls records a model_call audit record for every model call
+	// made through the gateway without the answer pipeline; unset = true.
+	// Answers, key changes, policy decisions and every other audit record
+	// are written whatever it says.
+	ModelCalls *bool `yaml:"model_calls"`
+}
+
+// modelCalls reports whether gateway model calls are audited.
+func (c auditConfig) modelCalls() bool { return c.ModelCalls == nil || *c.ModelCalls }
 
 // flushEvery is how often key last-use times are written.
 const flushEvery = time.Minute
@@ -85,7 +100,7 @@ func (s *security) webOptions(w *web.Options) {
 		if next != nil {
 			next(ctx, rec)
 		}
-		if rec.Assistant == "" {
+		if rec.Assistant == "" && !s.skipModelCalls {
 			ev := audit.ModelCallEvent(&rec)
 			if err := s.log.Enqueue(context.WithoutCancel(ctx), ev); err != nil {
 				s.logger.Error("audit record not queued", "kind", ev.Kind, "request_id", ev.RequestID, "err", err)

@@ -356,3 +356,49 @@ func httpRequest(t *testing.T, key, method, url, body string, headers map[string
 	}
 	return res.StatusCode, res.Header
 }
+
+// TestAuditModelCallsOff: audit.model_calls: false leaves gateway model
+// calls out of the audit log, and nothing else — an answer made after the
+// call is still recorded, and the settings report the switch.
+func TestAuditModelCallsOff(t *testing.T) {
+	dir := t.TempDir()
+	docs := t.TempDir()
+	os.WriteFile(filepath.Join(docs, "zephyr.md"), []byte("# Zephyr\n\nThe Zephyr gateway listens on port 7311 by default.\n"), 0o644)
+	mustRun(t, "ingest", "--data", dir, "--quiet", docs)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"fake-model",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
+	}))
+	defer up.Close()
+	os.WriteFile(filepath.Join(dir, "sextant.yaml"), []byte("audit:\n  model_calls: false\n"+
+		"providers:\n  - {name: up, type: openai, base_url: "+up.URL+"/v1}\n"+
+		"routes:\n  - {match: fake-model, targets: [{provider: up}]}\n"), 0o644)
+	url, out, stop := startServe(t, dir, "--no-sample")
+	defer stop()
+	admin := printedKey(t, out.String())
+
+	if r, _ := httpRequest(t, admin, "POST", url+"/v1/chat/completions",
+		`{"model":"fake-model","messages":[{"role":"user","content":"hello"}]}`, map[string]string{"X-Request-Id": "req-gw-off"}); r != 200 {
+		t.Fatalf("gateway chat: %d", r)
+	}
+	if r, _ := httpRequest(t, admin, "POST", url+"/v1/chat/completions",
+		`{"model":"sextant","messages":[{"role":"user","content":"Which port does the Zephyr gateway use?"}]}`, nil); r != 200 {
+		t.Fatalf("answer: %d", r)
+	}
+	// Records are appended in the order they are queued: once the answer's
+	// is in, a model_call record queued before it would be too.
+	waitAudit(t, url, admin, sextant.AuditAnswer, `"chunks":["default:zephyr.md`)
+	if recs := exportAudit(t, url, admin).find(sextant.AuditModelCall); len(recs) != 0 {
+		t.Errorf("audit.model_calls: false, yet %d model_call records: %+v", len(recs), recs)
+	}
+	var st web.Settings
+	if code := jsonCall(t, admin, "GET", url+"/v1/settings", "", &st); code != 200 {
+		t.Fatalf("settings: %d", code)
+	}
+	if a, _ := st.Extra["audit"].(map[string]any); a["model_calls"] != false {
+		t.Errorf("settings audit section: %v", st.Extra["audit"])
+	}
+}
