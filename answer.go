@@ -40,6 +40,11 @@ type Answer struct {
 	Seed         *int64   // as sent; nil = none
 	MaxTokens    int      // answer token limit sent; 0 = provider default
 
+	// Conversation is the chat request's messages and tools, for an
+	// answer to a message list or one that offered tools; nil for a plain
+	// question (its conversation, if any, is its session's stored turns).
+	Conversation *Conversation
+
 	Usage Usage  // tokens of the generation (provider-reported, else counted)
 	Cache string // "" when generated; "exact" or "semantic" when served from the response cache
 

@@ -54,6 +54,96 @@ type storedEvidence struct {
 	Quote string  `json:"quote"`
 }
 
+// storedConversation is the stored form of an answer's chat request
+// (column conversation, migration 0009).
+type storedConversation struct {
+	Messages   []storedMessage  `json:"messages,omitempty"`
+	Tools      []storedTool     `json:"tools,omitempty"`
+	ToolChoice string           `json:"tool_choice,omitempty"`
+	ToolCalls  []storedToolCall `json:"tool_calls,omitempty"`
+}
+
+type storedMessage struct {
+	Role       string           `json:"role"`
+	Content    string           `json:"content"`
+	Name       string           `json:"name,omitempty"`
+	ToolCalls  []storedToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string           `json:"tool_call_id,omitempty"`
+}
+
+type storedTool struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Parameters  string `json:"parameters,omitempty"` // the JSON Schema's bytes, exactly as given
+}
+
+type storedToolCall struct {
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+func storedCalls(calls []sextant.ToolCall) []storedToolCall {
+	if len(calls) == 0 {
+		return nil
+	}
+	out := make([]storedToolCall, len(calls))
+	for i, c := range calls {
+		out[i] = storedToolCall(c)
+	}
+	return out
+}
+
+func toolCalls(calls []storedToolCall) []sextant.ToolCall {
+	if len(calls) == 0 {
+		return nil
+	}
+	out := make([]sextant.ToolCall, len(calls))
+	for i, c := range calls {
+		out[i] = sextant.ToolCall(c)
+	}
+	return out
+}
+
+// conversationJSON is the column value of c: NULL when there is none.
+func conversationJSON(c *sextant.Conversation) (any, error) {
+	if c == nil {
+		return nil, nil
+	}
+	sc := storedConversation{ToolChoice: c.ToolChoice, ToolCalls: storedCalls(c.ToolCalls)}
+	for _, m := range c.Messages {
+		sc.Messages = append(sc.Messages, storedMessage{m.Role, m.Content, m.Name, storedCalls(m.ToolCalls), m.ToolCallID})
+	}
+	for _, t := range c.Tools {
+		sc.Tools = append(sc.Tools, storedTool{t.Name, t.Description, string(t.Parameters)})
+	}
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return nil, fmt.Errorf("encode conversation: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeConversation(s string) (*sextant.Conversation, error) {
+	var sc storedConversation
+	if err := json.Unmarshal([]byte(s), &sc); err != nil {
+		return nil, err
+	}
+	c := &sextant.Conversation{ToolChoice: sc.ToolChoice, ToolCalls: toolCalls(sc.ToolCalls)}
+	for _, m := range sc.Messages {
+		c.Messages = append(c.Messages, sextant.Message{Role: m.Role, Content: m.Content, Name: m.Name,
+			ToolCalls: toolCalls(m.ToolCalls), ToolCallID: m.ToolCallID})
+	}
+	for _, t := range sc.Tools {
+		var params json.RawMessage
+		if t.Parameters != "" {
+			params = json.RawMessage(t.Parameters)
+		}
+		c.Tools = append(c.Tools, sextant.Tool{Name: t.Name, Description: t.Description, Parameters: params})
+	}
+	return c, nil
+}
+
 // PutAnswer stores a new answer and creates or advances its session, in
 // one transaction. The answer must have an id, a session id and a turn;
 // a second answer for the same (session, turn) or with the same id is
@@ -100,7 +190,11 @@ func (db *DB) PutAnswer(ctx context.Context, a *sextant.Answer) error {
 	if a.Seed != nil {
 		seed = *a.Seed
 	}
-	err := db.putAnswer(ctx, a, temp, seed, created, js(chunkIDs), js(srcs), js(sents), js(tims))
+	conv, err := conversationJSON(a.Conversation)
+	if err != nil {
+		return fmt.Errorf("sqlite: answer %s: %w", a.ID, err)
+	}
+	err = db.putAnswer(ctx, a, temp, seed, created, js(chunkIDs), js(srcs), js(sents), js(tims), conv)
 	var de *sqlitedrv.Error
 	if errors.As(err, &de) && de.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
 		return &sextant.Error{Code: sextant.ECONFLICT, Op: "sqlite put answer",
@@ -112,7 +206,7 @@ func (db *DB) PutAnswer(ctx context.Context, a *sextant.Answer) error {
 // putAnswer writes the session and answer rows in one transaction,
 // with statements prepared once on the write connection: parsing the two
 // INSERTs anew was a third of storing an answer.
-func (db *DB) putAnswer(ctx context.Context, a *sextant.Answer, temp, seed any, created time.Time, chunkIDs, srcs, sents, tims string) error {
+func (db *DB) putAnswer(ctx context.Context, a *sextant.Answer, temp, seed any, created time.Time, chunkIDs, srcs, sents, tims string, conv any) error {
 	const op = "put answer"
 	st, err := db.answerStatements(ctx)
 	if err != nil {
@@ -131,7 +225,7 @@ func (db *DB) putAnswer(ctx context.Context, a *sextant.Answer, temp, seed any, 
 		a.ID, a.SessionID, a.Turn, a.Tenant, a.Principal, a.Assistant,
 		a.Question, a.Query, a.Text, a.FinishReason, a.Refusal, a.Model, a.Served, a.Template, a.TemplateHash,
 		temp, seed, a.MaxTokens, a.Usage.InputTokens, a.Usage.CachedInputTokens, a.Usage.OutputTokens, boolInt(a.Usage.Estimated),
-		a.Cache, chunkIDs, srcs, sents, tims, created.UnixNano()); err != nil {
+		a.Cache, chunkIDs, srcs, sents, tims, conv, created.UnixNano()); err != nil {
 		return db.errorf(op, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -162,8 +256,8 @@ func (db *DB) answerStatements(ctx context.Context) (*answerStmts, error) {
 	answer, err := db.write.PrepareContext(ctx, `INSERT INTO answers (id, session_id, turn, tenant, principal, assistant,
 			question, query, text, finish_reason, refusal, model, served, template, template_hash,
 			temperature, seed, max_tokens, input_tokens, cached_input_tokens, output_tokens, tokens_estimated,
-			cache, chunk_ids, sources, sentences, timings, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			cache, chunk_ids, sources, sentences, timings, conversation, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		session.Close()
 		return nil, err
@@ -194,7 +288,7 @@ func boolInt(b bool) int {
 
 const answerColumns = `id, session_id, turn, tenant, principal, assistant, question, query, text, finish_reason, refusal,
 	model, served, template, template_hash, temperature, seed, max_tokens, input_tokens, cached_input_tokens,
-	output_tokens, tokens_estimated, cache, sources, sentences, timings, created_at`
+	output_tokens, tokens_estimated, cache, sources, sentences, timings, conversation, created_at`
 
 func scanAnswer(row interface{ Scan(...any) error }) (*sextant.Answer, error) {
 	a := &sextant.Answer{}
@@ -202,11 +296,12 @@ func scanAnswer(row interface{ Scan(...any) error }) (*sextant.Answer, error) {
 	var seed sql.NullInt64
 	var est int
 	var srcs, sents, tims string
+	var conv sql.NullString
 	var created int64
 	if err := row.Scan(&a.ID, &a.SessionID, &a.Turn, &a.Tenant, &a.Principal, &a.Assistant, &a.Question, &a.Query,
 		&a.Text, &a.FinishReason, &a.Refusal, &a.Model, &a.Served, &a.Template, &a.TemplateHash, &temp, &seed,
 		&a.MaxTokens, &a.Usage.InputTokens, &a.Usage.CachedInputTokens, &a.Usage.OutputTokens, &est, &a.Cache,
-		&srcs, &sents, &tims, &created); err != nil {
+		&srcs, &sents, &tims, &conv, &created); err != nil {
 		return nil, err
 	}
 	if temp.Valid {
@@ -236,6 +331,13 @@ func scanAnswer(row interface{ Scan(...any) error }) (*sextant.Answer, error) {
 	}
 	for _, t := range tt {
 		a.Timings = append(a.Timings, sextant.StageTiming{Stage: t.Stage, Duration: time.Duration(t.NS)})
+	}
+	if conv.Valid {
+		c, err := decodeConversation(conv.String)
+		if err != nil {
+			return nil, fmt.Errorf("answer %s: decode conversation: %w", a.ID, err)
+		}
+		a.Conversation = c
 	}
 	return a, nil
 }
