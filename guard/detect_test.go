@@ -154,6 +154,18 @@ func TestDOB(t *testing.T) {
 		{"The meeting is on 2/8/2025.", ""}, // no birth context
 		{"born on 13/13/1990", ""},          // not a date
 		{"invoice date 1985-03-12", ""},
+		{"Born on the 12th of March 1985 in Leeds", "12th of March 1985"},
+		{"Date of birth: 3rd May 1990", "3rd May 1990"},
+		{"born March 12th, 1985", "March 12th, 1985"},
+		{"She was born on 2/8/1935 (see 3/4/2020)", "2/8/1935"},
+		// Scientific text: ranges next to "birth" are no dates.
+		{"pre-term birth (aOR, 6.7; 95% CI, 4.5-10.0)", ""},
+		{"birthweight (RR 1.15 [95% CI 1.09-1.21]), birth length (1.28 [1.11-1.48])", ""},
+		{"children aged 5-12 years, born 2001-2005", ""},
+		{"birth weight 2.5-3.5 kg", ""},
+		{"born 12-3/1985", ""}, // mixed separators
+		{"born on 12 of March 1985", ""},
+		{"born 1985-03-12345", ""}, // inside a longer number
 	})
 }
 

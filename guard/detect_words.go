@@ -944,6 +944,12 @@ func atoiWord(t string, w word) int {
 	return n
 }
 
+// detectDOBs reports dates that the text says are birth dates: a numeric
+// date (one separator used twice: "2/8/1935", "1985-03-12", "12.03.1985")
+// or a written one ("12 March 1985", "12th of March 1985", "March 12th,
+// 1985") with a birth cue in the 48 bytes before it. A number range such
+// as "95% CI 1.09-1.21" mixes separators or sits inside a longer number,
+// and is no date.
 func detectDOBs(sc *scan) {
 	t := sc.text
 	ws := sc.tokens()
@@ -953,47 +959,71 @@ func detectDOBs(sc *scan) {
 	dig := func(j, lo, hi int) bool {
 		return j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start >= lo && ws[j].end-ws[j].start <= hi && ws[j].start == ws[j-1].end
 	}
+	sameSep := func(k int) bool { return t[ws[k+1].start] == t[ws[k+3].start] }
+	// day returns the index past a day of the month at j ("12", "12.",
+	// "12th", "3rd"), or -1.
+	day := func(j int) int {
+		if j >= len(ws) || ws[j].kind != wDigits || ws[j].end-ws[j].start > 2 {
+			return -1
+		}
+		if d := atoiWord(t, ws[j]); d < 1 || d > 31 {
+			return -1
+		}
+		if j+1 < len(ws) && ws[j+1].start == ws[j].end && ws[j+1].kind == wLetters {
+			switch strings.ToLower(ws[j+1].text(t)) {
+			case "st", "nd", "rd", "th":
+				return j + 2
+			}
+			return -1
+		}
+		return j + 1
+	}
 	for k := 0; k < len(ws); k++ {
 		w := ws[k]
 		end := -1
 		switch {
-		case w.kind == wDigits && w.end-w.start == 4 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 1, 2):
+		case w.kind == wDigits && w.end-w.start == 4 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 1, 2) && sameSep(k):
 			if m, d := atoiWord(t, ws[k+2]), atoiWord(t, ws[k+4]); m >= 1 && m <= 12 && d >= 1 && d <= 31 {
 				end = k + 5
 			}
-		case w.kind == wDigits && w.end-w.start <= 2 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 2, 4):
+		case w.kind == wDigits && w.end-w.start <= 2 && isP(k+1, "-/.") && dig(k+2, 1, 2) && isP(k+3, "-/.") && dig(k+4, 2, 4) && sameSep(k):
 			a, b := atoiWord(t, w), atoiWord(t, ws[k+2])
 			if a >= 1 && b >= 1 && ((a <= 12 && b <= 31) || (b <= 12 && a <= 31)) {
 				end = k + 5
 			}
 		case w.kind == wDigits && w.end-w.start <= 2:
-			// "12 March 1985", "12. März 1985"
-			j := k + 1
+			// "12 March 1985", "12. März 1985", "12th of March 1985"
+			j := day(k)
+			if j < 0 {
+				break
+			}
 			if j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == '.' {
 				j++
+			} else if j < len(ws) && ws[j].kind == wLetters && sc.lowerWord(ws[j]) == "of" && j > k+1 {
+				j++ // only after an ordinal: "12th of March"
 			}
 			if j+1 < len(ws) && ws[j].kind == wLetters && months[strings.ToLower(ws[j].text(t))] > 0 &&
-				ws[j+1].kind == wDigits && ws[j+1].end-ws[j+1].start == 4 && atoiWord(t, w) >= 1 && atoiWord(t, w) <= 31 {
+				ws[j+1].kind == wDigits && ws[j+1].end-ws[j+1].start == 4 {
 				end = j + 2
 			}
 		case w.kind == wLetters && months[sc.lowerWord(w)] > 0 && w.upper:
-			// "March 12, 1985"
-			j := k + 1
-			if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 2 {
+			// "March 12, 1985", "March 12th, 1985"
+			j := day(k + 1)
+			if j < 0 {
+				break
+			}
+			if j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == ',' {
 				j++
-				if j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == ',' {
-					j++
-				}
-				if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start == 4 {
-					end = j + 1
-				}
+			}
+			if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start == 4 {
+				end = j + 1
 			}
 		}
 		if end < 0 {
 			continue
 		}
 		s, e := w.start, ws[end-1].end
-		if sc.open(s, e) || (e < len(t) && isAlnum(t[e])) {
+		if sc.open(s, e) || !tokenStart(t, s) || !tokenEnd(t, e) {
 			continue
 		}
 		if hasCue(sc.before(s, 48), dobCues) {

@@ -149,9 +149,10 @@ func coveredBySameType(f Finding, spans []Span) bool {
 }
 
 // PresidioTypes maps the entity types of the Presidio research synthetic
-// data set to ours. DATE_TIME there labels every date and time; only those
-// said to be a birth date are personal data here, so its recall is low by
-// design.
+// data set to ours. DATE_TIME there labels every date and time ("founded
+// in 1977", "on Tuesday", a log timestamp); only a birth date is personal
+// data here, so ParsePresidio maps DATE_TIME to DateOfBirth in the
+// templates that state a birth date and to PresidioDateTime elsewhere.
 func PresidioTypes() map[string]Type {
 	return map[string]Type{
 		"EMAIL_ADDRESS":  Email,
@@ -166,13 +167,49 @@ func PresidioTypes() map[string]Type {
 	}
 }
 
+// PresidioDateTime is the type ParsePresidio gives a labelled date that is
+// not a birth date. No detector reports it, so ScorePII ignores it unless
+// asked; AllDatesAsBirth turns it back into DateOfBirth for the figure
+// against every labelled date.
+const PresidioDateTime Type = "DATE_TIME"
+
+// presidioBirthTemplates are the templates of the Presidio synthetic set
+// whose DATE_TIME span is a birth date, chosen by reading all 15 templates
+// with a DATE_TIME span (not by running the detector):
+//
+//	61: "Please tell me your date of birth. It's {{DATE_TIME}}"
+//	76: "She was born on {{DATE_TIME}}. Her maiden name is {{PERSON}}"
+//
+// The other 13 are years of founding, films and laws, weekdays, meeting and
+// log timestamps, and "It's like that since {{DATE_TIME}}".
+var presidioBirthTemplates = map[int]bool{61: true, 76: true}
+
+// AllDatesAsBirth returns a copy of examples in which every labelled
+// date counts as a birth date: the scoring before birth dates were told
+// apart, kept for comparison.
+func AllDatesAsBirth(examples []Example) []Example {
+	out := make([]Example, len(examples))
+	for i, ex := range examples {
+		out[i] = Example{Text: ex.Text, Spans: slices.Clone(ex.Spans)}
+		for j := range out[i].Spans {
+			if out[i].Spans[j].Type == PresidioDateTime {
+				out[i].Spans[j].Type = DateOfBirth
+			}
+		}
+	}
+	return out
+}
+
 // ParsePresidio reads the Presidio synthetic data set (a JSON array of
 // {"full_text", "spans": [{"entity_type", "start_position",
 // "end_position"}]}) and converts its character offsets to byte offsets.
-// Entity types without a counterpart here are dropped.
+// Entity types without a counterpart here are dropped; DATE_TIME is
+// DateOfBirth in the templates that state a birth date, PresidioDateTime
+// elsewhere (see PresidioTypes).
 func ParsePresidio(data []byte) ([]Example, error) {
 	var raw []struct {
 		FullText string `json:"full_text"`
+		Template int    `json:"template_id"`
 		Spans    []struct {
 			Type  string `json:"entity_type"`
 			Start int    `json:"start_position"`
@@ -190,6 +227,9 @@ func ParsePresidio(data []byte) ([]Example, error) {
 			ty, ok := types[sp.Type]
 			if !ok {
 				continue
+			}
+			if ty == DateOfBirth && !presidioBirthTemplates[r.Template] {
+				ty = PresidioDateTime
 			}
 			if sp.Start < 0 || sp.End < sp.Start {
 				return nil, fmt.Errorf("presidio data: sample %d: bad span [%d,%d)", i, sp.Start, sp.End)
