@@ -196,6 +196,19 @@ func TestPerson(t *testing.T) {
 		{"I work for Aunt Bertha Inc", ""},
 		{"We met at Marina Fort Street", ""},
 		{"What is the capital of France?", ""},
+		// Two unknown capitalized words: a person only by what follows
+		// or by heading an address block.
+		{"Zorvath Quenby said the order was late.", "Zorvath Quenby"},
+		{"Quenby Zorvath\n\n4812 Tallowmere 17\nLeeds", "Quenby Zorvath"},
+		{"> Quenby Zorvath\n> Irecycle\n> 2224 Tallow gate 232\n> Apt. 342", "Quenby Zorvath"},
+		{"Ilsa Quenby\n12 Marlow Street\nLeeds", "Ilsa Quenby"},
+		{"a film directed by Zorvath Quenby and starring others", "Zorvath Quenby"},
+		{"Zorvath Quenby was late.", ""},                                // "was": places and firms are too
+		{"Hazard Ratios\n\n12 Patients were followed for 5 years.", ""}, // prose, not a street
+		{"Hazard Ratios\n\n12 Patients aged 5 years", ""},
+		{"Study Design\n\n2010 Census data were used", ""},
+		{"This approach is called Gradient Boosting.", ""},
+		{"Quenby Zorvath met us. 4812 Tallowmere 17", ""}, // not a line of its own
 	})
 }
 
@@ -274,7 +287,9 @@ func FuzzScan(f *testing.F) {
 	for _, s := range []string{"", "a@b.io", "4111 1111 1111 1111", "+1 (415) 555-2671 x12", "GB82 WEST 1234 5698 7654 32",
 		"-----BEGIN PRIVATE KEY-----\nabc", "eyJhbGciOiJIUzI1NiJ9.eyJ9.x", "Bearer abcdefghijklmnopqrstuv", "My name is Ann Lee",
 		"221B Baker Street\nLondon\n, UK", "born 1/2/1990", "00:1A:2B:3C:4D:5E", "::1", "1.2.3.4", "password: x",
-		strings.Repeat("a@", 100), strings.Repeat("1 ", 100), "\xff\xfe@\x00", "PSC 1, Box 2\nAPO AA 12345"} {
+		strings.Repeat("a@", 100), strings.Repeat("1 ", 100), "\xff\xfe@\x00", "PSC 1, Box 2\nAPO AA 12345",
+		"born the 12th of March 1985", "DOB March 3rd, 1990", "born 1.09-1.21", "Quenby Zorvath\n\n4812 Tallowmere 17\nLeeds",
+		"> Ann Lee\n> 12 Marlow Street", "Zorvath Quenby said"} {
 		f.Add(s)
 	}
 	s := New(Options{})

@@ -51,7 +51,8 @@ var (
 		"met", "patient", "customer", "client", "employee", "author", "directed by:", "written by", "starring",
 		"under", "commenter", "founders:", "cc:", "to:", "attn:", "attention:", "married", "son", "daughter", "wife",
 		"husband", "mother", "father", "brother", "sister", "friend", "colleague", "manager", "boss", "kid", "says",
-		"calls me", "call me", "shouted at", "named him", "named her"}
+		"calls me", "call me", "shouted at", "named him", "named her", "directed by",
+		"produced by", "assistant to", "tribute to"}
 	// orgWords after a capitalized sequence make it an organization.
 	orgWords = map[string]bool{"inc": true, "ltd": true, "llc": true, "plc": true, "group": true, "associates": true,
 		"solutions": true, "technologies": true, "technology": true, "orchestra": true, "investments": true, "corp": true,
@@ -223,6 +224,15 @@ func detectNames(sc *scan) {
 		if lowerPair {
 			conf = 0.75
 		}
+		if conf == 0 && cue == 0 && len(flags) >= 2 && len(flags) <= 3 && !allUpper && w.upper {
+			// Two or three capitalized words none of the name lists know
+			// are a person when only a person could do what follows
+			// ("Pálmi Einarsson said", "Alex Vik will be talking") or
+			// when they head an address block on a line of their own.
+			if humanVerbs[wordAt(sc.after(end, 16, w.start))] || sc.nameLineBeforeAddress(ws, k, j) {
+				conf = 0.7
+			}
+		}
 		if conf > 0 && !sc.personContext(ws, k, j, end, cue, flags) {
 			conf = 0
 		}
@@ -266,6 +276,63 @@ var personVerbs = map[string]bool{"is": true, "was": true, "were": true, "had": 
 	"works": true, "worked": true, "thinks": true, "thought": true, "knows": true, "knew": true, "loves": true,
 	"likes": true, "wants": true, "wanted": true, "got": true, "gave": true, "met": true, "married": true,
 	"called": true, "became": true, "replied": true, "answered": true, "agreed": true, "smiled": true, "laughed": true}
+
+// humanVerbs after a capitalized sequence say that a person acted: unlike
+// personVerbs they exclude verbs places, firms and methods take ("is",
+// "was", "has", "can").
+var humanVerbs = map[string]bool{"said": true, "says": true, "told": true, "asked": true, "shouted": true,
+	"spent": true, "lives": true, "lived": true, "wrote": true, "replied": true, "smiled": true, "laughed": true,
+	"married": true, "thinks": true, "thought": true, "wants": true, "wanted": true, "loves": true}
+
+// nameLineBeforeAddress reports whether words ws[k:j] are a line of their
+// own at the top of an address block: the text or a paragraph starts with
+// them, and within the next three lines one starts with a house number and
+// a capitalized word, and the line reads as a street ("Maureen
+// Thibault\n\n41086 Kiannonkatu 98", "Ann Quigley\n12 Marlow Street").
+func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
+	t := sc.text
+	if k > 0 && ws[k-1].kind != wNewline && !(ws[k-1].kind == wPunct && t[ws[k-1].start] == '>') {
+		return false
+	}
+	if j < len(ws) && ws[j].kind != wNewline {
+		return false // more on the line
+	}
+	lines := 0
+	for x := j; x < len(ws) && lines <= 3; x++ {
+		if ws[x].kind != wNewline {
+			continue
+		}
+		lines++
+		y := x + 1
+		for y < len(ws) && ws[y].kind == wPunct && t[ws[y].start] == '>' {
+			y++ // a quoted block: "> 2224 Trenerys gate 232"
+		}
+		if !(y+1 < len(ws) && ws[y].kind == wDigits && ws[y+1].kind == wLetters && ws[y+1].upper &&
+			ws[y+1].start-ws[y].end == 1 && !notNames[sc.lowerWord(ws[y+1])]) {
+			continue
+		}
+		// The rest of the line must read as a street: a second number
+		// ("Kiannonkatu 98") or a street word ("Marlow Street"), not
+		// prose ("12 Patients were followed").
+		for z := y + 2; z < len(ws) && z <= y+4 && ws[z].kind != wNewline; z++ {
+			if ws[z].kind == wDigits {
+				// "Kiannonkatu 98" ends the street: a line break, a
+				// comma or a dot follows, not more prose ("aged 5 years").
+				return z+1 == len(ws) || ws[z+1].kind == wNewline || ws[z+1].kind == wPunct && strings.IndexByte(",.", t[ws[z+1].start]) >= 0
+			}
+			if ws[z].kind != wLetters {
+				break
+			}
+			if lz := sc.lowerWord(ws[z]); streetSuffixes[lz] || hasStreetEnding(lz) {
+				return true
+			}
+		}
+		if lz := sc.lowerWord(ws[y+1]); hasStreetEnding(lz) {
+			return true
+		}
+	}
+	return false
+}
 
 // bareNameContext reports whether the lone name ws[k] (ending at end) has
 // a person around it: a verb only a person governs after it, a vocative

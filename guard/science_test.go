@@ -34,6 +34,12 @@ func TestScienceNoFindings(t *testing.T) {
 		"Samples were collected on 1 December 2004 and stored at -80 °C.",
 		"The software is described in a book by John Wiley & Sons, Inc.",
 		"Data came from the Heinz Nixdorf Recall Study in Germany.",
+		"Increased birthweight (relative risk [RR] 1.15 [95% CI 1.09-1.21]), birth length (1.28 [1.11-1.48]).",
+		"Pre-term birth (aOR, 6.7; 95% CI, 4.5-10.0) was more common.",
+		"Hazard Ratios\n\n12 Patients were followed for a median of 5 years.",
+		"Gene Expression Profiling\n\n2009 Pandemic influenza cases were sequenced.",
+		"This approach is called Gradient Boosting.",
+		"Western Blot Analysis\n\n24 Hours after treatment, cells were lysed.",
 	} {
 		if fs := s.Scan(text); len(fs) > 0 {
 			for _, f := range fs {

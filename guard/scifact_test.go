@@ -17,7 +17,8 @@ const sciFactCorpus = "../../shared/data/beir-scifact/corpus.jsonl.gz"
 // abstract) and holds the person, address and birth-date findings at or
 // below the counts reached when the scientific-text rules went in (PERSON
 // 521 → 75, ADDRESS 292 → 1): a rule that raises recall on PII data must not
-// start mangling science. Most of the remaining persons are real
+// start mangling science (the three birth dates it used to report were
+// confidence intervals next to "birthweight"). Most of the remaining persons are real
 // researchers' names in the text.
 func TestSciFactFindings(t *testing.T) {
 	f, err := os.Open(sciFactCorpus)
@@ -57,7 +58,7 @@ func TestSciFactFindings(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		most int
-	}{{Person, 75}, {StreetAddress, 1}, {DateOfBirth, 3}} {
+	}{{Person, 75}, {StreetAddress, 1}, {DateOfBirth, 0}} {
 		if counts[c.typ] > c.most {
 			t.Errorf("SciFact: %d %s findings, want at most %d (run with -v to list them)", counts[c.typ], c.typ, c.most)
 		}
