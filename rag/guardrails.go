@@ -1034,6 +1034,19 @@ func (g *Guardrails) record(ctx context.Context, a *sextant.Answer) {
 	}
 	a.Question = g.deidentify(st, a.Question)
 	a.Query = g.deidentify(st, a.Query)
+	if c := a.Conversation; c != nil {
+		// The chat request's messages follow the question's rule: kept as
+		// the model was given them, placeholders for personal data.
+		cc := *c
+		cc.Messages = make([]sextant.Message, len(c.Messages))
+		for i, m := range c.Messages {
+			m.Content = g.deidentify(st, m.Content)
+			m.ToolCalls = g.deidentifyCalls(st, m.ToolCalls)
+			cc.Messages[i] = m
+		}
+		cc.ToolCalls = g.deidentifyCalls(st, c.ToolCalls)
+		a.Conversation = &cc
+	}
 	if st.vault.Len() == 0 {
 		return
 	}
@@ -1049,6 +1062,20 @@ func (g *Guardrails) record(ctx context.Context, a *sextant.Answer) {
 		sents[i] = s
 	}
 	a.Sentences = sents
+}
+
+// deidentifyCalls returns calls with deidentified arguments (a new slice;
+// nil for none).
+func (g *Guardrails) deidentifyCalls(st *reqState, calls []sextant.ToolCall) []sextant.ToolCall {
+	if len(calls) == 0 {
+		return nil
+	}
+	out := make([]sextant.ToolCall, len(calls))
+	for i, c := range calls {
+		c.Arguments = g.deidentify(st, c.Arguments)
+		out[i] = c
+	}
+	return out
 }
 
 // deidentify puts the conversation's placeholders back in s and redacts

@@ -523,30 +523,34 @@ func TestReplay(t *testing.T) {
 }
 
 // A stateless chat of one user message is stored (under a session of
-// its own) and replays identically; one whose record cannot reproduce it
-// (system messages, history) is not stored.
+// its own) and replays identically; so do chats with system messages or
+// earlier turns, whose messages the record keeps.
 func TestReplayStatelessChat(t *testing.T) {
 	w := newWorld(t, nil)
 	me := sextant.Principal{ID: "alice"}
 	user := sextant.Message{Role: sextant.RoleUser, Content: "What does the response cache store?"}
-	one := ask(t, w.p, &rag.Request{Principal: me, Messages: []sextant.Message{user}})
-	if one.SessionID != "" {
-		t.Errorf("a stateless answer reports session %q", one.SessionID)
-	}
-	re, err := w.p.Replay(t.Context(), me, one.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := rag.CompareReplay(&one.Answer, &re.Answer, nil); !d.Identical {
-		t.Errorf("replay differs: %+v", d)
-	}
 	for _, msgs := range [][]sextant.Message{
+		{user},
 		{{Role: sextant.RoleSystem, Content: "Answer in French."}, user},
 		{user, {Role: sextant.RoleAssistant, Content: "It stores answers."}, {Role: sextant.RoleUser, Content: "For how long?"}},
 	} {
-		res := ask(t, w.p, &rag.Request{Principal: me, Messages: msgs})
-		if _, err := w.db.Answer(t.Context(), res.ID); sextant.ErrorCode(err) != sextant.ENOTFOUND {
-			t.Errorf("%d messages: stored (%v); its record could not reproduce it", len(msgs), err)
+		one := ask(t, w.p, &rag.Request{Principal: me, Messages: msgs})
+		if one.SessionID != "" {
+			t.Errorf("a stateless answer reports session %q", one.SessionID)
+		}
+		rec, err := w.db.Answer(t.Context(), one.ID)
+		if err != nil {
+			t.Fatalf("%d messages: not stored: %v", len(msgs), err)
+		}
+		if rec.Conversation == nil || !cmp.Equal(rec.Conversation.Messages, msgs) {
+			t.Errorf("%d messages: stored conversation %+v", len(msgs), rec.Conversation)
+		}
+		re, err := w.p.Replay(t.Context(), me, one.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := rag.CompareReplay(rec, &re.Answer, nil); !d.Identical {
+			t.Errorf("%d messages: replay differs: %+v", len(msgs), d)
 		}
 	}
 }

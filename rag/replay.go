@@ -3,6 +3,7 @@ package rag
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/sextant-ai/sextant"
 )
@@ -11,7 +12,11 @@ import (
 // template version (found by the hash the answer recorded: the current
 // version, one the pipeline's templates held, or a stored version through
 // Options.Versions), the same numbered sources with the text they had, the
-// same conversation before it, model, temperature, seed and max tokens.
+// same conversation before it (the session's earlier turns, or the chat
+// request's recorded messages: system instructions, earlier turns, tool
+// calls and results), the same tools and tool choice, model, temperature,
+// seed and max tokens. The question is the recorded one (as the model was
+// given it). The result's Conversation carries the replay's tool calls.
 // Nothing is retrieved, cached or stored. Comparing the result with the
 // record shows whether the model (or a changed generator) still answers
 // the same way; the extractive generator always does.
@@ -48,7 +53,19 @@ func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answ
 		Principal: rec.Principal, Assistant: rec.Assistant, Question: rec.Question, Query: rec.Query, Model: rec.Model,
 		Temperature: rec.Temperature, Seed: rec.Seed, MaxTokens: rec.MaxTokens, CreatedAt: p.opts.Now()}
 	r.question = rec.Question
-	if rec.SessionID != "" && rec.Turn > 1 {
+	conv := rec.Conversation
+	if conv != nil {
+		r.req.Tools, r.req.ToolChoice = conv.Tools, conv.ToolChoice
+	}
+	if conv != nil && len(conv.Messages) > 0 {
+		// The chat request's own conversation, split as when it was
+		// answered; its question is the recorded (guarded) one.
+		r.req.Messages = conv.Messages
+		if err := r.fromMessages(); err != nil {
+			return nil, fmt.Errorf("answer %s: recorded conversation: %w", answerID, err)
+		}
+		r.question = rec.Question
+	} else if rec.SessionID != "" && rec.Turn > 1 {
 		prev, err := p.opts.Store.SessionAnswers(ctx, rec.SessionID, 0)
 		if err != nil {
 			return nil, fmt.Errorf("rag: replay %s: %w", answerID, err)
@@ -66,8 +83,12 @@ func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answ
 		s.Quote = ""
 		r.sources = append(r.sources, s)
 	}
-	if len(r.sources) == 0 {
+	// An answer given without the model (refused on input, no sources and
+	// no tools) replays as recorded; one with tools but no sources was
+	// generated.
+	if strings.HasPrefix(rec.Refusal, "input: ") || len(r.sources) == 0 && len(r.req.Tools) == 0 {
 		r.res.Text, r.res.FinishReason, r.res.Refusal = rec.Text, rec.FinishReason, rec.Refusal
+		r.res.Conversation = conv
 		r.cite()
 		return r.res, nil
 	}
@@ -78,6 +99,11 @@ func (p *Pipeline) Replay(ctx context.Context, principal sextant.Principal, answ
 		return nil, err
 	}
 	r.cite()
+	if conv != nil {
+		c := *conv
+		c.ToolCalls = r.res.ToolCalls
+		r.res.Conversation = &c
+	}
 	return r.res, nil
 }
 

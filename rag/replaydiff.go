@@ -12,7 +12,8 @@ import (
 // same in the store.
 type ReplayDiff struct {
 	// Identical reports that the replay gave the recorded answer: the same
-	// text, citations, sentence support, finish reason and refusal.
+	// text, citations, sentence support, finish reason, refusal and tool
+	// calls.
 	Identical bool
 	// Text is a sentence-level diff of the answer text (markers included),
 	// recorded to replayed; nil when the text is the same.
@@ -25,6 +26,10 @@ type ReplayDiff struct {
 	// Finish and Refusal hold the recorded and replayed values when they
 	// differ.
 	Finish, Refusal *[2]string
+	// ToolCalls holds the recorded and replayed tool calls (of the
+	// answers' Conversation) when their names or arguments differ; call
+	// ids are the provider's own and are not compared.
+	ToolCalls *[2][]sextant.ToolCall
 	// Changed lists recorded sources whose chunk reads differently in the
 	// store now (re-ingested, edited or deleted documents): the replay
 	// used the recorded text, a new question would not. Nil when the store
@@ -105,8 +110,13 @@ func CompareReplay(recorded, replayed *sextant.Answer, current map[string]string
 	if recorded.Refusal != replayed.Refusal {
 		d.Refusal = &[2]string{recorded.Refusal, replayed.Refusal}
 	}
+	if was, now := answerCalls(recorded), answerCalls(replayed); !slices.EqualFunc(was, now, func(a, b sextant.ToolCall) bool {
+		return a.Name == b.Name && a.Arguments == b.Arguments
+	}) {
+		d.ToolCalls = &[2][]sextant.ToolCall{was, now}
+	}
 	d.Identical = d.Text == nil && d.CitedAdded == nil && d.CitedRemoved == nil && d.Support == nil &&
-		d.Finish == nil && d.Refusal == nil
+		d.Finish == nil && d.Refusal == nil && d.ToolCalls == nil
 	if current != nil {
 		d.Changed = []SourceChange{}
 		for _, s := range recorded.Sources {
@@ -117,6 +127,13 @@ func CompareReplay(recorded, replayed *sextant.Answer, current map[string]string
 		}
 	}
 	return d
+}
+
+func answerCalls(a *sextant.Answer) []sextant.ToolCall {
+	if a.Conversation == nil {
+		return nil
+	}
+	return a.Conversation.ToolCalls
 }
 
 // citedSources returns the source numbers an answer's sentences cite,

@@ -573,6 +573,7 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 	if r.cacheKey != "" && !r.noCache && r.res.Cache == "" && r.res.Refusal == "" && r.res.FinishReason == sextant.FinishStop && len(r.res.ToolCalls) == 0 {
 		p.opts.Cache.Put(r.cacheEntry())
 	}
+	r.res.Conversation = r.conversation()
 	// What is kept after the response (the stored answer, what the Done
 	// hooks see) is the answer as Hooks.Record rewrites it.
 	kept := r.res
@@ -584,12 +585,12 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 	// The record's own duration cannot be inside the record; it is
 	// measured up to the write and reported after.
 	t := sextant.StageTiming{Stage: StageRecord}
-	if p.opts.Store != nil && (r.res.SessionID != "" || r.replayable()) {
+	if p.opts.Store != nil && (r.res.SessionID != "" || len(r.req.Messages) > 0) {
 		a := kept.Answer
 		if a.SessionID == "" {
-			// A stateless chat completion that the record can reproduce
-			// alone: kept under a session of its own, so it can be looked
-			// up and replayed like any other answer.
+			// A stateless chat completion, reproduced by its recorded
+			// Conversation: kept under a session of its own, so it can be
+			// looked up and replayed like any other answer.
 			a.SessionID, a.Turn = "chat_"+a.ID, 1
 		}
 		a.Timings = append(append([]sextant.StageTiming(nil), r.res.Timings...), sextant.StageTiming{Stage: StageRecord, Duration: time.Since(start)})
@@ -609,12 +610,16 @@ func (r *run) record(ctx context.Context) (*Result, error) {
 	return r.res, nil
 }
 
-// replayable reports whether a stateless request (OpenAI messages, no
-// session) is one the stored answer can reproduce by itself: a single
-// user message, without system messages, history, tools or tool turns,
-// none of which an Answer records.
-func (r *run) replayable() bool {
-	return len(r.req.Messages) > 0 && len(r.history) == 0 && r.system == "" && len(r.trailing) == 0 && len(r.req.Tools) == 0
+// conversation is what the answer records of a chat request for replay:
+// the caller's messages as sent, the tools and tool choice, and the tool
+// calls handed back. Nil for a plain question without tools. The slices
+// are the request's and the result's, shared: Hooks.Record replaces them
+// in its copy rather than writing into them.
+func (r *run) conversation() *sextant.Conversation {
+	if len(r.req.Messages) == 0 && len(r.req.Tools) == 0 {
+		return nil
+	}
+	return &sextant.Conversation{Messages: r.req.Messages, Tools: r.req.Tools, ToolChoice: r.req.ToolChoice, ToolCalls: r.res.ToolCalls}
 }
 
 // normalizeText turns every run of horizontal whitespace into one space,
