@@ -209,6 +209,16 @@ func TestPerson(t *testing.T) {
 		{"Study Design\n\n2010 Census data were used", ""},
 		{"This approach is called Gradient Boosting.", ""},
 		{"Quenby Zorvath met us. 4812 Tallowmere 17", ""}, // not a line of its own
+		// A middle initial between two unknown words.
+		{"Zorvath Q. Quenby from Can Capital is the keynote speaker", "Zorvath Q. Quenby"},
+		{"Have you been to a Ravil G Quenby concert before?", "Ravil G Quenby"},
+		{"Hepatitis C Virus infection was common", ""},
+		{"Effector T Cells were counted", ""},
+		{"Protein Kinase C Activation in Neurons", ""},
+		{"BACKGROUND Thrombosis B. Patients were enrolled", ""},
+		// Place names open with words no person's name does.
+		{"3M Pharmaceuticals, St Paul, MN, U.S.A.", ""},
+		{"SETTING Lower Hunter region of New South Wales", ""},
 	})
 }
 

@@ -229,7 +229,7 @@ func detectNames(sc *scan) {
 			// are a person when only a person could do what follows
 			// ("Pálmi Einarsson said", "Alex Vik will be talking") or
 			// when they head an address block on a line of their own.
-			if humanVerbs[wordAt(sc.after(end, 16, w.start))] || sc.nameLineBeforeAddress(ws, k, j) {
+			if humanVerbs[wordAt(sc.after(end, 16, w.start))] || sc.nameLineBeforeAddress(ws, k, j) || middleInitial(t, ws, k, j, flags) {
 				conf = 0.7
 			}
 		}
@@ -254,6 +254,9 @@ func detectNames(sc *scan) {
 		if k > 0 && ws[k-1].kind == wLetters && sc.lowerWord(ws[k-1]) == "the" && cue == 0 {
 			conf = 0
 		}
+		if cue == 0 && j-k >= 2 && placeStarts[lw] {
+			conf = 0
+		}
 		if conf > 0 {
 			sc.add(Person, w.start, end, conf, "name")
 			if !bare {
@@ -276,6 +279,37 @@ var personVerbs = map[string]bool{"is": true, "was": true, "were": true, "had": 
 	"works": true, "worked": true, "thinks": true, "thought": true, "knows": true, "knew": true, "loves": true,
 	"likes": true, "wants": true, "wanted": true, "got": true, "gave": true, "met": true, "married": true,
 	"called": true, "became": true, "replied": true, "answered": true, "agreed": true, "smiled": true, "laughed": true}
+
+// middleInitial reports a first name, a middle initial and a surname —
+// "Faina D. Yefremova", "Ravil G Yefimov" —: ws[k:j] is three parts, the
+// middle one capital letter, the outer ones words of three or more letters
+// that are not shaped like English ("Hepatitis B. Patients", "Protein
+// Kinase C Activation" are not names).
+func middleInitial(t string, ws []word, k, j int, flags []uint8) bool {
+	if len(flags) != 3 || ws[k+1].kind != wLetters || ws[k+1].end-ws[k+1].start != 1 {
+		return false
+	}
+	first, last := ws[k], ws[j-1]
+	if first.end-first.start < 3 || last.end-last.start < 3 || first.allUpper || last.allUpper {
+		return false
+	}
+	lf, ll := strings.ToLower(first.text(t)), strings.ToLower(last.text(t))
+	if eponymWords[ll] || orgWords[ll] || uspsSuffixes[ll] {
+		return false // "Hepatitis C Virus", "Effector T Cells"
+	}
+	for _, suf := range []string{"itis", "osis", "ase", "emia", "oma", "ine"} {
+		if len(lf) >= 6 && strings.HasSuffix(lf, suf) {
+			return false // "Hepatitis", "Thrombosis", "Kinase", "Leukemia"...
+		}
+	}
+	return !englishShaped(lf) && !englishShaped(ll)
+}
+
+// placeStarts open place names, never a person's: "St Paul, MN", "Lower
+// Hunter region", "Fort Worth".
+var placeStarts = map[string]bool{"st": true, "saint": true, "san": true, "santa": true, "são": true, "sao": true,
+	"los": true, "las": true, "fort": true, "mount": true, "mt": true, "lake": true, "cape": true, "upper": true,
+	"lower": true, "puerto": true, "buenos": true, "rio": true}
 
 // humanVerbs after a capitalized sequence say that a person acted: unlike
 // personVerbs they exclude verbs places, firms and methods take ("is",

@@ -39,6 +39,8 @@ func TestScienceNoFindings(t *testing.T) {
 		"Hazard Ratios\n\n12 Patients were followed for a median of 5 years.",
 		"Gene Expression Profiling\n\n2009 Pandemic influenza cases were sequenced.",
 		"This approach is called Gradient Boosting.",
+		"Hepatitis C Virus and Effector T Cells were studied in Protein Kinase C Activation assays.",
+		"Imiquimod (3M Pharmaceuticals, St Paul, MN, U.S.A.) was applied.",
 		"Western Blot Analysis\n\n24 Hours after treatment, cells were lysed.",
 	} {
 		if fs := s.Scan(text); len(fs) > 0 {
