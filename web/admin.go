@@ -1023,11 +1023,16 @@ type StoredAnswer struct {
 	Tenant    string    `json:"tenant"`
 	Principal string    `json:"principal"`
 	CreatedAt time.Time `json:"created_at"`
+	// Conversation is the chat request the answer replied to (its
+	// messages and tools), when it was one; absent for a plain question
+	// and for answers stored before conversations were recorded.
+	Conversation *Conversation `json:"conversation,omitempty"`
 }
 
 func storedAnswerJSON(a *sextant.Answer) StoredAnswer {
 	res := &rag.Result{Answer: *a}
-	return StoredAnswer{Object: "answer", Answer: *answerJSON(res, 0), Tenant: a.Tenant, Principal: a.Principal, CreatedAt: a.CreatedAt}
+	return StoredAnswer{Object: "answer", Answer: *answerJSON(res, 0), Tenant: a.Tenant, Principal: a.Principal, CreatedAt: a.CreatedAt,
+		Conversation: conversationJSON(a.Conversation)}
 }
 
 // getAnswer serves GET /v1/answers/{id}: the caller's own answer, by
@@ -1067,6 +1072,9 @@ type Replay struct {
 	Finish       *[2]string   `json:"finish_changed,omitempty"`  // [recorded, replayed]
 	Refusal      *[2]string   `json:"refusal_changed,omitempty"` // [recorded, replayed]
 	Changed      []SourceDiff `json:"sources_changed"`           // recorded sources that read differently in the store now
+	// ToolCalls holds the recorded and the replayed tool calls when their
+	// names or arguments differ.
+	ToolCalls *[2][]chatToolCall `json:"tool_calls_changed,omitempty"`
 }
 
 // DiffLine is one line of an answer diff: op is "=", "-" or "+".
@@ -1108,6 +1116,16 @@ func ReplayJSON(recorded *sextant.Answer, replayed *rag.Result, d *rag.ReplayDif
 	}
 	for _, c := range d.Changed {
 		out.Changed = append(out.Changed, SourceDiff{c.N, c.ChunkID, c.DocumentID, c.URI, c.Gone})
+	}
+	if d.ToolCalls != nil {
+		was, now := toolCallsJSON(d.ToolCalls[0], false), toolCallsJSON(d.ToolCalls[1], false)
+		if was == nil {
+			was = []chatToolCall{}
+		}
+		if now == nil {
+			now = []chatToolCall{}
+		}
+		out.ToolCalls = &[2][]chatToolCall{was, now}
 	}
 	return out
 }

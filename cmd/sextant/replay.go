@@ -15,17 +15,19 @@ const replayUsage = `Usage: sextant replay REQUEST_ID|ANSWER_ID [--json] [--data
 
 Re-run a recorded answer with what it was made with — the same prompt
 template (checked by its hash), the same numbered sources with the text
-they had, the same conversation, model, temperature, seed and token limit —
-and show what differs: the answer text (a sentence diff), citations added
-or removed, sentences whose support changed, the finish reason and
-refusal. It also says which recorded sources read differently in the store
+they had, the same conversation (a session's earlier turns, or a chat
+completion's recorded messages: system instructions, earlier turns, tool
+calls and results), the same tools, model, temperature, seed and token
+limit — and show what differs: the answer text (a sentence diff),
+citations added or removed, sentences whose support changed, the finish
+reason, refusal and tool calls. It also says which recorded sources read differently in the store
 now (documents edited, re-ingested or deleted since): the replay still
 uses the recorded text, a new question would not.
 
 The id is an answer id, or the request id of the HTTP request that asked
-(its X-Request-Id header; the audit log maps one to the other). Answers
-of /v1/ask, of chat completions with a session_id, and of single-message
-chat completions are stored and can be replayed.
+(its X-Request-Id header; the audit log maps one to the other). Every
+answer of /v1/ask, /v1/chat/completions and /v1/messages to an assistant
+is stored and can be replayed.
 
 A template changed since the answer cannot be replayed exactly: the
 command says which and exits 1.
@@ -67,8 +69,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 			requestID = id
 			a, err = st.Answer(ctx, aid)
 		} else if sextant.ErrorCode(err) == sextant.ENOTFOUND {
-			err = sextant.Errorf(sextant.ENOTFOUND, "no stored answer has id %q, and no answer was recorded for a request with that id "+
-				"(stateless chat completions with system messages, history or tools are not stored)", id)
+			err = sextant.Errorf(sextant.ENOTFOUND, "no stored answer has id %q, and no answer was recorded for a request with that id", id)
 		}
 	}
 	if err != nil {
@@ -116,8 +117,16 @@ func writeReplay(w io.Writer, a *sextant.Answer, requestID string, d *rag.Replay
 	if a.Tenant != "" {
 		fmt.Fprintf(w, " (tenant %s)", a.Tenant)
 	}
-	fmt.Fprintf(w, "\nAssistant %s, template %s (%.12s), model %s, %d sources\nQuestion: %s\n\n", a.Assistant, a.Template, a.TemplateHash,
+	fmt.Fprintf(w, "\nAssistant %s, template %s (%.12s), model %s, %d sources\nQuestion: %s\n", a.Assistant, a.Template, a.TemplateHash,
 		a.Model, len(a.Sources), clip(a.Question, 200))
+	if c := a.Conversation; c != nil {
+		fmt.Fprintf(w, "Conversation: %d messages (%s), %d tools", len(c.Messages), roleCounts(c.Messages), len(c.Tools))
+		if c.ToolChoice != "" {
+			fmt.Fprintf(w, ", tool choice %s", c.ToolChoice)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	if d.Identical {
 		fmt.Fprintln(w, "Replay: identical to the record.")
 	} else {
@@ -153,6 +162,14 @@ func writeReplay(w io.Writer, a *sextant.Answer, requestID string, d *rag.Replay
 	if d.Refusal != nil {
 		fmt.Fprintf(w, "\nRefusal: %q -> %q\n", d.Refusal[0], d.Refusal[1])
 	}
+	if d.ToolCalls != nil {
+		fmt.Fprintln(w, "\nTool calls (- recorded, + replayed):")
+		for i, calls := range d.ToolCalls {
+			for _, c := range calls {
+				fmt.Fprintf(w, "  %c %s(%s)\n", "-+"[i], c.Name, clip(c.Arguments, 200))
+			}
+		}
+	}
 	if len(d.Changed) > 0 {
 		fmt.Fprintln(w, "\nSources that changed in the store since the answer (the replay used the recorded text; a new question would not):")
 		for _, c := range d.Changed {
@@ -163,6 +180,26 @@ func writeReplay(w io.Writer, a *sextant.Answer, requestID string, d *rag.Replay
 			fmt.Fprintf(w, "  [%d] %s (%s): %s\n", c.N, dash(c.URI), c.ChunkID, what)
 		}
 	}
+}
+
+// roleCounts summarises messages by role: "1 system, 3 user, 2 assistant".
+func roleCounts(msgs []sextant.Message) string {
+	if len(msgs) == 0 {
+		return "none: the session's turns are the conversation"
+	}
+	var parts []string
+	for _, role := range []string{sextant.RoleSystem, sextant.RoleUser, sextant.RoleAssistant, sextant.RoleTool} {
+		n := 0
+		for _, m := range msgs {
+			if m.Role == role {
+				n++
+			}
+		}
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, role))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func supported(ok bool) string {
