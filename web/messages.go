@@ -19,8 +19,9 @@ import (
 // Messages API. Every error on it and on any path under it, including
 // those written by the authentication, authorization and admission layers
 // before the handler runs, the 404 of Anthropic endpoints Sextant does
-// not serve (count_tokens, batches) and the 500 of a panic, is sent in
-// Anthropic's shape (anthropicErrors).
+// not serve (batches) and the 500 of a panic, is sent in Anthropic's
+// shape (anthropicErrors); that includes POST /v1/messages/count_tokens
+// (messagestokens.go).
 const messagesRoute = "messages"
 
 // messages serves POST /v1/messages: Anthropic's Messages API. A model
@@ -204,6 +205,12 @@ func (s *Server) messagesAssistantStream(w http.ResponseWriter, r *http.Request,
 		}
 		switch ev.Type {
 		case rag.EventSources:
+			// The prompt is composed: message_start carries Sextant's
+			// count of it (the final count, the model's, comes in
+			// message_delta).
+			if n, err := s.promptTokens(call, ev.Sources); err == nil {
+				st.input = func() int { return n }
+			}
 			if !st.start() {
 				return // the client went away; ending the range cancels the pipeline
 			}
@@ -220,6 +227,12 @@ func (s *Server) messagesAssistantStream(w http.ResponseWriter, r *http.Request,
 			s.recordUsage(r, call.model, res.Model, res, true)
 			return
 		}
+	}
+	// The pipeline's stream ends with EventDone or an error; anything
+	// else must not leave the client an empty or unterminated stream.
+	if st.out.err == nil && r.Context().Err() == nil {
+		st.fail(w, r, sextant.Errorf(sextant.EINTERNAL, "the answer stream of assistant %q ended without a result", call.model))
+		s.recordUsage(r, call.model, call.model, nil, false)
 	}
 }
 
@@ -244,7 +257,17 @@ func (s *Server) messagesModel(w http.ResponseWriter, r *http.Request, call *mes
 		return
 	}
 	st := &antStream{s: s, out: newSSE(w), id: id, model: call.model}
+	// message_start carries the prompt's token count; counting runs while
+	// the upstream thinks, so it adds nothing to the first token's time
+	// unless it takes longer than the upstream.
+	counted := make(chan int, 1)
+	go func() {
+		n, _ := s.promptTokens(call, nil) // the route was checked: no error
+		counted <- n
+	}()
+	st.input = func() int { return <-counted }
 	var c llm.Call
+	finished := false
 	for d, err := range s.opts.Model.StreamCall(r.Context(), req, &c) {
 		if err != nil {
 			st.fail(w, r, err)
@@ -265,7 +288,19 @@ func (s *Server) messagesModel(w http.ResponseWriter, r *http.Request, call *mes
 			if !st.finish(d.ToolCalls, d.FinishReason, u, antExtensions{}) {
 				return
 			}
+			finished = true
 		}
+	}
+	if !finished {
+		// The model layer ends a stream with a finish reason or an error;
+		// should a stream end with neither, the client gets an error (an
+		// error response, or an error event once the stream started),
+		// never an empty 200 or a message without message_stop.
+		if st.out.err == nil && r.Context().Err() == nil {
+			st.fail(w, r, sextant.Errorf(sextant.EUNAVAILABLE, "model %q: the stream ended without a finish reason", call.model))
+		}
+		s.recordModel(r, call.model, &c, false)
+		return
 	}
 	s.recordModel(r, call.model, &c, true)
 }
@@ -284,13 +319,16 @@ type antExtensions struct {
 // content_block_stop, then message_delta (stop_reason, cumulative usage)
 // and message_stop. message_start waits for the first output, so a failure
 // before it is an ordinary error response; after it, an error event.
-// Usage is known only at the end: message_start reports zero tokens and
-// message_delta the whole message's input and output tokens.
+// message_start reports the input tokens Sextant counted in the prompt
+// (input; none when nil) and message_delta the whole message's input and
+// output tokens as the model reported them, which the SDKs' accumulators
+// take as final.
 type antStream struct {
 	s        *Server
 	out      *sse
 	id       string
 	model    string
+	input    func() int // the prompt's token count, asked for once at message_start; nil = unknown (0)
 	started  bool
 	textOpen bool
 	index    int // the next content block's index
@@ -303,10 +341,14 @@ func (a *antStream) start() bool {
 		return a.out.err == nil
 	}
 	a.started = true
+	var u antUsage
+	if a.input != nil {
+		u.InputTokens = a.input()
+	}
 	return a.event("message_start", struct {
 		Type    string     `json:"type"`
 		Message antMessage `json:"message"`
-	}{"message_start", antMessage{ID: a.id, Type: "message", Role: sextant.RoleAssistant, Model: a.model, Content: []antBlock{}}})
+	}{"message_start", antMessage{ID: a.id, Type: "message", Role: sextant.RoleAssistant, Model: a.model, Content: []antBlock{}, Usage: u}})
 }
 
 // openBlock sends content_block_start for block, then a ping after the
@@ -459,7 +501,7 @@ func writeAntError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // anthropicErrors gives requests under /v1/messages (the Messages route,
-// and subpaths such as Anthropic's count_tokens and batches that Sextant
+// count_tokens, and subpaths such as Anthropic's batches that Sextant
 // does not serve) Anthropic's error shape and request-id header
 // everywhere: error responses written in OpenAI's shape by any layer
 // behind it (authentication 401, authorization 403, admission's 429 with

@@ -102,3 +102,41 @@ func TestDecodeMessagesMapping(t *testing.T) {
 		t.Errorf("system and metadata: %+v %v", c, err)
 	}
 }
+
+var countTokensSeeds = []string{
+	`{"model":"sextant","messages":[{"role":"user","content":"hi"}]}`,
+	`{"model":"m","system":"s","tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"any"},"thinking":{"type":"enabled","budget_tokens":1024},"cache_control":{"type":"ephemeral"},"messages":[{"role":"user","content":"q"}]}`,
+	`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"}]}`,
+	`{"model":"m","thinking":7,"messages":[{"role":"user","content":"q"}]}`,
+	`{"model":"m","thinking":{},"speed":"fast","messages":[{"role":"user","content":"q"}]}`,
+	`{"model":"m","messages":[{"role":"assistant","content":"prefill"}]}`,
+	`{"model":"m","messages":[]}`,
+	`{"model":"m","stream":true}`,
+	`null`,
+}
+
+// FuzzDecodeCountTokens checks the count_tokens decoder like the Messages
+// one: no panic, refusals are EINVALID errors starting with the field
+// they name, and an accepted request has a model and messages the model
+// layer could take (max_tokens is not part of a count).
+func FuzzDecodeCountTokens(f *testing.F) {
+	for _, s := range append(countTokensSeeds, messagesSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := decodeCountTokens(body)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || sextant.ErrorCode(err) != sextant.EINVALID || sextant.ErrorMessage(err) == "" {
+				t.Fatalf("%q: error %v is not an EINVALID apiError", body, err)
+			}
+			if ae.param != "" && !strings.HasPrefix(sextant.ErrorMessage(err), ae.param+": ") {
+				t.Fatalf("%q: message %q does not start with its field %q", body, sextant.ErrorMessage(err), ae.param)
+			}
+			return
+		}
+		if c.model == "" || len(c.messages) == 0 || c.stream || c.temperature != nil || c.topP != nil || len(c.stop) > 0 {
+			t.Fatalf("%q: accepted %+v", body, c)
+		}
+	})
+}

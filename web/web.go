@@ -205,6 +205,7 @@ type Server struct {
 	log     *slog.Logger
 	runSlot chan struct{}           // holds a token while an evaluation or red-team run is in progress
 	assets  map[string]consoleAsset // the web console's files (console.go)
+	tokens  *llm.Counter            // prompt token counts (messagestokens.go): the model layer's, else one of its own
 }
 
 // New checks opts and returns a Server.
@@ -235,7 +236,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1), assets: assets}
+	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1), assets: assets, tokens: &llm.Counter{}}
+	if opts.Model != nil {
+		s.tokens = opts.Model.Counter() // shares its loaded vocabularies
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -247,6 +251,7 @@ func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST", "/v1/chat/completions", "chat.completions", sextant.PermChat, s.chat},
 		{"POST", "/v1/messages", messagesRoute, sextant.PermChat, s.messages}, // messages.go: Anthropic's Messages API
+		{"POST", "/v1/messages/count_tokens", "messages.count_tokens", sextant.PermChat, s.countTokens},
 		{"POST", "/v1/embeddings", "embeddings", sextant.PermChat, s.embeddings},
 		{"GET", "/v1/models", "models", sextant.PermChat, s.models},
 		{"POST", "/v1/ask", "ask", sextant.PermChat, s.ask},

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/sextant-ai/sextant"
+	"github.com/sextant-ai/sextant/rag"
+)
+
+// countTokensRequest is the body of POST /v1/messages/count_tokens as
+// Anthropic defines it: a Messages request without max_tokens, stream,
+// sampling parameters and metadata (sending one of those is "Extra inputs
+// are not permitted", as Anthropic answers).
+type countTokensRequest struct {
+	Model        *string           `json:"model"`
+	Messages     []json.RawMessage `json:"messages"`
+	System       json.RawMessage   `json:"system"`
+	Tools        []json.RawMessage `json:"tools"`
+	ToolChoice   json.RawMessage   `json:"tool_choice"`
+	CacheControl json.RawMessage   `json:"cache_control"`
+	// Thinking changes nothing in the prompt's tokens: accepted, checked
+	// to be a thinking object, and ignored.
+	Thinking json.RawMessage `json:"thinking"`
+	// Refused as the Messages route refuses them.
+	OutputConfig      json.RawMessage `json:"output_config"`
+	Speed             json.RawMessage `json:"speed"`
+	MCPServers        json.RawMessage `json:"mcp_servers"`
+	ContextManagement json.RawMessage `json:"context_management"`
+}
+
+// decodeCountTokens decodes and validates a count_tokens request with the
+// Messages route's rules (the same fields, paths and messages). Errors
+// are EINVALID apiErrors naming the field.
+func decodeCountTokens(body []byte) (*messagesCall, error) {
+	var req countTokensRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, antInvalid(err)
+	}
+	if present(req.Thinking) {
+		var th struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(req.Thinking, &th) != nil || th.Type == "" {
+			return nil, invalidParam("thinking", "Input should be an object with a type")
+		}
+	}
+	one := 1 // max_tokens is not part of a count; validate wants one
+	m := messagesRequest{Model: req.Model, MaxTokens: &one, Messages: req.Messages, System: req.System, Tools: req.Tools,
+		ToolChoice: req.ToolChoice, CacheControl: req.CacheControl, OutputConfig: req.OutputConfig, Speed: req.Speed,
+		MCPServers: req.MCPServers, ContextManagement: req.ContextManagement}
+	return m.validate("")
+}
+
+// countTokens serves POST /v1/messages/count_tokens: Anthropic's token
+// counting, {"input_tokens": N}. For an assistant N is the prompt its
+// model would receive without the retrieved sources (promptTokens); for
+// a routed model, Sextant's count of the messages and tools in the
+// tokenizer of the model's family (the count the model layer books when
+// a provider reports no usage). Nothing is sent to a model.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+	if err := checkJSON(r); err != nil {
+		writeAntError(w, r, err)
+		return
+	}
+	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		writeAntError(w, r, err)
+		return
+	}
+	defer putBuf(buf)
+	if buf.Len() == 0 {
+		writeAntError(w, r, invalidParam("", "the request body is empty; send a JSON object"))
+		return
+	}
+	call, err := decodeCountTokens(buf.Bytes())
+	if err != nil {
+		writeAntError(w, r, err)
+		return
+	}
+	n, err := s.promptTokens(call, nil)
+	if err != nil {
+		writeAntError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		InputTokens int `json:"input_tokens"`
+	}{n})
+}
+
+// promptTokens counts the input tokens of call as Sextant knows them
+// before the model answers.
+//
+// For a routed model: the messages and tools, with the chat format's
+// framing, in the tokenizer of the first target's model family
+// (llm.Counter.Prompt, as the model layer counts usage a provider does not
+// report). For a model other than OpenAI's this is an estimate.
+//
+// For an assistant: the prompt composed as the pipeline composes it — the
+// assistant's template rendered with its instructions, the request's
+// system text, the question and sources, then the earlier turns, the tool
+// turns after the question, and the tools — in the tokenizer of the
+// assistant's model. sources are the numbered sources the prompt cites:
+// nil before retrieval (count_tokens), the retrieved ones once the
+// pipeline has them (a stream's message_start). Not reflected: a guard's
+// redactions of the question and turns, and turns beyond the pipeline's
+// history limit, which it drops.
+func (s *Server) promptTokens(call *messagesCall, sources []sextant.Source) (int, error) {
+	if s.isAssistant(call.model) {
+		return s.assistantPromptTokens(call, sources)
+	}
+	if s.opts.Model == nil {
+		return 0, &apiError{err: sextant.Errorf(sextant.ENOTFOUND, "model: %q is not an assistant and no model providers are configured", call.model), param: "model"}
+	}
+	targets, err := s.opts.Model.Targets(call.model)
+	if err != nil || len(targets) == 0 {
+		return 0, &apiError{err: sextant.Errorf(sextant.ENOTFOUND, "model: %q is neither an assistant nor a routed model", call.model), param: "model"}
+	}
+	family := call.model
+	if targets[0].Model != "" {
+		family = targets[0].Model // a route renaming the model: count in the upstream model's tokenizer
+	}
+	return s.tokens.Prompt(family, call.messages, call.tools), nil
+}
+
+func (s *Server) assistantPromptTokens(call *messagesCall, sources []sextant.Source) (int, error) {
+	p := s.opts.Pipeline
+	a, ok := p.Assistant(call.model)
+	if !ok {
+		return 0, &apiError{err: sextant.Errorf(sextant.ENOTFOUND, "model: assistant %q no longer exists", call.model), param: "model"}
+	}
+	tp, err := p.Templates().Template(a.Template)
+	if err != nil {
+		return 0, err
+	}
+	// The conversation splits as the pipeline splits it: system text and
+	// earlier turns before the last user message (the question), tool
+	// turns after it.
+	last := -1
+	for i, m := range call.messages {
+		if m.Role == sextant.RoleUser {
+			last = i
+		}
+	}
+	if last < 0 {
+		return 0, invalidParam("messages", "no user message to answer")
+	}
+	var system []string
+	if a.System != "" {
+		system = append(system, a.System)
+	}
+	var history []sextant.Message
+	for _, m := range call.messages[:last] {
+		if m.Role == sextant.RoleSystem {
+			system = append(system, strings.TrimSpace(m.Content))
+			continue
+		}
+		history = append(history, m)
+	}
+	data := &rag.PromptData{Assistant: a.Name, System: strings.Join(system, "\n\n"), Question: call.messages[last].Content}
+	for _, src := range sources {
+		data.Sources = append(data.Sources, rag.PromptSource{N: src.N, Title: src.Title, Section: src.Section, URI: src.URI, Text: src.Text})
+	}
+	sys, user, err := tp.Render(data)
+	if err != nil {
+		return 0, err
+	}
+	trailing := call.messages[last+1:]
+	msgs := make([]sextant.Message, 0, 2+len(history)+len(trailing))
+	msgs = append(msgs, sextant.Message{Role: sextant.RoleSystem, Content: sys})
+	msgs = append(msgs, history...)
+	msgs = append(msgs, sextant.Message{Role: sextant.RoleUser, Content: user})
+	msgs = append(msgs, trailing...)
+	return s.tokens.Prompt(a.Model, msgs, call.tools), nil
+}
