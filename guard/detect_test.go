@@ -327,3 +327,21 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+func TestCoverage(t *testing.T) {
+	s := New(Options{})
+	text := "Bob wrote: ship to 41086 Kiannonkatu 98, Suite 464, OULU"
+	ex := []Example{{Text: text, Spans: []Span{
+		{StreetAddress, strings.Index(text, "41086"), strings.Index(text, "41086") + 5},
+		{StreetAddress, strings.Index(text, "Kiannonkatu"), strings.Index(text, "Kiannonkatu") + 14},
+		{StreetAddress, 0, 3}, // nothing found there
+	}}}
+	got := Coverage(s, ex, []Type{StreetAddress, Person})
+	if got[StreetAddress] != 2.0/3 || got[Person] != 0 {
+		t.Errorf("Coverage = %v, want ADDRESS 2/3, PERSON 0 (no labels)", got)
+	}
+	// ScorePII matches one to one: the one address finding takes one span.
+	if r := ScorePII(s, ex, []Type{StreetAddress}, MatchOverlap).PerType[StreetAddress]; r.TP != 1 || r.FN != 2 {
+		t.Errorf("ScorePII TP=%d FN=%d, want 1 and 2", r.TP, r.FN)
+	}
+}

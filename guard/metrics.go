@@ -142,6 +142,39 @@ func ScorePII(s *Scanner, examples []Example, types []Type, match string) PIISco
 	return res
 }
 
+// Coverage returns, per type in types, the share of labelled spans that
+// some finding of the same type overlaps, with no one-to-one matching:
+// what redaction hides. It differs from ScorePII's recall where one
+// finding covers several labelled spans — the Presidio set labels an
+// address's house number, street, unit and postcode as separate spans,
+// and a finding over the whole address matches only one of them there.
+func Coverage(s *Scanner, examples []Example, types []Type) map[Type]float64 {
+	covered, total := map[Type]int{}, map[Type]int{}
+	for _, t := range types {
+		total[t] = 0
+	}
+	var fs []Finding
+	for _, ex := range examples {
+		fs = s.AppendScan(fs[:0], ex.Text)
+		for _, g := range ex.Spans {
+			if _, ok := total[g.Type]; !ok {
+				continue
+			}
+			total[g.Type]++
+			if slices.ContainsFunc(fs, func(f Finding) bool { return f.Type == g.Type && f.Start < g.End && g.Start < f.End }) {
+				covered[g.Type]++
+			}
+		}
+	}
+	out := make(map[Type]float64, len(types))
+	for t, n := range total {
+		if n > 0 {
+			out[t] = float64(covered[t]) / float64(n)
+		}
+	}
+	return out
+}
+
 func coveredBySameType(f Finding, spans []Span) bool {
 	return slices.ContainsFunc(spans, func(g Span) bool {
 		return g.Type == f.Type && f.Start < g.End && g.Start < f.End

@@ -129,6 +129,7 @@ func runBenchGuard(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	halves := [2]guard.PIIScore{guard.ScorePII(scanner, even, types, *match), guard.ScorePII(scanner, odd, types, *match)}
+	coverage := guard.Coverage(scanner, examples, types[6:8])
 	allDates := guard.ScorePII(scanner, guard.AllDatesAsBirth(examples), []guard.Type{guard.DateOfBirth}, *match).PerType[guard.DateOfBirth]
 	other := map[string]guard.PIIScore{}
 	if !*asJSON {
@@ -169,6 +170,8 @@ func runBenchGuard(ctx context.Context, e *env, args []string) error {
 		structured.Micro.Precision, structured.Micro.Recall, structured.Micro.F1)
 	fmt.Fprintf(w, "  DATE_OF_BIRTH is scored against the dates the texts call birth dates; against every labelled date (DATE_TIME): precision %.3f recall %.3f F1 %.3f support %d\n",
 		allDates.Precision, allDates.Recall, allDates.F1, allDates.Support)
+	fmt.Fprintf(w, "  labelled spans overlapped by a finding of their type, one finding may cover several (what redaction hides): PERSON %.3f, ADDRESS %.3f\n",
+		coverage[guard.Person], coverage[guard.StreetAddress])
 	fmt.Fprintf(w, "  halves (%s matching; rules were written looking at even-numbered records only, odd-numbered ones held out):\n", *match)
 	fmt.Fprintf(w, "  %-14s %9s %9s %9s %9s\n", "type", "F1 even", "F1 odd", "R even", "R odd")
 	for _, t := range types {
