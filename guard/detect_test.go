@@ -179,6 +179,19 @@ func TestAddress(t *testing.T) {
 		{"He lives on Rua Diadema 1903.", "Rua Diadema 1903"},
 		{"In 2019 Apple sold 5 million phones", ""},
 		{"Chapter 3 covers the main street food", ""},
+		// A street type as a word of its own.
+		{"The bus station is on Villacher Strasse 89", "Villacher Strasse 89"},
+		{"Ich wohne in der Berliner Straße 5, 10115 Berlin.", "Berliner Straße 5, 10115 Berlin"},
+		{"Berliner Str. 12a", "Berliner Str. 12a"},
+		{"Frankfurter Allee 3", "Frankfurter Allee 3"},
+		{"The Ring 5 complex and Benzene Platz", ""},
+		{"Table 2 Strasse", ""},
+		// US Coast Guard cutters have military addresses too.
+		{"The address of Solarlist is USCGC Khadzhiyev\nFPO AA 65607", "USCGC Khadzhiyev\nFPO AA 65607"},
+		{"USCGC Healy sailed north.", ""},
+		// A sentence after the address is not part of it.
+		{"Ship to 41086 Kiannonkatu 98, Suite 464, OULU. Thanks, Bob", "41086 Kiannonkatu 98, Suite 464, OULU."},
+		{"1600 Main Street, St. Louis, MO 63101", "1600 Main Street, St. Louis, MO 63101"},
 	})
 }
 
@@ -299,7 +312,8 @@ func FuzzScan(f *testing.F) {
 		"221B Baker Street\nLondon\n, UK", "born 1/2/1990", "00:1A:2B:3C:4D:5E", "::1", "1.2.3.4", "password: x",
 		strings.Repeat("a@", 100), strings.Repeat("1 ", 100), "\xff\xfe@\x00", "PSC 1, Box 2\nAPO AA 12345",
 		"born the 12th of March 1985", "DOB March 3rd, 1990", "born 1.09-1.21", "Quenby Zorvath\n\n4812 Tallowmere 17\nLeeds",
-		"> Ann Lee\n> 12 Marlow Street", "Zorvath Quenby said"} {
+		"> Ann Lee\n> 12 Marlow Street", "Zorvath Quenby said", "Berliner Str. 12a", "USCGC A\nFPO AA 1",
+		"12 Baker Street, OULU. Thanks"} {
 		f.Add(s)
 	}
 	s := New(Options{})

@@ -661,6 +661,11 @@ var (
 		"paseo": true, "camino": true, "carrer": true, "rambla": true, "ul": true, "ulica": true, "aleja": true,
 		"travessa": true, "praça": true, "praca": true, "boulevard": true, "chemin": true, "allée": true, "impasse": true,
 		"quai": true, "plac": true, "ulitsa": true, "avenue": true, "route": true, "carretera": true}
+	// Street types written as a word of their own after the name
+	// (German, Dutch): "Berliner Straße 5", "Prinsen Gracht 3".
+	streetTypeWords = map[string]bool{"straße": true, "strasse": true, "str": true, "weg": true, "allee": true,
+		"platz": true, "gasse": true, "damm": true, "ufer": true, "chaussee": true, "laan": true, "straat": true,
+		"gracht": true, "plein": true, "kade": true}
 	unitWords = map[string]bool{"apt": true, "apartment": true, "suite": true, "ste": true, "unit": true, "flat": true,
 		"floor": true, "fl": true, "room": true, "wohnung": true, "#": true, "no": true, "bldg": true, "building": true}
 	addressCues = []string{"address", "addresses", "live at", "lives at", "lived at", "live on", "lives on", "live in",
@@ -722,7 +727,7 @@ func (sc *scan) addressStart(ws []word, k int) bool {
 	}
 	lw := sc.lowerWord(w)
 	switch lw {
-	case "psc", "unit", "cmr", "usns", "uss", "usnv", "po", "p", "postfach":
+	case "psc", "unit", "cmr", "usns", "uss", "usnv", "uscgc", "po", "p", "postfach":
 		return true
 	case "the": // "the corner of ..."
 		return k+1 == len(ws) || (sc.lowerWord(ws[k+1]) == "corner" && (k+2 == len(ws) || sc.lowerWord(ws[k+2]) == "of"))
@@ -828,6 +833,21 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 			}
 			return j, 0.8
 		}
+	case w.kind == wLetters && w.upper && k+2 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper &&
+		streetTypeWords[sc.lowerWord(ws[k+1])] && ws[k+1].start-w.end == 1:
+		// A name and a street type as two words: "Berliner Straße 5",
+		// "Villacher Strasse 89", "Berliner Str. 12", "Prinsen Gracht 3".
+		j := k + 2
+		if ws[j].kind == wPunct && t[ws[j].start] == '.' && ws[j].start == ws[j-1].end {
+			j++
+		}
+		if j < len(ws) && ws[j].kind == wDigits && ws[j].end-ws[j].start <= 4 && ws[j].start-ws[j-1].end <= 2 && !glued(ws, j) {
+			j++
+			if j < len(ws) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == ws[j-1].end {
+				j++ // 12a
+			}
+			return j, 0.8
+		}
 	case w.kind == wLetters && (lw == "psc" || lw == "unit" || lw == "cmr"):
 		// Military: "PSC 3294, Box 9168\nAPO AA 61487".
 		j := k + 1
@@ -838,7 +858,7 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		if j+2 < len(ws) && ws[j].kind == wDigits && ws[j+1].kind == wLetters && sc.lowerWord(ws[j+1]) == "box" && ws[j+2].kind == wDigits {
 			return sc.militaryPost(ws, j+3, w.start), 0.85
 		}
-	case w.kind == wLetters && (lw == "usns" || lw == "uss" || lw == "usnv"):
+	case w.kind == wLetters && (lw == "usns" || lw == "uss" || lw == "usnv" || lw == "uscgc"):
 		if k+1 < len(ws) && ws[k+1].kind == wLetters && ws[k+1].upper {
 			if e := sc.militaryPost(ws, k+2, w.start); e > k+2 {
 				return e, 0.85
@@ -1000,8 +1020,14 @@ func (sc *scan) addressTail(ws []word, j int) int {
 				ok = true
 			case x.kind == wDigits && x.end-x.start >= 3 && x.end-x.start <= 6:
 				ok = true
-			case x.kind == wPunct && strings.IndexByte(".()-'", t[x.start]) >= 0 && m > k:
+			case x.kind == wPunct && strings.IndexByte("()-'", t[x.start]) >= 0 && m > k:
 				ok = true
+			case x.kind == wPunct && t[x.start] == '.' && m > k:
+				// An abbreviation's dot ("St. Louis", "rkp. 18") stays in
+				// the segment; after a longer word it ends the sentence
+				// ("OULU. Thanks, Bob").
+				p := ws[m-1]
+				ok = p.kind == wDigits || p.kind == wLetters && p.end-p.start <= 3
 			}
 			if !ok {
 				break

@@ -41,6 +41,7 @@ func TestScienceNoFindings(t *testing.T) {
 		"This approach is called Gradient Boosting.",
 		"Hepatitis C Virus and Effector T Cells were studied in Protein Kinase C Activation assays.",
 		"Imiquimod (3M Pharmaceuticals, St Paul, MN, U.S.A.) was applied.",
+		"The Ring 5 substituent and the Platz 3 fraction were compared in Table 2.",
 		"Western Blot Analysis\n\n24 Hours after treatment, cells were lysed.",
 	} {
 		if fs := s.Scan(text); len(fs) > 0 {
