@@ -313,7 +313,12 @@ func FuzzScan(f *testing.F) {
 		strings.Repeat("a@", 100), strings.Repeat("1 ", 100), "\xff\xfe@\x00", "PSC 1, Box 2\nAPO AA 12345",
 		"born the 12th of March 1985", "DOB March 3rd, 1990", "born 1.09-1.21", "Quenby Zorvath\n\n4812 Tallowmere 17\nLeeds",
 		"> Ann Lee\n> 12 Marlow Street", "Zorvath Quenby said", "Berliner Str. 12a", "USCGC A\nFPO AA 1",
-		"12 Baker Street, OULU. Thanks"} {
+		"12 Baker Street, OULU. Thanks",
+		// Found by fuzzing: stream prefixes that must hold a candidate back.
+		"!AaA Lee 000000000000", " AaAA Lee 000000", "Ba AA\n0000000000000000000 AAAAAAAAAA000,00",
+		"0 A Street,AAAAAA '0000000000000000000", "AA Str 0", "DOB MAY 10 0000 00",
+		"BaAAAAAAAAAA y AaAAAAA\n0000 AAAAAAAAAA000,0000", "0A " + strings.Repeat("000 ", 45) + "0 AAAAa 0",
+		"PSC0BoX00,AA\n000000AAA000000", "PSC0BoX00\n000A00000A0000,00000", "bo orr 0"} {
 		f.Add(s)
 	}
 	s := New(Options{})

@@ -164,6 +164,9 @@ func detectNames(sc *scan) {
 			// "patricia desrosiers": lower-case text, both parts known.
 			lowerPair = true
 		}
+		if !w.upper && !lowerPair && !sc.final && f0&nFirst != 0 && (k+1 == len(ws) || k+2 == len(ws) && ws[k+1].end == len(t)) {
+			sc.pend(w.start) // "bo " or "bo o" may become "bo orr"
+		}
 		if !w.upper && !lowerPair && !(cue == 2 && f0&(nFirst|nLast) != 0) {
 			continue
 		}
@@ -209,7 +212,13 @@ func detectNames(sc *scan) {
 				j++
 			}
 		}
-		if !sc.final && sc.open(w.start, end) {
+		if !sc.final && (sc.open(w.start, end) || j < len(ws) && ws[j].kind == wLetters &&
+			(ws[j].end == len(t) || j == len(ws)-1 && nameParticles[sc.lowerWord(ws[j])])) {
+			// Still growing, or stopped by the last word of a stream
+			// prefix, which may grow into one that extends the name ("Le"
+			// ends it, "Lee" would not) or be a particle waiting for the
+			// rest ("Gabriel y ").
+			sc.pend(w.start)
 			k = j - 1
 			continue
 		}
@@ -331,8 +340,15 @@ func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
 	if j < len(ws) && ws[j].kind != wNewline {
 		return false // more on the line
 	}
+	// undecided: the lines that decide run past the end of a stream
+	// prefix, so the name waits for them.
+	undecided := func() bool {
+		sc.pend(ws[k].start)
+		return false
+	}
 	lines := 0
-	for x := j; x < len(ws) && lines <= 3; x++ {
+	x := j
+	for ; x < len(ws) && lines <= 3; x++ {
 		if ws[x].kind != wNewline {
 			continue
 		}
@@ -341,7 +357,10 @@ func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
 		for y < len(ws) && ws[y].kind == wPunct && t[ws[y].start] == '>' {
 			y++ // a quoted block: "> 2224 Trenerys gate 232"
 		}
-		if !(y+1 < len(ws) && ws[y].kind == wDigits && ws[y+1].kind == wLetters && ws[y+1].upper &&
+		if y+2 >= len(ws) {
+			return undecided()
+		}
+		if !(ws[y].kind == wDigits && ws[y+1].kind == wLetters && ws[y+1].upper &&
 			ws[y+1].start-ws[y].end == 1 && !notNames[sc.lowerWord(ws[y+1])]) {
 			continue
 		}
@@ -352,10 +371,16 @@ func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
 			if ws[z].kind == wDigits {
 				// "Kiannonkatu 98" ends the street: a line break, a
 				// comma or a dot follows, not more prose ("aged 5 years").
-				return z+1 == len(ws) || ws[z+1].kind == wNewline || ws[z+1].kind == wPunct && strings.IndexByte(",.", t[ws[z+1].start]) >= 0
+				if z+1 == len(ws) {
+					return undecided()
+				}
+				return ws[z+1].kind == wNewline || ws[z+1].kind == wPunct && strings.IndexByte(",.", t[ws[z+1].start]) >= 0
 			}
 			if ws[z].kind != wLetters {
 				break
+			}
+			if z+1 == len(ws) {
+				return undecided() // the word may still grow
 			}
 			if lz := sc.lowerWord(ws[z]); streetSuffixes[lz] || hasStreetEnding(lz) {
 				return true
@@ -364,6 +389,9 @@ func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
 		if lz := sc.lowerWord(ws[y+1]); hasStreetEnding(lz) {
 			return true
 		}
+	}
+	if x >= len(ws) && lines <= 3 {
+		return undecided()
 	}
 	return false
 }
@@ -732,6 +760,10 @@ func (sc *scan) addressStart(ws []word, k int) bool {
 	case "the": // "the corner of ..."
 		return k+1 == len(ws) || (sc.lowerWord(ws[k+1]) == "corner" && (k+2 == len(ws) || sc.lowerWord(ws[k+2]) == "of"))
 	}
+	if w.upper && (k+1 == len(ws) || ws[k+1].kind == wLetters && ws[k+1].upper &&
+		(streetTypeWords[sc.lowerWord(ws[k+1])] || ws[k+1].end == len(sc.text))) {
+		return true // "Berliner" before "Straße 5", or "Berliner S" still growing
+	}
 	return w.upper && (streetPrefixes[lw] || hasStreetEnding(lw))
 }
 
@@ -750,13 +782,16 @@ func (sc *scan) addressCore(ws []word, k int) (int, float64) {
 		if next(j) && ws[j].kind == wLetters && ws[j].end-ws[j].start == 1 && ws[j].start == w.end {
 			j++ // 221B
 		}
-		words, named := 0, false
+		words, named, nums := 0, false, 0
 		for j < len(ws) && words < 6 {
 			x := ws[j]
 			if glued(ws, j) {
 				break // "3CR1", "1BP1": letters and digits of one symbol
 			}
 			if x.kind == wDigits && words == 0 && x.end-x.start <= 4 {
+				if nums++; nums > 2 {
+					break // a run of numbers is a table, not "9448 175 Iroon Avenue"
+				}
 				j++
 				continue
 			}
@@ -1008,6 +1043,9 @@ func (sc *scan) addressTail(ws []word, j int) int {
 			}
 			k++
 		}
+		if k >= len(ws) && k > end {
+			sc.pend(ws[end-1].start) // "Street," ends a stream prefix: a city may follow
+		}
 		if k == end || breaks > 1 || k >= len(ws) {
 			break
 		}
@@ -1036,6 +1074,13 @@ func (sc *scan) addressTail(ws []word, j int) int {
 				words++
 			}
 			m++
+		}
+		if m == len(ws) || m == len(ws)-1 && ws[m].end == len(t) {
+			// The segment reaches the end of a stream prefix (or stops
+			// at its last word, which may still grow): what follows
+			// decides whether it is a locality or prose. Pending inside
+			// the address holds the whole address back.
+			sc.pend(ws[end-1].start)
 		}
 		if m == k || words == 0 {
 			break
@@ -1147,6 +1192,12 @@ func detectDOBs(sc *scan) {
 			}
 		}
 		if end < 0 {
+			// Near the end of a stream prefix after a birth cue, a number
+			// or month may be the start of a date still arriving.
+			if !sc.final && len(t)-w.start < 32 && (w.kind == wDigits || w.kind == wLetters && months[sc.lowerWord(w)] > 0) &&
+				hasCue(sc.before(w.start, 48), dobCues) {
+				sc.pend(w.start)
+			}
 			continue
 		}
 		s, e := w.start, ws[end-1].end
