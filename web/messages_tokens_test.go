@@ -170,6 +170,12 @@ func TestAnthropicSDKCountTokens(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 starting %q", tc.body, status, body, tc.says)
 		}
 	}
+	// The example of docs/api.md.
+	status, _, body := s.do(t, "POST", "/v1/messages/count_tokens", "application/json",
+		[]byte(`{"model": "gpt-4o-mini", "system": "Be brief.", "messages": [{"role": "user", "content": "Weather in Oslo?"}]}`))
+	if status != 200 || string(body) != `{"input_tokens":18}`+"\n" {
+		t.Errorf("docs example: %d %q", status, body)
+	}
 	// Counting calls no model.
 	if n := len(s.up.Calls()) + len(s.claude.Calls()); n != upstream {
 		t.Errorf("counting reached the upstreams: %d calls, want %d", n, upstream)
