@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,18 +12,22 @@ import (
 	"github.com/sextant-ai/sextant/eval"
 )
 
-// The quality endpoints: evaluation runs (POST and GET /v1/evals/runs),
-// red-team runs (POST /v1/redteam/runs) and the effective settings (GET
-// /v1/settings; settings.go).
+// The quality endpoints: evaluation runs (POST, GET and DELETE
+// /v1/evals/runs), red-team runs (POST, GET and DELETE /v1/redteam/runs)
+// and the effective settings (GET /v1/settings; settings.go).
 //
-// Evaluation and red-team runs are synchronous: the response carries the
-// finished run. `sextant eval run` is a batch job that stores a run only
-// once it is complete (the history has no "running" state to poll), a
-// suite over the server's own pipeline takes seconds to a few minutes,
-// and a client that gives up cancels the run (the request context reaches
-// every answer). Runs are bounded instead: one at a time per server (a
-// second gets 429), each within Evals.Timeout, and an inline golden set
-// holds at most MaxInlineQuestions questions.
+// A run is synchronous by default: the response carries the finished run,
+// and a client that gives up cancels it (the request context reaches
+// every answer). With "background": true the response is 202 with the
+// run's id and status "running"; GET .../runs/{id} reads how it is going
+// and DELETE .../runs/{id} cancels it (runs.go). Runs are bounded: one at
+// a time per server (a second gets 429), each within Evals.Timeout, and
+// an inline golden set holds at most MaxInlineQuestions questions.
+//
+// Spending: Evals.Run and Evals.RedTeam (cmd) book every model call a run
+// makes in the usage ledger as the starting key and admit it against the
+// key's and project's budgets; a budget that runs out stops the run,
+// which ends "failed" with the budget's error.
 //
 // Tenant scope: the evaluation history is installation-wide (a stored
 // run has no tenant) and suites answer from the default tenant's
@@ -43,7 +48,8 @@ const DefaultEvalTimeout = 10 * time.Minute
 // field answers the routes that need it 503.
 type Evals struct {
 	// Run runs a suite against the server's answer pipeline, answering as
-	// p (its document groups apply), checks the gates against the
+	// p (its document groups apply) and booking every model call as p,
+	// stores it under spec.ID when set, checks the gates against the
 	// baseline, stores the run in the evaluation history exactly as
 	// `sextant eval run` does, and returns the report. An unknown suite
 	// is ENOTFOUND; a spec it cannot run, EINVALID.
@@ -56,7 +62,8 @@ type Evals struct {
 	// Suites lists the names of the suites Run can run by name.
 	Suites func() ([]string, error)
 	// RedTeam runs the red-team suite against assistant ("" = the
-	// default), asking as p, and returns its report.
+	// default), asking (and booking every model call) as p, and returns
+	// its report.
 	RedTeam func(ctx context.Context, p sextant.Principal, assistant string) (*RedTeamReport, error)
 	// Timeout bounds one run; 0 = DefaultEvalTimeout.
 	Timeout time.Duration
@@ -65,6 +72,7 @@ type Evals struct {
 // EvalSpec is what to evaluate: a suite known to the server by name, or a
 // suite built from the request with its inline golden set.
 type EvalSpec struct {
+	ID      string        // the run's id, given by the server when the run starts; "" = Run picks one
 	Suite   string        // a suite's name; "" when Inline is set
 	Inline  *eval.Suite   // a suite built from the request (its Dataset is "inline")
 	Dataset *eval.Dataset // Inline's golden set
@@ -83,6 +91,7 @@ type EvalRunInfo struct {
 	Questions   int                           `json:"questions"`
 	FailedGates int                           `json:"failed_gates"`
 	Passed      bool                          `json:"passed"`
+	Status      string                        `json:"status"`  // "completed", or "running" for the run in progress
 	Metrics     map[string]map[string]float64 `json:"metrics"` // variant → key metric → value
 }
 
@@ -100,6 +109,9 @@ type EvalRunRequest struct {
 	Baseline  string      `json:"baseline,omitempty"`  // "last" (default), "none" or a run id
 	// Questions includes every question's result in the response.
 	Questions bool `json:"questions,omitempty"`
+	// Background answers 202 at once with the run's id and status
+	// "running" instead of waiting for the run.
+	Background bool `json:"background,omitempty"`
 }
 
 // EvalRun is the JSON of one run: the gate verdict and the report (its
@@ -107,9 +119,11 @@ type EvalRunRequest struct {
 type EvalRun struct {
 	Object      string       `json:"object"` // "eval.run"
 	ID          string       `json:"id"`
-	Passed      bool         `json:"passed"` // no gate failed
+	Status      string       `json:"status"`          // running, completed, failed or cancelled (runs.go)
+	Error       string       `json:"error,omitempty"` // why a failed or cancelled run stopped
+	Passed      bool         `json:"passed"`          // no gate failed
 	FailedGates int          `json:"failed_gates"`
-	Report      *eval.Report `json:"report"`
+	Report      *eval.Report `json:"report"` // null until the run has completed
 }
 
 func evalRunJSON(rep *eval.Report, questions bool) EvalRun {
@@ -117,7 +131,7 @@ func evalRunJSON(rep *eval.Report, questions bool) EvalRun {
 	if !questions {
 		rep = rep.Compact()
 	}
-	return EvalRun{Object: "eval.run", ID: rep.ID, Passed: failed == 0, FailedGates: failed, Report: rep}
+	return EvalRun{Object: "eval.run", ID: rep.ID, Status: RunCompleted, Passed: failed == 0, FailedGates: failed, Report: rep}
 }
 
 // installationOnly refuses keys of named tenants (see the tenant scope
@@ -127,17 +141,6 @@ func installationOnly(r *http.Request, what string) error {
 		return sextant.Errorf(sextant.EFORBIDDEN, "%s are installation-wide; a key of tenant %q cannot use them", what, p.Tenant)
 	}
 	return nil
-}
-
-// exclusive runs f unless another run holds the server's run slot.
-func (s *Server) exclusive(f func() error) error {
-	select {
-	case s.runSlot <- struct{}{}:
-	default:
-		return sextant.Errorf(sextant.ERATELIMIT, "another evaluation or red-team run is in progress on this server; retry when it is done")
-	}
-	defer func() { <-s.runSlot }()
-	return f()
 }
 
 func (s *Server) evalTimeout() time.Duration {
@@ -257,44 +260,112 @@ func (s *Server) runEval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := s.knownSuite(spec.Suite); err != nil {
+		writeError(w, err)
+		return
+	}
 	p := principal(r)
-	var rep *eval.Report
-	err = s.exclusive(func() error {
-		ctx, cancel := context.WithTimeout(r.Context(), s.evalTimeout())
-		defer cancel()
-		var err error
-		rep, err = ev.Run(ctx, p, spec)
-		if err != nil && ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
-			return sextant.Errorf(sextant.EUNAVAILABLE, "the evaluation run took longer than the server's %s limit; run large suites with sextant eval run", s.evalTimeout())
-		}
-		return err
-	})
-	if sextant.ErrorCode(err) == sextant.ENOTFOUND && spec.Suite != "" {
-		msg := sextant.ErrorMessage(err)
-		if ev.Suites != nil {
-			if names, lerr := ev.Suites(); lerr == nil {
-				known := "none; put suite files in DATA/evals/ or list them under eval.suites"
-				if len(names) > 0 {
-					known = strings.Join(names, ", ")
-				}
-				msg = "no suite " + strconv.Quote(spec.Suite) + " on this server (known: " + known + ")"
+	spec.ID = newEvalRunID(s.opts.Now())
+	parent := r.Context()
+	if in.Background {
+		parent = context.WithoutCancel(parent) // the run outlives the request; its values (principal, request id) stay
+	}
+	name := spec.Suite
+	if spec.Inline != nil {
+		name = spec.Inline.Name
+	}
+	ctx, st, err := s.startRun(parent, kindEval, spec.ID, p.Tenant, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if in.Background {
+		rq := r.WithContext(parent)
+		go func() {
+			rep, err := ev.Run(ctx, p, spec)
+			if err = s.endRun(ctx, st, err, nil, "evaluation run"); err != nil {
+				s.log.Warn("background evaluation run ended", "run", spec.ID, "suite", name, "err", err)
+				return
 			}
-		}
-		err = invalidParam("suite", "%s", msg)
+			if err := s.auditEvalRun(rq, p, spec, rep); err != nil {
+				s.log.Error("background evaluation run: audit record", "run", rep.ID, "err", err)
+			}
+		}()
+		w.Header().Set("Location", "/v1/evals/runs/"+spec.ID)
+		writeJSON(w, http.StatusAccepted, EvalRun{Object: "eval.run", ID: spec.ID, Status: RunRunning})
+		return
+	}
+	rep, err := ev.Run(ctx, p, spec)
+	err = s.endRun(ctx, st, err, nil, "evaluation run")
+	if sextant.ErrorCode(err) == sextant.ENOTFOUND && spec.Suite != "" {
+		err = invalidParam("suite", "%s", sextant.ErrorMessage(err))
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	failed := len(rep.Failed())
-	if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
-		"action": "eval.run", "run_id": rep.ID, "suite": rep.Suite, "dataset": rep.Dataset, "questions": rep.Questions,
-		"baseline": spec.Baseline, "failed_gates": failed}}); err != nil {
+	if err := s.auditEvalRun(r, p, spec, rep); err != nil {
 		writeError(w, err) // the run is stored all the same; the failure to record it is reported
 		return
 	}
 	w.Header().Set("Location", "/v1/evals/runs/"+rep.ID)
 	writeJSON(w, http.StatusCreated, evalRunJSON(rep, in.Questions))
+}
+
+// knownSuite refuses a named suite the server does not know, before a
+// run starts (a background run would otherwise fail after its 202).
+func (s *Server) knownSuite(suite string) error {
+	ev := s.opts.Evals
+	if suite == "" || ev.Suites == nil {
+		return nil
+	}
+	names, err := ev.Suites()
+	if err != nil || slices.Contains(names, suite) {
+		return nil // Run reports what it cannot find
+	}
+	known := "none; put suite files in DATA/evals/ or list them under eval.suites"
+	if len(names) > 0 {
+		known = strings.Join(names, ", ")
+	}
+	return invalidParam("suite", "no suite %q on this server (known: %s)", suite, known)
+}
+
+func (s *Server) auditEvalRun(r *http.Request, p sextant.Principal, spec EvalSpec, rep *eval.Report) error {
+	return s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
+		"action": "eval.run", "run_id": rep.ID, "suite": rep.Suite, "dataset": rep.Dataset, "questions": rep.Questions,
+		"baseline": spec.Baseline, "failed_gates": len(rep.Failed())}})
+}
+
+// cancelEvalRun serves DELETE /v1/evals/runs/{id}: it cancels the run in
+// progress and answers once it has ended and freed the run slot.
+func (s *Server) cancelEvalRun(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := installationOnly(r, "evaluation runs"); err != nil {
+		writeError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	st, err := s.cancelRun(r.Context(), kindEval, id)
+	if sextant.ErrorCode(err) == sextant.ENOTFOUND && s.opts.Evals.Report != nil {
+		if _, rerr := s.opts.Evals.Report(r.Context(), id); rerr == nil {
+			err = sextant.Errorf(sextant.ECONFLICT, "evaluation run %s has already completed; stored runs are not deleted over the API", id)
+		}
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p := principal(r)
+	if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
+		"action": "eval.cancel", "run_id": id}}); err != nil {
+		writeError(w, err)
+		return
+	}
+	_, status, msg, _, _ := s.runs.get(kindEval, st.id)
+	writeJSON(w, http.StatusOK, EvalRun{Object: "eval.run", ID: id, Status: status, Error: msg})
 }
 
 // listEvalRuns serves GET /v1/evals/runs?suite=&limit=.
@@ -328,7 +399,15 @@ func (s *Server) listEvalRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := List[EvalRunInfo]{Object: "list", Data: []EvalRunInfo{}}
-	out.Data = append(out.Data, runs...)
+	for _, st := range s.runs.running(kindEval) { // the run in progress first: it is the newest
+		if q.Get("suite") == "" || q.Get("suite") == st.name {
+			out.Data = append(out.Data, EvalRunInfo{ID: st.id, Suite: st.name, CreatedAt: st.started.UTC(), Status: RunRunning})
+		}
+	}
+	for _, run := range runs {
+		run.Status = RunCompleted
+		out.Data = append(out.Data, run)
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -352,7 +431,12 @@ func (s *Server) getEvalRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rep, err := ev.Report(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	if _, status, msg, _, ok := s.runs.get(kindEval, id); ok && status != RunCompleted {
+		writeJSON(w, http.StatusOK, EvalRun{Object: "eval.run", ID: id, Status: status, Error: msg})
+		return
+	}
+	rep, err := ev.Report(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -366,6 +450,9 @@ func (s *Server) getEvalRun(w http.ResponseWriter, r *http.Request) {
 type RedTeamRequest struct {
 	Assistant string `json:"assistant"` // "" = the default assistant
 	Cases     bool   `json:"cases"`     // include every case's outcome
+	// Background answers 202 at once with the run's id and status
+	// "running"; GET /v1/redteam/runs/{id} reads the report once done.
+	Background bool `json:"background,omitempty"`
 }
 
 // RedTeamReport is a red-team run's report: the JSON of `sextant redteam
@@ -405,7 +492,21 @@ type RedTeamOutcome struct {
 // RedTeamRun is the response of POST /v1/redteam/runs.
 type RedTeamRun struct {
 	Object string `json:"object"` // "redteam.run"
+	ID     string `json:"id"`
+	Status string `json:"status"`          // running, completed, failed or cancelled (runs.go)
+	Error  string `json:"error,omitempty"` // why a failed or cancelled run stopped
 	*RedTeamReport
+}
+
+// redTeamRunJSON is a run's response: its report without the cases
+// unless asked for.
+func redTeamRunJSON(id, status, msg string, rep *RedTeamReport, cases bool) RedTeamRun {
+	if rep != nil && !cases {
+		c := *rep
+		c.Cases = nil
+		rep = &c
+	}
+	return RedTeamRun{Object: "redteam.run", ID: id, Status: status, Error: msg, RedTeamReport: rep}
 }
 
 // runRedTeam serves POST /v1/redteam/runs.
@@ -430,31 +531,101 @@ func (s *Server) runRedTeam(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principal(r)
-	var rep *RedTeamReport
-	err := s.exclusive(func() error {
-		ctx, cancel := context.WithTimeout(r.Context(), s.evalTimeout())
-		defer cancel()
-		var err error
-		rep, err = run(ctx, p, a.Name)
-		if err != nil && ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
-			return sextant.Errorf(sextant.EUNAVAILABLE, "the red-team run took longer than the server's %s limit", s.evalTimeout())
-		}
-		return err
-	})
+	id := "rt-" + newEvalRunID(s.opts.Now())
+	parent := r.Context()
+	if in.Background {
+		parent = context.WithoutCancel(parent)
+	}
+	ctx, st, err := s.startRun(parent, kindRedTeam, id, p.Tenant, a.Name)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
-		"action": "redteam.run", "assistant": rep.Assistant, "prompts": len(rep.Cases), "block_rate": rep.BlockRate,
-		"false_positive_rate": rep.FalsePositiveRate}}); err != nil {
+	if in.Background {
+		rq := r.WithContext(parent)
+		go func() {
+			rep, err := run(ctx, p, a.Name)
+			if err = s.endRun(ctx, st, err, rep, "red-team run"); err != nil {
+				s.log.Warn("background red-team run ended", "run", id, "assistant", a.Name, "err", err)
+				return
+			}
+			if err := s.auditRedTeamRun(rq, p, id, rep); err != nil {
+				s.log.Error("background red-team run: audit record", "run", id, "err", err)
+			}
+		}()
+		w.Header().Set("Location", "/v1/redteam/runs/"+id)
+		writeJSON(w, http.StatusAccepted, redTeamRunJSON(id, RunRunning, "", nil, false))
+		return
+	}
+	rep, err := run(ctx, p, a.Name)
+	if err = s.endRun(ctx, st, err, rep, "red-team run"); err != nil {
 		writeError(w, err)
 		return
 	}
-	if !in.Cases {
-		c := *rep
-		c.Cases = nil
-		rep = &c
+	if err := s.auditRedTeamRun(r, p, id, rep); err != nil {
+		writeError(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, RedTeamRun{Object: "redteam.run", RedTeamReport: rep})
+	writeJSON(w, http.StatusOK, redTeamRunJSON(id, RunCompleted, "", rep, in.Cases))
+}
+
+func (s *Server) auditRedTeamRun(r *http.Request, p sextant.Principal, id string, rep *RedTeamReport) error {
+	return s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
+		"action": "redteam.run", "run_id": id, "assistant": rep.Assistant, "prompts": len(rep.Cases), "block_rate": rep.BlockRate,
+		"false_positive_rate": rep.FalsePositiveRate}})
+}
+
+// redTeamRunOf finds a red-team run the caller may see: one of its own
+// tenant (any, for an operator key).
+func (s *Server) redTeamRunOf(r *http.Request) (st *runState, status, msg string, rep *RedTeamReport, err error) {
+	id := r.PathValue("id")
+	st, status, msg, rep, ok := s.runs.get(kindRedTeam, id)
+	if p := principal(r); !ok || (st.tenant != p.Tenant && !operator(&p)) {
+		return nil, "", "", nil, sextant.Errorf(sextant.ENOTFOUND, "no red-team run %q on this server (it keeps the last %d)", id, maxEndedRuns)
+	}
+	return st, status, msg, rep, nil
+}
+
+// getRedTeamRun serves GET /v1/redteam/runs/{id}?cases=true: a run in
+// progress or one of the last ended (red-team reports are not stored).
+func (s *Server) getRedTeamRun(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r, "cases"); err != nil {
+		writeError(w, err)
+		return
+	}
+	cases, err := boolParam(r.URL.Query(), "cases", false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, status, msg, rep, err := s.redTeamRunOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redTeamRunJSON(st.id, status, msg, rep, cases))
+}
+
+// cancelRedTeamRun serves DELETE /v1/redteam/runs/{id}.
+func (s *Server) cancelRedTeamRun(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	st, _, _, _, err := s.redTeamRunOf(r)
+	if err == nil {
+		_, err = s.cancelRun(r.Context(), kindRedTeam, st.id)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p := principal(r)
+	if err := s.record(r, sextant.AuditEvent{Kind: sextant.AuditAdmin, Tenant: p.Tenant, Payload: map[string]any{
+		"action": "redteam.cancel", "run_id": st.id}}); err != nil {
+		writeError(w, err)
+		return
+	}
+	_, status, msg, _, _ := s.runs.get(kindRedTeam, st.id)
+	writeJSON(w, http.StatusOK, redTeamRunJSON(st.id, status, msg, nil, false))
 }

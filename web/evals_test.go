@@ -67,13 +67,20 @@ func (es *evalStack) evals() web.Evals {
 		Run: func(ctx context.Context, p sextant.Principal, spec web.EvalSpec) (*eval.Report, error) {
 			es.specs <- spec
 			es.started <- struct{}{}
-			<-es.held()
+			select {
+			case <-es.held():
+			case <-ctx.Done(): // as eval.Run: the run's context reaches every answer
+				return nil, ctx.Err()
+			}
 			name := spec.Suite
 			if spec.Inline != nil {
 				name = spec.Inline.Name
 			}
-			if name == "missing" {
+			switch name {
+			case "missing":
 				return nil, sextant.Errorf(sextant.ENOTFOUND, "no suite %q", name)
+			case "overbudget": // as cmd's meter when a budget runs out mid-run
+				return nil, sextant.Errorf(sextant.ERATELIMIT, "eval:overbudget run stopped: budget key:k daily exhausted")
 			}
 			return &eval.Report{ID: "run-1", Suite: name, Questions: 1, Variants: []eval.VariantReport{{Name: "default",
 				Metrics: map[string]float64{"groundedness": 1}, Questions: []eval.QuestionResult{{ID: "q1"}}}}}, nil
@@ -89,6 +96,12 @@ func (es *evalStack) evals() web.Evals {
 		},
 		Suites: func() ([]string, error) { return []string{"smoke"}, nil },
 		RedTeam: func(ctx context.Context, p sextant.Principal, assistant string) (*web.RedTeamReport, error) {
+			es.started <- struct{}{}
+			select {
+			case <-es.held():
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 			return &web.RedTeamReport{Assistant: assistant, Categories: map[string]*web.RedTeamCategory{"injection": {Prompts: 2, Stopped: 2, BlockRate: 1}},
 				Benign: &web.RedTeamCategory{Prompts: 1}, BlockRate: 1, Cases: []web.RedTeamOutcome{{ID: "i1"}, {ID: "i2"}, {ID: "b1"}}}, nil
 		},
@@ -147,10 +160,9 @@ func TestEvalRunRequests(t *testing.T) {
 	if err := json.Unmarshal(b, &run); err != nil || run.ID != "run-1" || !run.Passed || len(run.Report.Variants[0].Questions) != 0 {
 		t.Errorf("response: %v %s", err, b)
 	}
-	// An unknown suite is a bad request naming the suites there are.
+	// An unknown suite is a bad request naming the suites there are,
+	// refused before a run starts.
 	status, b = send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"missing"}`)
-	<-s.specs
-	<-s.started
 	if status != 400 || !strings.Contains(string(b), `"param":"suite"`) || !strings.Contains(string(b), "known: smoke") {
 		t.Errorf("missing suite: %d %s", status, b)
 	}
@@ -220,5 +232,165 @@ func TestEvalRunRequests(t *testing.T) {
 		if r.Actor != s.keyIDs[sextant.RoleQA] || r.Kind != sextant.AuditAdmin {
 			t.Errorf("eval.run record: %+v", r)
 		}
+	}
+}
+
+// decode unmarshals b into v or fails the test.
+func decode[T any](t *testing.T, what string, status int, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %d %v: %s", what, status, err, b)
+	}
+	return v
+}
+
+// Background runs, their status, and cancellation: DELETE stops a run
+// in progress (background or waited for), it ends "cancelled", the slot
+// is free at once, and only keys allowed to start a run may stop it.
+func TestEvalRunCancel(t *testing.T) {
+	s := newEvalStack(t)
+	qa, product := s.keys[sextant.RoleQA], s.keys[sextant.RoleProduct]
+	acme, _ := s.key(t, "acme", sextant.RoleQA)
+
+	// A background run answers 202 with its id at once.
+	s.setHold(true)
+	status, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"smoke","background":true}`)
+	run := decode[web.EvalRun](t, "background run", status, b)
+	if status != 202 || run.ID == "" || run.Status != web.RunRunning || run.Report != nil {
+		t.Fatalf("background run: %d %s", status, b)
+	}
+	if spec := <-s.specs; spec.ID != run.ID {
+		t.Errorf("Run got id %q; the response says %q", spec.ID, run.ID)
+	}
+	<-s.started
+	status, b = send(t, s.URL, product, "GET", "/v1/evals/runs/"+run.ID, "")
+	if got := decode[web.EvalRun](t, "status", status, b); status != 200 || got.Status != web.RunRunning {
+		t.Errorf("status of the running run: %d %s", status, b)
+	}
+	status, b = send(t, s.URL, product, "GET", "/v1/evals/runs", "")
+	if l := decode[web.List[web.EvalRunInfo]](t, "list", status, b); len(l.Data) != 2 || l.Data[0].ID != run.ID || l.Data[0].Status != web.RunRunning ||
+		l.Data[0].Suite != "smoke" || l.Data[1].Status != web.RunCompleted {
+		t.Errorf("list with a run in progress: %s", b)
+	}
+	if status, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"smoke"}`); status != 429 || !strings.Contains(string(b), "DELETE") {
+		t.Errorf("second run: %d %s", status, b)
+	}
+	// Stopping takes the permission starting does, and the default tenant.
+	for _, key := range []string{product, acme} {
+		if status, b := send(t, s.URL, key, "DELETE", "/v1/evals/runs/"+run.ID, ""); status != 403 {
+			t.Errorf("DELETE by a key that may not run evaluations: %d %s", status, b)
+		}
+	}
+	status, b = send(t, s.URL, qa, "DELETE", "/v1/evals/runs/"+run.ID, "")
+	if got := decode[web.EvalRun](t, "cancel", status, b); status != 200 || got.ID != run.ID || got.Status != web.RunCancelled || !strings.Contains(got.Error, "cancelled") {
+		t.Fatalf("DELETE: %d %s", status, b)
+	}
+	status, b = send(t, s.URL, product, "GET", "/v1/evals/runs/"+run.ID, "")
+	if got := decode[web.EvalRun](t, "status", status, b); got.Status != web.RunCancelled {
+		t.Errorf("status after DELETE: %d %s", status, b)
+	}
+	for _, c := range []struct {
+		id     string
+		status int
+	}{{run.ID, 409}, {"run-1", 409}, {"no-such-run", 404}} {
+		if status, b := send(t, s.URL, qa, "DELETE", "/v1/evals/runs/"+c.id, ""); status != c.status {
+			t.Errorf("DELETE %s: %d %s; want %d", c.id, status, b, c.status)
+		}
+	}
+
+	// The slot is free at once: a run waited for, cancelled from another
+	// client, answers its waiter 409.
+	done := make(chan [2]any, 1)
+	go func() {
+		st, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"smoke"}`)
+		done <- [2]any{st, b}
+	}()
+	spec := <-s.specs
+	<-s.started
+	if status, b := send(t, s.URL, qa, "DELETE", "/v1/evals/runs/"+spec.ID, ""); status != 200 {
+		t.Errorf("DELETE of a waited-for run: %d %s", status, b)
+	}
+	select {
+	case r := <-done:
+		if r[0].(int) != 409 || !strings.Contains(string(r[1].([]byte)), "cancelled") {
+			t.Errorf("waiter of a cancelled run: %d %s", r[0], r[1])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled run's waiter got no answer")
+	}
+
+	// A run a budget stops ends "failed" with the budget's error.
+	s.setHold(false)
+	status, b = send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"name":"overbudget","golden":[{"question":"q?"}],"background":true}`)
+	failed := decode[web.EvalRun](t, "budget run", status, b)
+	<-s.specs
+	<-s.started
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, b = send(t, s.URL, qa, "GET", "/v1/evals/runs/"+failed.ID, "")
+		if got := decode[web.EvalRun](t, "status", status, b); got.Status != web.RunRunning {
+			if got.Status != web.RunFailed || !strings.Contains(got.Error, "budget") {
+				t.Errorf("run stopped by a budget: %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the budget-stopped run never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"name":"overbudget","golden":[{"question":"q?"}]}`); status != 429 || !strings.Contains(string(b), "budget") {
+		t.Errorf("waited-for run stopped by a budget: %d %s", status, b)
+	}
+	<-s.specs
+	<-s.started
+
+	// Red team: background, status, cancel, scoped to the tenant.
+	s.setHold(true)
+	status, b = send(t, s.URL, qa, "POST", "/v1/redteam/runs", `{"background":true}`)
+	rt := decode[web.RedTeamRun](t, "red team", status, b)
+	if status != 202 || rt.ID == "" || rt.Status != web.RunRunning {
+		t.Fatalf("background red team: %d %s", status, b)
+	}
+	<-s.started
+	if status, b := send(t, s.URL, acme, "GET", "/v1/redteam/runs/"+rt.ID, ""); status != 404 {
+		t.Errorf("another tenant's red-team run: %d %s", status, b)
+	}
+	if status, b := send(t, s.URL, acme, "DELETE", "/v1/redteam/runs/"+rt.ID, ""); status != 404 {
+		t.Errorf("another tenant cancels a red-team run: %d %s", status, b)
+	}
+	if status, b := send(t, s.URL, product, "DELETE", "/v1/redteam/runs/"+rt.ID, ""); status != 403 {
+		t.Errorf("DELETE by a key that may not run the red team: %d %s", status, b)
+	}
+	status, b = send(t, s.URL, qa, "DELETE", "/v1/redteam/runs/"+rt.ID, "")
+	if got := decode[web.RedTeamRun](t, "cancel", status, b); status != 200 || got.Status != web.RunCancelled {
+		t.Errorf("cancel red team: %d %s", status, b)
+	}
+	// A background red-team run's report is read with GET once done.
+	s.setHold(false)
+	status, b = send(t, s.URL, qa, "POST", "/v1/redteam/runs", `{"background":true}`)
+	rt = decode[web.RedTeamRun](t, "red team", status, b)
+	<-s.started
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		status, b = send(t, s.URL, qa, "GET", "/v1/redteam/runs/"+rt.ID+"?cases=true", "")
+		got := decode[web.RedTeamRun](t, "red team status", status, b)
+		if got.Status == web.RunCompleted {
+			if got.RedTeamReport == nil || len(got.Cases) != 3 || got.Categories["injection"].Stopped != 2 {
+				t.Errorf("completed red-team run: %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("red-team run never completed: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	recs := s.auditLog(t)
+	if len(findAudit(recs, `"action":"eval.cancel"`)) != 2 || len(findAudit(recs, `"action":"redteam.cancel"`, rt.ID)) != 0 ||
+		len(findAudit(recs, `"action":"redteam.cancel"`)) != 1 {
+		t.Errorf("audit records of the cancellations")
 	}
 }

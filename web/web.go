@@ -204,6 +204,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	runSlot chan struct{}           // holds a token while an evaluation or red-team run is in progress
+	runs    *runTable               // runs in progress and recently ended (runs.go)
 	assets  map[string]consoleAsset // the web console's files (console.go)
 	tokens  *llm.Counter            // prompt token counts (messagestokens.go): the model layer's, else one of its own
 }
@@ -236,7 +237,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1), assets: assets, tokens: &llm.Counter{}}
+	s := &Server{opts: opts, log: opts.Logger, runSlot: make(chan struct{}, 1), runs: newRunTable(), assets: assets, tokens: &llm.Counter{}}
 	if opts.Model != nil {
 		s.tokens = opts.Model.Counter() // shares its loaded vocabularies
 	}
@@ -299,7 +300,10 @@ func (s *Server) Routes() []Route {
 		{"POST", "/v1/evals/runs", "evals.run", sextant.PermEvalRun, s.runEval},
 		{"GET", "/v1/evals/runs", "evals.list", sextant.PermEvalRead, s.listEvalRuns},
 		{"GET", "/v1/evals/runs/{id}", "evals.get", sextant.PermEvalRead, s.getEvalRun},
+		{"DELETE", "/v1/evals/runs/{id}", "evals.cancel", sextant.PermEvalRun, s.cancelEvalRun},
 		{"POST", "/v1/redteam/runs", "redteam.run", sextant.PermRedteamRun, s.runRedTeam},
+		{"GET", "/v1/redteam/runs/{id}", "redteam.get", sextant.PermRedteamRun, s.getRedTeamRun},
+		{"DELETE", "/v1/redteam/runs/{id}", "redteam.cancel", sextant.PermRedteamRun, s.cancelRedTeamRun},
 	}
 }
 

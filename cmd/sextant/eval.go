@@ -237,6 +237,8 @@ type suiteJob struct {
 	workers   int               // 0 = the suite's
 	principal sextant.Principal // who the answers are asked as (its groups scope retrieval)
 	progress  func(done, n int) // nil = none
+	id        string            // the run's id; "" = a new one
+	meter     *runMeter         // admits and books the run's model calls (HTTP runs); nil = none
 }
 
 // scoreSuite answers and scores every question of the job's suite, and
@@ -248,12 +250,13 @@ func scoreSuite(ctx context.Context, j suiteJob) (*eval.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner.principal = j.principal
+	runner.principal, runner.meter = j.principal, j.meter
 	prices, err := s.cfg.priceTable()
 	if err != nil {
 		return nil, err
 	}
 	opts := eval.RunOptions{Answer: runner.answer, Retrieve: runner.retrieve, Workers: j.workers, Progress: j.progress,
+		NewID: runIDFunc(j.id),
 		Cost: func(model string, u sextant.Usage) (float64, bool) {
 			ch := prices.Charge(model, u)
 			return ch.USD, ch.Priced
@@ -268,7 +271,7 @@ func scoreSuite(ctx context.Context, j suiteJob) (*eval.Report, error) {
 		if m == nil {
 			return nil, fmt.Errorf("eval run: the judge needs the model layer")
 		}
-		jd := newJudge(m, judgeModel, j.history)
+		jd := newMeteredJudge(m, judgeModel, j.history, j.meter)
 		opts.Grounder = &eval.Grounder{Judge: jd}
 		opts.Judge = jd.PromptVersion()
 	}
@@ -284,6 +287,15 @@ func scoreSuite(ctx context.Context, j suiteJob) (*eval.Report, error) {
 	}
 	rep.Gates = eval.CheckGates(rep, j.base, suite.Gates)
 	return rep, nil
+}
+
+// runIDFunc returns id as eval.RunOptions.NewID, or nil for "" (a new
+// id).
+func runIDFunc(id string) func() string {
+	if id == "" {
+		return nil
+	}
+	return func() string { return id }
 }
 
 func limitOr(limit, n int) int {
@@ -491,6 +503,7 @@ func corpusStore(ctx context.Context, dataDir string, s *eval.Suite, suiteDir st
 // per variant, over the same store, without recording answers or caching.
 type evalRunner struct {
 	principal sextant.Principal // asks as; the zero principal is the local user
+	meter     *runMeter         // admits and books each answer; nil = none
 	s         *askSetup
 	pipelines map[string]*rag.Pipeline
 	asst      map[string]rag.Assistant
@@ -604,7 +617,10 @@ func templatesWith(dataDir, file string) (*rag.Templates, string, error) {
 }
 
 func (r *evalRunner) answer(ctx context.Context, v *eval.Variant, it *eval.Item) (*sextant.Answer, error) {
-	res, err := r.pipelines[v.Name].Ask(ctx, &rag.Request{Question: it.Question, Principal: r.principal})
+	p := r.pipelines[v.Name]
+	res, err := r.meter.askAs(ctx, r.asst[v.Name], func(ctx context.Context) (*rag.Result, error) {
+		return p.Ask(ctx, &rag.Request{Question: it.Question, Principal: r.principal})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -660,8 +676,38 @@ func modelComplete(m *llm.Model, name string, maxTokens int) eval.CompleteFunc {
 // newJudge is the LLM judge over model name, its verdicts cached in the
 // store (across runs) and in memory.
 func newJudge(m *llm.Model, name string, db *sqlite.DB) *eval.CachedJudge {
-	return &eval.CachedJudge{Judge: &eval.LLMJudge{Model: name, Complete: modelComplete(m, name, 300)},
+	return newMeteredJudge(m, name, db, nil)
+}
+
+// newMeteredJudge is newJudge with each model call (not a cached
+// verdict) admitted and booked through meter; nil = none.
+func newMeteredJudge(m *llm.Model, name string, db *sqlite.DB, meter *runMeter) *eval.CachedJudge {
+	complete := modelComplete(m, name, 300)
+	if meter != nil {
+		complete = meteredComplete(m, name, 300, meter)
+	}
+	return &eval.CachedJudge{Judge: &eval.LLMJudge{Model: name, Complete: complete},
 		Cache: &storedVerdicts{db: db, mem: &eval.MemoryVerdictCache{}, now: time.Now}}
+}
+
+// meteredComplete is modelComplete with the call admitted against the
+// run's budgets and its usage booked.
+func meteredComplete(m *llm.Model, name string, maxTokens int, meter *runMeter) eval.CompleteFunc {
+	return func(ctx context.Context, system, user string) (string, error) {
+		zero := 0.0
+		req := &llm.Request{Model: name, Temperature: &zero, MaxTokens: maxTokens, Messages: []sextant.Message{
+			{Role: sextant.RoleSystem, Content: system}, {Role: sextant.RoleUser, Content: user}}}
+		var text string
+		err := meter.complete(ctx, name, system+user, maxTokens, func(ctx context.Context) (sextant.Usage, string, error) {
+			res, err := m.Complete(ctx, req)
+			if err != nil {
+				return sextant.Usage{}, "", err
+			}
+			text = res.Text
+			return res.Usage, res.Call.Target.Provider, nil
+		})
+		return text, err
+	}
 }
 
 // storedVerdicts is the persistent eval.VerdictCache: an in-memory LRU in

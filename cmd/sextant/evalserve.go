@@ -36,6 +36,9 @@ type evalService struct {
 	store   *sqlite.DB
 	dataDir string
 	log     *slog.Logger
+	// spend admits and books the runs' model calls (evalspend.go); the
+	// server sets it once its usage chain is wired, before it serves.
+	spend *runSpending
 }
 
 func (v *evalService) options() web.Evals {
@@ -125,8 +128,13 @@ func (v *evalService) run(ctx context.Context, p sextant.Principal, spec web.Eva
 			return nil, sextant.Errorf(sextant.EINVALID, "suite %q: variant %q: no assistant %q on this server", suite.Name, vr.Name, vr.Assistant)
 		}
 	}
+	ctx, meter, err := v.spend.meter(ctx, p, "eval:"+suite.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer meter.done()
 	rep, err := scoreSuite(ctx, suiteJob{s: v.s, history: v.store, dataDir: v.dataDir, suite: suite, suiteDir: suiteDir, ds: ds,
-		base: base, principal: p})
+		base: base, principal: p, id: spec.ID, meter: meter})
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +185,15 @@ func (v *evalService) redTeam(ctx context.Context, p sextant.Principal, assistan
 		return nil, err
 	}
 	attacker := sextant.Principal{ID: p.ID, Tenant: p.Tenant, Project: p.Project, Groups: p.Groups, Roles: []string{string(sextant.RoleApp)}}
+	ctx, meter, err := v.spend.meter(ctx, p, "redteam:"+assistant)
+	if err != nil {
+		return nil, err
+	}
+	defer meter.done()
 	rep := &redteamReport{Target: "server", Assistant: assistant, Categories: map[string]*redteamCategory{}}
 	scanner := guard.New(guard.Options{})
 	for _, c := range cases {
-		o, err := redteamLocal(ctx, v.s.pipeline, attacker, assistant, c)
+		o, err := redteamLocal(ctx, v.s.pipeline, attacker, assistant, c, meter)
 		if err != nil {
 			return nil, fmt.Errorf("red team: %s: %w", c.ID, err)
 		}

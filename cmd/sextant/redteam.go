@@ -140,7 +140,7 @@ func runRedteam(ctx context.Context, e *env, args []string) error {
 		rep.Target, rep.Assistant = "in-process", a.Name
 		p := sextant.Principal{ID: "redteam", Roles: splitList(*roles)}
 		ask = func(ctx context.Context, c guard.RedTeamCase) (redteamOutcome, error) {
-			return redteamLocal(ctx, s.pipeline, p, a.Name, c)
+			return redteamLocal(ctx, s.pipeline, p, a.Name, c, nil)
 		}
 	}
 	scanner := guard.New(guard.Options{})
@@ -161,14 +161,15 @@ func runRedteam(ctx context.Context, e *env, args []string) error {
 }
 
 // redteamLocal asks the in-process pipeline.
-func redteamLocal(ctx context.Context, p *rag.Pipeline, pr sextant.Principal, assistant string, c guard.RedTeamCase) (redteamOutcome, error) {
+// m, when set, admits and books the call (runs started over HTTP).
+func redteamLocal(ctx context.Context, p *rag.Pipeline, pr sextant.Principal, assistant string, c guard.RedTeamCase, m *runMeter) (redteamOutcome, error) {
 	req := &rag.Request{Principal: pr, Assistant: assistant, Question: c.Prompt, NoCache: true}
 	if c.Category == "tool_abuse" {
 		for _, t := range redteamTools {
 			req.Tools = append(req.Tools, sextant.Tool{Name: t, Description: "red-team tool", Parameters: json.RawMessage(`{"type":"object"}`)})
 		}
 	}
-	res, err := p.Ask(ctx, req)
+	res, err := m.ask(ctx, p, req)
 	if err != nil {
 		return redteamOutcome{}, err
 	}

@@ -148,12 +148,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return s.cfg.ingestPII(o, e.getenv)
 		},
 	}
-	wo.Evals = (&evalService{s: s, store: store, dataDir: *dataDir, log: log}).options() // evalserve.go
+	evals := &evalService{s: s, store: store, dataDir: *dataDir, log: log}
+	wo.Evals = evals.options() // evalserve.go
 	wo.Settings = settingsFunc(s.cfg)
 	wo.Prompts = s.prompts // prompts.go: runtime templates and assistants
 	ops.webOptions(&wo)
 	sec.webOptions(&wo)
 	ops.record = wo.Usage // abandoned requests go through the whole chain, audit included
+	// Evaluation and red-team runs book and admit as chat does (evalspend.go).
+	evals.spend = &runSpending{book: wo.Usage, budgets: ops.budgets, prices: ops.prices}
 	sec.adminOptions(&wo, ops.budgets)
 	if s.guard != nil && s.guard.g != nil { // a release takes effect at once in this process
 		release, g := wo.Admin.Release, s.guard.g
