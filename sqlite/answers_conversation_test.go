@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -128,5 +129,35 @@ func TestAnswerConversationMigration(t *testing.T) {
 	}
 	if all[0].Conversation != nil || !cmp.Equal(all[1].Conversation, next.Conversation) {
 		t.Errorf("conversations after the migration: %+v, %+v", all[0].Conversation, all[1].Conversation)
+	}
+}
+
+// BenchmarkPutAnswer stores answers without and with a chat request's
+// conversation (six messages, a tool), side by side: what recording the
+// conversation adds to the record stage.
+func BenchmarkPutAnswer(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		conv *sextant.Conversation
+	}{{"plain", nil}, {"conversation", testConversation()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			db, err := Open(b.Context(), b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			a := testAnswer("", "", 1)
+			a.Conversation = bc.conv
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				a.ID = fmt.Sprintf("a%d", i)
+				a.SessionID = "chat_" + a.ID
+				if err := db.PutAnswer(b.Context(), a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
