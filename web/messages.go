@@ -209,7 +209,7 @@ func (s *Server) messagesAssistantStream(w http.ResponseWriter, r *http.Request,
 			// count of it (the final count, the model's, comes in
 			// message_delta).
 			if n, err := s.promptTokens(call, ev.Sources); err == nil {
-				st.input = func() int { return n }
+				st.input = func() antUsage { return antUsage{InputTokens: n} }
 			}
 			if !st.start() {
 				return // the client went away; ending the range cancels the pipeline
@@ -257,18 +257,27 @@ func (s *Server) messagesModel(w http.ResponseWriter, r *http.Request, call *mes
 		return
 	}
 	st := &antStream{s: s, out: newSSE(w), id: id, model: call.model}
-	// message_start carries the prompt's token count; counting runs while
-	// the upstream thinks, so it adds nothing to the first token's time
-	// unless it takes longer than the upstream.
+	// message_start carries the prompt's input tokens: the upstream's own
+	// figure when it reports one as its response starts (Anthropic's
+	// message_start), else Sextant's count, which runs while the upstream
+	// thinks, so it adds nothing to the first token's time unless it
+	// takes longer than the upstream.
 	counted := make(chan int, 1)
 	go func() {
 		n, _ := s.promptTokens(call, nil) // the route was checked: no error
 		counted <- n
 	}()
-	st.input = func() int { return <-counted }
+	var upstream *sextant.Usage
+	ctx := driver.WithStartUsage(r.Context(), func(u sextant.Usage) { upstream = &u })
+	st.input = func() antUsage {
+		if upstream != nil {
+			return antUsageOf(*upstream)
+		}
+		return antUsage{InputTokens: <-counted}
+	}
 	var c llm.Call
 	finished := false
-	for d, err := range s.opts.Model.StreamCall(r.Context(), req, &c) {
+	for d, err := range s.opts.Model.StreamCall(ctx, req, &c) {
 		if err != nil {
 			st.fail(w, r, err)
 			s.recordModel(r, call.model, &c, false)
@@ -319,8 +328,8 @@ type antExtensions struct {
 // content_block_stop, then message_delta (stop_reason, cumulative usage)
 // and message_stop. message_start waits for the first output, so a failure
 // before it is an ordinary error response; after it, an error event.
-// message_start reports the input tokens Sextant counted in the prompt
-// (input; none when nil) and message_delta the whole message's input and
+// message_start reports the prompt's input tokens as known before the
+// first output (input; none when nil) and message_delta the whole message's input and
 // output tokens as the model reported them, which the SDKs' accumulators
 // take as final.
 type antStream struct {
@@ -328,7 +337,7 @@ type antStream struct {
 	out      *sse
 	id       string
 	model    string
-	input    func() int // the prompt's token count, asked for once at message_start; nil = unknown (0)
+	input    func() antUsage // the prompt's input usage, asked for once at message_start; nil = unknown (0)
 	started  bool
 	textOpen bool
 	index    int // the next content block's index
@@ -343,7 +352,7 @@ func (a *antStream) start() bool {
 	a.started = true
 	var u antUsage
 	if a.input != nil {
-		u.InputTokens = a.input()
+		u = a.input()
 	}
 	return a.event("message_start", struct {
 		Type    string     `json:"type"`

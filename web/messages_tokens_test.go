@@ -214,9 +214,10 @@ func TestAnthropicSDKCountTokensPermission(t *testing.T) {
 	}
 }
 
-// message_start carries the prompt's input tokens (Sextant's count, the
-// one count_tokens gives for a routed model) and message_delta the
-// model's; the SDK's accumulator ends with the model's.
+// message_start carries the prompt's input tokens — an Anthropic
+// upstream's own message_start figure, else Sextant's count (the one
+// count_tokens gives for a routed model) — and message_delta the model's
+// final usage; the SDK's accumulator ends with the model's.
 func TestAnthropicSDKStreamInputTokens(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	c := claudeClient(s.URL, "")
@@ -231,11 +232,16 @@ func TestAnthropicSDKStreamInputTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The upstream reports its own count (the fake counts words).
+		// The upstream reports its own count: Anthropic from its
+		// message_start on, OpenAI only at the end.
 		tc.up.Enqueue(llmtest.Reply{Text: []string{"six"}, Usage: &sextant.Usage{InputTokens: 5, OutputTokens: 1}})
 		start, final, msg := startAndFinal(t, c, p)
-		if start != counted.InputTokens || final != 5 || msg.Usage.OutputTokens != 1 || textOf(&msg) != "six" {
-			t.Errorf("%s: message_start %d (count_tokens %d), final %d, output %d, text %q", tc.model, start, counted.InputTokens, final, msg.Usage.OutputTokens, textOf(&msg))
+		wantStart := counted.InputTokens
+		if tc.up == s.claude {
+			wantStart = 5
+		}
+		if start != wantStart || final != 5 || msg.Usage.OutputTokens != 1 || textOf(&msg) != "six" {
+			t.Errorf("%s: message_start %d (want %d; count_tokens %d), final %d, output %d, text %q", tc.model, start, wantStart, counted.InputTokens, final, msg.Usage.OutputTokens, textOf(&msg))
 		}
 		// An upstream reporting nothing is booked at Sextant's count:
 		// start and end agree.
@@ -243,6 +249,19 @@ func TestAnthropicSDKStreamInputTokens(t *testing.T) {
 		if start, final, _ := startAndFinal(t, c, p); start != counted.InputTokens || final != start {
 			t.Errorf("%s without upstream usage: message_start %d, final %d, count_tokens %d", tc.model, start, final, counted.InputTokens)
 		}
+	}
+	// Anthropic's prompt-cache split passes through message_start as
+	// Anthropic sent it.
+	s.claude.Enqueue(llmtest.Reply{Text: []string{"six"}, Usage: &sextant.Usage{InputTokens: 9, CachedInputTokens: 4, OutputTokens: 1}})
+	var started ant.Usage
+	st := c.Messages.NewStreaming(ctx, ant.MessageNewParams{Model: "claude-haiku-4-5", MaxTokens: 50, Messages: userTurn("one two")})
+	for st.Next() {
+		if ev := st.Current(); ev.Type == "message_start" {
+			started = ev.Message.Usage
+		}
+	}
+	if st.Err() != nil || started.InputTokens != 5 || started.CacheReadInputTokens != 4 {
+		t.Errorf("cached prompt: message_start usage %+v, %v", started, st.Err())
 	}
 	// An assistant: message_start counts the composed prompt, sources
 	// included, exactly as the model layer counts it when the upstream

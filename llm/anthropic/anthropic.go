@@ -21,7 +21,9 @@
 //     length; tool_use → tool_calls; refusal → content_filter.
 //   - Usage: Anthropic's input_tokens excludes prompt-cache reads and
 //     writes, so InputTokens = input + cache_read + cache_creation and
-//     CachedInputTokens = cache_read, matching OpenAI's meaning.
+//     CachedInputTokens = cache_read, matching OpenAI's meaning. A stream's
+//     input usage, known at message_start, is also reported then through
+//     driver.ReportStartUsage (for the Messages API's own message_start).
 //   - The SDK's retries are disabled (llm.Model retries), it reads no
 //     ANTHROPIC_* environment variable (configuration comes from Options),
 //     and its OpenTelemetry spans are off: telemetry is wired by Sextant's
@@ -151,6 +153,9 @@ func (p *Provider) Stream(ctx context.Context, req *driver.Request) iter.Seq2[se
 					OutputTokens:      int(u.OutputTokens),
 				}
 				haveUsage = ev.Message.JSON.Usage.Valid()
+				if usage.InputTokens > 0 {
+					driver.ReportStartUsage(ctx, sextant.Usage{InputTokens: usage.InputTokens, CachedInputTokens: usage.CachedInputTokens})
+				}
 			case "content_block_start":
 				b := ev.ContentBlock
 				switch b.Type {

@@ -159,3 +159,37 @@ func TestRateLimitWithRetryAfterAndOverload(t *testing.T) {
 		t.Errorf("529: err %v", err)
 	}
 }
+
+// message_start's input usage reaches a driver.WithStartUsage hook before
+// the first delta; a message_start without input tokens reports nothing.
+func TestStartUsage(t *testing.T) {
+	p, s := open(t, anthropic.Options{})
+	req := &driver.Request{Model: "m", Messages: []sextant.Message{{Role: "user", Content: "q"}}}
+	for _, tc := range []struct {
+		reply llmtest.Reply
+		want  []sextant.Usage
+	}{
+		{llmtest.Reply{Text: []string{"a", "b"}, Usage: &sextant.Usage{InputTokens: 9, CachedInputTokens: 4, OutputTokens: 2}},
+			[]sextant.Usage{{InputTokens: 9, CachedInputTokens: 4}}},
+		{llmtest.Reply{Text: []string{"a"}, NoUsage: true}, nil},
+	} {
+		s.Enqueue(tc.reply)
+		var got []sextant.Usage
+		deltas := 0
+		ctx := driver.WithStartUsage(context.Background(), func(u sextant.Usage) {
+			if deltas > 0 {
+				t.Errorf("start usage reported after %d deltas", deltas)
+			}
+			got = append(got, u)
+		})
+		for _, err := range p.Stream(ctx, req) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			deltas++
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%+v: start usage (-want +got):\n%s", tc.reply, diff)
+		}
+	}
+}
