@@ -8,6 +8,7 @@ import (
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/cost"
 	"github.com/sextant-ai/sextant/rag"
+	"github.com/sextant-ai/sextant/telemetry"
 	"github.com/sextant-ai/sextant/web"
 )
 
@@ -87,7 +88,10 @@ func (m *runMeter) reserve(usd float64) (cost.Reservation, error) {
 
 // admit reserves the most a call of model with in prompt tokens and at
 // most out output tokens can cost. A refusal stops the run.
-func (m *runMeter) admit(model string, in, out int) (cost.Reservation, error) {
+func (m *runMeter) admit(ctx context.Context, model string, in, out int) (cost.Reservation, error) {
+	if err := ctx.Err(); err != nil {
+		return cost.Reservation{}, err // the run is over: no call, nothing to book
+	}
 	est, _ := m.prices.Estimate(model, in, out)
 	res, err := m.reserve(est)
 	if err != nil {
@@ -108,7 +112,11 @@ func (m *runMeter) record(ctx context.Context, res *cost.Reservation, rec sextan
 		usd = m.prices.Charge(rec.Model, rec.Usage).USD
 	}
 	res.Settle(usd)
-	m.book(context.WithoutCancel(ctx), rec)
+	// A record of its own for the request log: the starting request's
+	// (one line for the whole run) must not take each call's figures,
+	// and the run's workers book at once.
+	ctx = telemetry.WithRequest(context.WithoutCancel(ctx), &telemetry.RequestInfo{})
+	m.book(ctx, rec)
 }
 
 // ask answers req through p, admitted and booked as one call of the
@@ -138,7 +146,7 @@ func (m *runMeter) askAs(ctx context.Context, a rag.Assistant, f func(context.Co
 	if out <= 0 {
 		out = defaultMaxOutput
 	}
-	res, err := m.admit(a.Model, in, out)
+	res, err := m.admit(ctx, a.Model, in, out)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +170,7 @@ func (m *runMeter) complete(ctx context.Context, model, prompt string, maxTokens
 		_, _, err := f(ctx)
 		return err
 	}
-	res, err := m.admit(model, (len(prompt)+bytesPerTokenBound-1)/bytesPerTokenBound, maxTokens)
+	res, err := m.admit(ctx, model, (len(prompt)+bytesPerTokenBound-1)/bytesPerTokenBound, maxTokens)
 	if err != nil {
 		return err
 	}

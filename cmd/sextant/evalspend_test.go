@@ -15,33 +15,75 @@ import (
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/cost"
 	"github.com/sextant-ai/sextant/guard"
+	"github.com/sextant-ai/sextant/llm/llmtest"
 	"github.com/sextant-ai/sextant/rag"
 )
 
-// Runs started over HTTP book every answer in the usage ledger as the
-// starting key (its tenant and project), tagged eval:SUITE or
-// redteam:ASSISTANT in the user column, through a real `sextant serve`:
-// the extractive answerer's calls cost $0 and still count tokens; a spent
-// budget refuses a run before it starts.
+// Runs started over HTTP book every model call — answers and LLM-judge
+// verdicts — in the usage ledger as the starting key (its tenant and
+// project), tagged eval:SUITE or redteam:ASSISTANT in the user column,
+// through a real `sextant serve`: the extractive answerer's calls cost $0
+// and still count tokens, the judge's are priced; a budget that runs out
+// mid-run stops the run with its error and keeps what was spent booked;
+// a spent budget refuses a run before it starts.
 func TestServeRunsAreBooked(t *testing.T) {
 	dir := t.TempDir()
+	up := llmtest.NewOpenAIServer(t)
+	for range 1000 {
+		up.Enqueue(llmtest.Reply{Text: []string{`{"label": "supported", "support": 0.9, "reason": "stated"}`}})
+	}
+	// A judge call is estimated at about $0.47 (its prompt at 3 bytes per
+	// token, 300 output tokens) and costs about $0.13 (1,270 prompt
+	// tokens, a one-token verdict); the suite makes 15 of them ($1.92),
+	// one at a time (workers: 1, so the calls admitted before the budget
+	// runs out do not depend on the machine's cores). A $1.20 budget
+	// admits six calls ($0.63) and refuses the seventh, whose estimate no
+	// longer fits.
+	must(t, os.WriteFile(filepath.Join(dir, "sextant.yaml"), []byte(`providers:
+  - name: fake
+    type: openai
+    base_url: `+up.URL+`
+prices:
+  models:
+    judge-model: {input: 100, output: 1000}
+`), 0o644))
 	must(t, os.MkdirAll(filepath.Join(dir, "evals"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "evals", "smoke.golden.jsonl"), []byte(`{"id": "pdf", "question": "How do I ingest a folder of PDFs?"}
 {"id": "keys", "question": "How do I create an API key?"}
 {"id": "cost", "question": "How are budgets enforced?"}
 `), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "evals", "smoke.yaml"), []byte("name: smoke\ndataset: smoke.golden.jsonl\nmetrics: [groundedness]\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "evals", "smoke.yaml"), []byte("name: smoke\ndataset: smoke.golden.jsonl\nmetrics: [groundedness]\njudge: judge-model\nworkers: 1\n"), 0o644))
 	url, stdout, stop := startServeEnv(t, dir, func(string) string { return "" })
 	defer stop()
 	admin := printedKey(t, stdout.String())
-	status, b := request(t, admin, "POST", url+"/v1/keys", `{"name": "qa", "roles": ["qa"], "project": "quality"}`)
-	var qa struct{ ID, Key string }
-	if status != 201 || json.Unmarshal(b, &qa) != nil {
-		t.Fatalf("create qa key: %d %s", status, b)
+	type key struct{ ID, Key string }
+	newKey := func(name string) key {
+		status, b := request(t, admin, "POST", url+"/v1/keys", `{"name": "`+name+`", "roles": ["qa"], "project": "quality"}`)
+		var k key
+		if status != 201 || json.Unmarshal(b, &k) != nil {
+			t.Fatalf("create %s key: %d %s", name, status, b)
+		}
+		return k
+	}
+	qa, tight := newKey("qa"), newKey("tight")
+
+	// First (the judge's verdict cache is empty): a run of a key whose
+	// budget runs out mid-run.
+	if status, b := request(t, admin, "PUT", url+"/v1/budgets", `{"key": "`+tight.ID+`", "daily_usd": 1.2}`); status >= 300 {
+		t.Fatalf("set budget: %d %s", status, b)
+	}
+	status, b := request(t, tight.Key, "POST", url+"/v1/evals/runs", `{"suite": "smoke", "baseline": "none"}`)
+	if status != 429 || !strings.Contains(string(b), "eval:smoke run stopped") || !strings.Contains(string(b), "budget key:"+tight.ID+":daily") {
+		t.Fatalf("a run that exhausts its budget: %d %s; want 429 naming the budget", status, b)
 	}
 
+	before := len(up.Calls())
 	if status, b := request(t, qa.Key, "POST", url+"/v1/evals/runs", `{"suite": "smoke"}`); status != 201 {
 		t.Fatalf("eval run: %d %s", status, b)
+	}
+	judgeCalls := len(up.Calls()) - before
+	if judgeCalls == 0 {
+		t.Fatal("the judge was never called")
 	}
 	if status, b := request(t, qa.Key, "POST", url+"/v1/redteam/runs", `{"assistant": "sextant"}`); status != 200 {
 		t.Fatalf("red-team run: %d %s", status, b)
@@ -54,6 +96,7 @@ func TestServeRunsAreBooked(t *testing.T) {
 	type line struct {
 		Group        string
 		Requests     int64
+		Succeeded    int64
 		InputTokens  int64   `json:"input_tokens"`
 		OutputTokens int64   `json:"output_tokens"`
 		CostUSD      float64 `json:"cost_usd"`
@@ -70,18 +113,57 @@ func TestServeRunsAreBooked(t *testing.T) {
 		for _, l := range rep.Lines {
 			byGroup[l.Group] = l
 		}
-		if byGroup["eval:smoke"].Requests == 3 && byGroup["redteam:sextant"].Requests == int64(len(cases)) {
+		if byGroup["eval:smoke"].Requests == int64(3+judgeCalls) && byGroup["redteam:sextant"].Requests == int64(len(cases)) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("usage of the runs by the qa key: %s; want eval:smoke with 3 requests and redteam:sextant with %d", b, len(cases))
+			t.Fatalf("usage of the runs by the qa key: %s; want eval:smoke with %d requests (3 answers, %d judge calls) and redteam:sextant with %d",
+				b, 3+judgeCalls, judgeCalls, len(cases))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, g := range []string{"eval:smoke", "redteam:sextant"} {
-		if l := byGroup[g]; l.InputTokens == 0 || l.OutputTokens == 0 || l.CostUSD != 0 {
-			t.Errorf("%s: %+v; want tokens counted at $0 (extractive answers)", g, l)
+	if l := byGroup["redteam:sextant"]; l.InputTokens == 0 || l.OutputTokens == 0 || l.CostUSD != 0 {
+		t.Errorf("redteam:sextant: %+v; want tokens counted at $0 (extractive answers)", l)
+	}
+	if l := byGroup["eval:smoke"]; l.CostUSD <= 0 {
+		t.Errorf("eval:smoke: %+v; want the judge's calls priced", l)
+	}
+	status, b = request(t, admin, "GET", url+"/v1/usage?by=model&key="+qa.ID, "")
+	var byModel struct{ Lines []line }
+	if status != 200 || json.Unmarshal(b, &byModel) != nil {
+		t.Fatalf("usage by model: %d %s", status, b)
+	}
+	for _, l := range byModel.Lines {
+		switch l.Group {
+		case "extractive":
+			if l.Requests != int64(3+len(cases)) || l.InputTokens == 0 || l.OutputTokens == 0 || l.CostUSD != 0 {
+				t.Errorf("extractive answers: %+v; want %d requests with tokens at $0", l, 3+len(cases))
+			}
+		case "judge-model":
+			if l.Requests != int64(judgeCalls) || l.CostUSD <= 0 {
+				t.Errorf("judge calls: %+v; want %d priced", l, judgeCalls)
+			}
+		default:
+			t.Errorf("unexpected model %+v", l)
 		}
+	}
+	// The stopped run's calls stay booked, within its budget.
+	status, b = request(t, admin, "GET", url+"/v1/usage?by=model&key="+tight.ID, "")
+	var stopped struct{ Lines []line }
+	if status != 200 || json.Unmarshal(b, &stopped) != nil {
+		t.Fatalf("usage of the stopped run: %d %s", status, b)
+	}
+	var spent float64
+	judged := int64(0)
+	for _, l := range stopped.Lines {
+		spent += l.CostUSD
+		if l.Group == "judge-model" {
+			judged = l.Succeeded
+		}
+	}
+	t.Logf("stopped run: %d judge calls, $%.4f", judged, spent)
+	if judged == 0 || judged >= int64(judgeCalls) || spent <= 0 || spent > 1.2 {
+		t.Errorf("the stopped run booked %d judge calls for $%v: %s; want some, fewer than a whole run's, within $1.20", judged, spent, b)
 	}
 	status, b = request(t, admin, "GET", url+"/v1/usage?by=project", "")
 	if status != 200 || !strings.Contains(string(b), `"group":"quality"`) {
