@@ -336,6 +336,15 @@ func (s *Server) auditEvalRun(r *http.Request, p sextant.Principal, spec EvalSpe
 		"baseline": spec.Baseline, "failed_gates": len(rep.Failed())}})
 }
 
+// cancelStatus is DELETE's status: 200 once the run has stopped, 202 when
+// it is still stopping.
+func cancelStatus(status string) int {
+	if status == RunRunning {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
+}
+
 // cancelEvalRun serves DELETE /v1/evals/runs/{id}: it cancels the run in
 // progress and answers once it has ended and freed the run slot.
 func (s *Server) cancelEvalRun(w http.ResponseWriter, r *http.Request) {
@@ -365,7 +374,7 @@ func (s *Server) cancelEvalRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, status, msg, _, _ := s.runs.get(kindEval, st.id)
-	writeJSON(w, http.StatusOK, EvalRun{Object: "eval.run", ID: id, Status: status, Error: msg})
+	writeJSON(w, cancelStatus(status), EvalRun{Object: "eval.run", ID: id, Status: status, Error: msg})
 }
 
 // listEvalRuns serves GET /v1/evals/runs?suite=&limit=.
@@ -627,5 +636,5 @@ func (s *Server) cancelRedTeamRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, status, msg, _, _ := s.runs.get(kindRedTeam, st.id)
-	writeJSON(w, http.StatusOK, redTeamRunJSON(st.id, status, msg, nil, false))
+	writeJSON(w, cancelStatus(status), redTeamRunJSON(st.id, status, msg, nil, false))
 }

@@ -177,9 +177,14 @@ func (s *Server) endRun(ctx context.Context, st *runState, err error, rt *RedTea
 	return err
 }
 
-// cancelRun cancels the running run id of kind and waits (bounded by
-// ctx) until it has ended and freed the slot. ENOTFOUND when the table
-// does not know the run; ECONFLICT when it has already ended.
+// cancelWait bounds how long DELETE waits for a cancelled run to stop; a
+// run still going after it (a model call that does not honour its
+// context) is answered 202 with status "running".
+const cancelWait = 30 * time.Second
+
+// cancelRun cancels the running run id of kind and waits (bounded by ctx
+// and cancelWait) until it has ended and freed the slot. ENOTFOUND when
+// the table does not know the run; ECONFLICT when it has already ended.
 func (s *Server) cancelRun(ctx context.Context, kind runKind, id string) (*runState, error) {
 	st, status, _, _, ok := s.runs.get(kind, id)
 	if !ok {
@@ -189,8 +194,11 @@ func (s *Server) cancelRun(ctx context.Context, kind runKind, id string) (*runSt
 		return nil, sextant.Errorf(sextant.ECONFLICT, "%s run %s has already ended (%s)", kind, id, status)
 	}
 	st.cancel(errRunCancelled)
+	t := time.NewTimer(cancelWait)
+	defer t.Stop()
 	select {
 	case <-st.done:
+	case <-t.C:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
