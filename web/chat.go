@@ -14,11 +14,7 @@ import (
 // pipeline when the model names an assistant (or is absent), the gateway
 // otherwise.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	if err := checkJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	buf, err := s.jsonBody(w, r, true) // an empty body is reported as "not a JSON object"
 	if err != nil {
 		writeError(w, err)
 		return

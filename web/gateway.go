@@ -134,11 +134,7 @@ func errText(err error) string {
 
 // embeddings proxies POST /v1/embeddings to the model's provider.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
-	if err := checkJSON(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	buf, err := s.jsonBody(w, r, true) // an empty body is reported as "not a JSON object"
 	if err != nil {
 		writeError(w, err)
 		return

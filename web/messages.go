@@ -30,20 +30,12 @@ const messagesRoute = "messages"
 // layer's routes, whatever provider serves it. Responses, stream events
 // and errors are Anthropic's.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
-	if err := checkJSON(r); err != nil {
-		writeAntError(w, r, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	buf, err := s.jsonBody(w, r, false)
 	if err != nil {
 		writeAntError(w, r, err)
 		return
 	}
 	defer putBuf(buf)
-	if buf.Len() == 0 {
-		writeAntError(w, r, invalidParam("", "the request body is empty; send a JSON object"))
-		return
-	}
 	call, err := decodeMessages(buf.Bytes(), r.Header.Get("Anthropic-Version"))
 	if err != nil {
 		writeAntError(w, r, err)

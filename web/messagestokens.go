@@ -60,20 +60,12 @@ func decodeCountTokens(body []byte) (*messagesCall, error) {
 // tokenizer of the model's family (the count the model layer books when
 // a provider reports no usage). Nothing is sent to a model.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
-	if err := checkJSON(r); err != nil {
-		writeAntError(w, r, err)
-		return
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	buf, err := s.jsonBody(w, r, false)
 	if err != nil {
 		writeAntError(w, r, err)
 		return
 	}
 	defer putBuf(buf)
-	if buf.Len() == 0 {
-		writeAntError(w, r, invalidParam("", "the request body is empty; send a JSON object"))
-		return
-	}
 	call, err := decodeCountTokens(buf.Bytes())
 	if err != nil {
 		writeAntError(w, r, err)

@@ -133,21 +133,33 @@ func (s *Server) readOptionalJSON(w http.ResponseWriter, r *http.Request, v any)
 }
 
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	if err := checkJSON(r); err != nil {
-		return err
-	}
-	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	buf, err := s.jsonBody(w, r, optional)
 	if err != nil {
 		return err
 	}
 	defer putBuf(buf)
-	switch {
-	case buf.Len() > 0:
-		return decodeStrict(buf.Bytes(), v)
-	case optional:
+	if buf.Len() == 0 {
 		return nil
 	}
-	return invalidParam("", "the request body is empty; send a JSON object")
+	return decodeStrict(buf.Bytes(), v)
+}
+
+// jsonBody checks that r's body may be JSON (checkJSON) and reads it, up
+// to MaxBodyBytes, into a pooled buffer the caller returns with putBuf.
+// An empty body is an error unless optional.
+func (s *Server) jsonBody(w http.ResponseWriter, r *http.Request, optional bool) (*bytes.Buffer, error) {
+	if err := checkJSON(r); err != nil {
+		return nil, err
+	}
+	buf, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	if buf.Len() == 0 && !optional {
+		putBuf(buf)
+		return nil, invalidParam("", "the request body is empty; send a JSON object")
+	}
+	return buf, nil
 }
 
 // jsonError turns an encoding/json error into an EINVALID error naming
