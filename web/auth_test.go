@@ -28,6 +28,7 @@ type authed struct {
 	keyIDs map[sextant.Role]string // their ids
 	log    *audit.Log
 	auth   *access.Authenticator
+	api    *web.Server
 }
 
 // authStack is the API with API-key authentication over the stack's own
@@ -60,7 +61,7 @@ func authStack(t *testing.T, tweaks ...func(*web.Options)) *authed {
 		}
 		keys[r], ids[r] = secret, k.ID
 	}
-	return &authed{s, srv.Routes(), keys, ids, log, auth}
+	return &authed{s, srv.Routes(), keys, ids, log, auth, srv}
 }
 
 // publicRoutes are the only routes served without a key. A route that

@@ -394,3 +394,36 @@ func TestEvalRunCancel(t *testing.T) {
 		t.Errorf("audit records of the cancellations")
 	}
 }
+
+// TestStopRunsCancelsBackgroundRuns: a server shutting down cancels a
+// background run (it outlives its request) and waits for it to end, so
+// the store it writes to is not closed under it; the slot is free after.
+func TestStopRunsCancelsBackgroundRuns(t *testing.T) {
+	s := newEvalStack(t)
+	qa := s.keys[sextant.RoleQA]
+	s.setHold(true)
+	status, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"smoke","background":true}`)
+	run := decode[web.EvalRun](t, "background run", status, b)
+	if status != 202 {
+		t.Fatalf("background run: %d %s", status, b)
+	}
+	<-s.specs
+	<-s.started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.api.StopRuns(ctx); err != nil {
+		t.Fatalf("StopRuns: %v", err)
+	}
+	status, b = send(t, s.URL, qa, "GET", "/v1/evals/runs/"+run.ID, "")
+	if got := decode[web.EvalRun](t, "status", status, b); got.Status != web.RunCancelled || !strings.Contains(got.Error, "shutting down") {
+		t.Errorf("a background run after StopRuns: %d %s", status, b)
+	}
+	if err := s.api.StopRuns(ctx); err != nil { // nothing left to stop
+		t.Errorf("StopRuns with no run: %v", err)
+	}
+	// The slot was freed: a new run starts.
+	s.setHold(false)
+	if status, b := send(t, s.URL, qa, "POST", "/v1/evals/runs", `{"suite":"smoke"}`); status != 201 {
+		t.Errorf("a run after StopRuns: %d %s", status, b)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -131,8 +132,8 @@ func runOutcome(ctx context.Context, err error) string {
 	switch cause := context.Cause(ctx); {
 	case err == nil:
 		return RunCompleted
-	case errors.Is(cause, errRunCancelled), errors.Is(cause, context.Canceled):
-		return RunCancelled // by DELETE, or the waiting client went away
+	case errors.Is(cause, errRunCancelled), errors.Is(cause, errServerStopping), errors.Is(cause, context.Canceled):
+		return RunCancelled // by DELETE, the server stopping, or the waiting client going away
 	}
 	return RunFailed
 }
@@ -165,6 +166,9 @@ func (s *Server) endRun(ctx context.Context, st *runState, err error, rt *RedTea
 	case errors.Is(cause, errRunCancelled):
 		status = RunCancelled
 		err = sextant.Errorf(sextant.ECONFLICT, "%s %s was cancelled (DELETE); the usage of the model calls it made stays booked", what, st.id)
+	case errors.Is(cause, errServerStopping):
+		status = RunCancelled
+		err = sextant.Errorf(sextant.EUNAVAILABLE, "%s %s was cancelled: the server is shutting down; the usage of the model calls it made stays booked", what, st.id)
 	case errors.Is(cause, context.DeadlineExceeded):
 		status = RunFailed
 		err = sextant.Errorf(sextant.EUNAVAILABLE, "the %s took longer than the server's %s limit; run large suites with the sextant CLI", what, s.evalTimeout())
@@ -203,4 +207,30 @@ func (s *Server) cancelRun(ctx context.Context, kind runKind, id string) (*runSt
 		return nil, ctx.Err()
 	}
 	return st, nil
+}
+
+// errServerStopping is the cause StopRuns cancels runs with.
+var errServerStopping = errors.New("the server is shutting down")
+
+// StopRuns cancels the evaluation and red-team runs in progress — a
+// background run outlives the request that started it — and waits until
+// each has ended (status "cancelled", its model calls booked) or ctx is
+// done, which it then returns. A server being shut down calls it after
+// http.Server.Shutdown and before closing the store the runs write to.
+func (s *Server) StopRuns(ctx context.Context) error {
+	var runs []*runState
+	for _, kind := range []runKind{kindEval, kindRedTeam} {
+		runs = append(runs, s.runs.running(kind)...)
+	}
+	for _, st := range runs {
+		st.cancel(errServerStopping)
+	}
+	for _, st := range runs {
+		select {
+		case <-st.done:
+		case <-ctx.Done():
+			return fmt.Errorf("stopping %s run %s: %w", st.kind, st.id, ctx.Err())
+		}
+	}
+	return nil
 }

@@ -223,6 +223,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close() // streams still running past the grace period are cut
 	}
+	// Background evaluation and red-team runs outlive their requests: stop
+	// them before the store they write to closes.
+	if err := srv.StopRuns(sctx); err != nil {
+		log.Warn("an evaluation or red-team run did not stop within the grace period", "err", err)
+	}
 	cancel()
 	wg.Wait()
 	return nil
