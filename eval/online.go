@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,10 @@ type OnlineOptions struct {
 	Dropped func()
 	// Failed is called when scoring an answer fails (a judge's error).
 	Failed func(answerID string, err error)
+	// JudgeSkipped is called when the Grounder's Judge refused a call
+	// with an error wrapping ErrJudgeRefused (a spent budget): the answer
+	// is then scored by the built-in scorer alone.
+	JudgeSkipped func(answerID string, err error)
 
 	Rand func() float64   // sampling draws in [0, 1); nil = math/rand/v2
 	Now  func() time.Time // nil = time.Now
@@ -79,9 +84,25 @@ type HallucinationAlert struct {
 	Assistant string
 }
 
-// OnlineStats are an Online's counters.
+// OnlineStats are an Online's counters. JudgeSkipped counts the scored
+// answers the judge refused to judge (see ErrJudgeRefused); they are also
+// in Scored.
 type OnlineStats struct {
-	Offered, Sampled, Dropped, Scored, Failed, Alerts int64
+	Offered, Sampled, Dropped, Scored, Failed, Alerts, JudgeSkipped int64
+}
+
+// ErrJudgeRefused is what a Judge's error wraps when a call was refused
+// before it was made — its budget is spent — rather than failed: online
+// evaluation then scores the answer without the judge (OnlineScore.Judge
+// is "") instead of failing it. Verdicts the judge gave for the answer's
+// earlier claims are not used, so an answer is judged wholly or not at
+// all.
+var ErrJudgeRefused = errors.New("judge call refused")
+
+// queuedAnswer is a queued answer and the context it was offered in.
+type queuedAnswer struct {
+	ctx context.Context
+	a   *sextant.Answer
 }
 
 // Online scores a sample of live answers in the background: Offer never
@@ -91,7 +112,8 @@ type OnlineStats struct {
 type Online struct {
 	o     OnlineOptions
 	g     *Grounder
-	queue chan *sextant.Answer
+	plain *Grounder // g without its judge, for answers the judge refused
+	queue chan queuedAnswer
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
 	ctx   context.Context
@@ -107,7 +129,7 @@ type Online struct {
 	flagged int
 	alerted bool
 
-	offered, sampled, dropped, scored, failed, alerts atomic.Int64
+	offered, sampled, dropped, scored, failed, alerts, judgeSkipped atomic.Int64
 }
 
 // NewOnline starts the workers of an online evaluator. Close stops them.
@@ -139,7 +161,8 @@ func NewOnline(o OnlineOptions) *Online {
 		g = ng
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	on := &Online{o: o, g: g, queue: make(chan *sextant.Answer, o.Queue), stop: stop, ctx: ctx, window: make([]bool, o.Window)}
+	on := &Online{o: o, g: g, plain: &Grounder{Scorer: g.Scorer}, queue: make(chan queuedAnswer, o.Queue), stop: stop, ctx: ctx,
+		window: make([]bool, o.Window)}
 	for range o.Workers {
 		on.wg.Add(1)
 		go on.work()
@@ -152,6 +175,14 @@ func NewOnline(o OnlineOptions) *Online {
 // text, refusals and answers served from the response cache are not
 // sampled (they assert nothing new). a must not be modified afterwards.
 func (on *Online) Offer(a *sextant.Answer) bool {
+	return on.OfferContext(context.Background(), a)
+}
+
+// OfferContext is Offer for an answer scored with ctx's values: the
+// Grounder's Judge is asked in a context carrying them (whom its calls
+// are booked to, the request they belong to) but neither ctx's deadline
+// nor its cancellation — the request is over by the time it is scored.
+func (on *Online) OfferContext(ctx context.Context, a *sextant.Answer) bool {
 	if on == nil || a == nil {
 		return false
 	}
@@ -174,7 +205,7 @@ func (on *Online) Offer(a *sextant.Answer) bool {
 	}
 	on.sampled.Add(1)
 	select {
-	case on.queue <- a:
+	case on.queue <- queuedAnswer{ctx: context.WithoutCancel(ctx), a: a}:
 		return true
 	default:
 		on.dropped.Add(1)
@@ -187,15 +218,26 @@ func (on *Online) Offer(a *sextant.Answer) bool {
 
 func (on *Online) work() {
 	defer on.wg.Done()
-	for a := range on.queue {
-		on.score(a)
+	for q := range on.queue {
+		on.score(q.ctx, q.a)
 	}
 }
 
-func (on *Online) score(a *sextant.Answer) {
-	ctx, cancel := context.WithTimeout(on.ctx, on.o.Timeout)
+func (on *Online) score(ctx context.Context, a *sextant.Answer) {
+	ctx, cancel := context.WithTimeout(ctx, on.o.Timeout)
 	defer cancel()
-	ag, err := on.g.Ground(ctx, AnswerInput{Question: a.Question, Answer: a.Text, Sources: a.Sources})
+	defer context.AfterFunc(on.ctx, cancel)() // Close abandoning the queue ends the scoring
+	g := on.g
+	in := AnswerInput{Question: a.Question, Answer: a.Text, Sources: a.Sources}
+	ag, err := g.Ground(ctx, in)
+	if err != nil && g.Judge != nil && errors.Is(err, ErrJudgeRefused) && ctx.Err() == nil {
+		on.judgeSkipped.Add(1)
+		if on.o.JudgeSkipped != nil {
+			on.o.JudgeSkipped(a.ID, err)
+		}
+		g = on.plain
+		ag, err = g.Ground(ctx, in)
+	}
 	if err != nil {
 		on.failed.Add(1)
 		if on.o.Failed != nil {
@@ -210,13 +252,13 @@ func (on *Online) score(a *sextant.Answer) {
 			MetricAnswerHallucinationRate: 0,
 			MetricCitationCoverage:        ag.CitationCoverage(),
 			MetricGroundedCitationRate:    ag.GroundedCitationRate(),
-			MetricRelevance:               on.g.Scorer.Relevance(a.Question, stripCitations(a.Text)),
+			MetricRelevance:               g.Scorer.Relevance(a.Question, stripCitations(a.Text)),
 		}}
 	if ag.Unsupported > 0 {
 		s.Scores[MetricAnswerHallucinationRate] = 1
 	}
-	if on.g.Judge != nil {
-		s.Judge = on.g.Judge.PromptVersion()
+	if g.Judge != nil {
+		s.Judge = g.Judge.PromptVersion()
 	}
 	alert := on.slide(ag.Unsupported > 0, &s)
 	if on.o.Scored != nil {
@@ -269,7 +311,7 @@ func (on *Online) slide(flagged bool, s *OnlineScore) *HallucinationAlert {
 // Stats returns the counters.
 func (on *Online) Stats() OnlineStats {
 	return OnlineStats{Offered: on.offered.Load(), Sampled: on.sampled.Load(), Dropped: on.dropped.Load(),
-		Scored: on.scored.Load(), Failed: on.failed.Load(), Alerts: on.alerts.Load()}
+		Scored: on.scored.Load(), Failed: on.failed.Load(), Alerts: on.alerts.Load(), JudgeSkipped: on.judgeSkipped.Load()}
 }
 
 // Close stops taking answers, scores those already queued and waits for

@@ -2,6 +2,9 @@ package eval
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -191,5 +194,72 @@ func TestOnlineNoAlertsOnSmallWindow(t *testing.T) {
 	on.Close(context.Background())
 	if fired != 0 {
 		t.Errorf("alert fired with 19 answers in the window (needs 20)")
+	}
+}
+
+type payerKey struct{}
+
+// payingJudge says every claim is unsupported, for the payer its context
+// names; a payer without budget is refused with ErrJudgeRefused, and any
+// other error fails the call.
+type payingJudge struct {
+	mu     sync.Mutex
+	payers []string
+}
+
+func (j *payingJudge) PromptVersion() string { return "paying" }
+func (j *payingJudge) JudgeClaim(ctx context.Context, _ JudgeRequest) (Verdict, error) {
+	payer, _ := ctx.Value(payerKey{}).(string)
+	j.mu.Lock()
+	j.payers = append(j.payers, payer)
+	j.mu.Unlock()
+	switch payer {
+	case "spent":
+		return Verdict{}, fmt.Errorf("budget key:spent:daily: %w", ErrJudgeRefused)
+	case "broken":
+		return Verdict{}, errors.New("judge unavailable")
+	}
+	return Verdict{Label: VerdictUnsupported, Support: 0}, nil
+}
+
+// TestOnlineJudgeRefused: the judge is asked in the context the answer
+// was offered in (its values, not its cancellation); a judge that refuses
+// a call with ErrJudgeRefused leaves the answer scored by the built-in
+// scorer, counted as a skip and not as a failure, while other judge
+// errors still fail the answer.
+func TestOnlineJudgeRefused(t *testing.T) {
+	var mu sync.Mutex
+	scored := map[string]OnlineScore{}
+	var skipped, failed []string
+	j := &payingJudge{}
+	on := NewOnline(OnlineOptions{Sample: 1, Grounder: &Grounder{Judge: j},
+		Scored:       func(_ context.Context, s OnlineScore) { mu.Lock(); scored[s.AnswerID] = s; mu.Unlock() },
+		JudgeSkipped: func(id string, err error) { mu.Lock(); skipped = append(skipped, id); mu.Unlock() },
+		Failed:       func(id string, err error) { mu.Lock(); failed = append(failed, id); mu.Unlock() }})
+	for _, payer := range []string{"paid", "spent", "broken"} {
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), payerKey{}, payer))
+		cancel() // the request is over before its answer is scored
+		if !on.OfferContext(ctx, onlineAnswer(payer, true)) {
+			t.Fatalf("answer %s not queued", payer)
+		}
+	}
+	if err := on.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"paid", "spent", "broken"}; !slices.Equal(j.payers, want) {
+		t.Errorf("the judge was asked for %q; want %q", j.payers, want)
+	}
+	paid, spent := scored["paid"], scored["spent"]
+	if paid.Judge != "paying" || paid.Unsupported != 1 {
+		t.Errorf("judged answer: %+v; want the judge's verdict (unsupported)", paid)
+	}
+	if spent.Judge != "" || spent.Unsupported != 0 || spent.Scores[MetricGroundedness] < 0.9 {
+		t.Errorf("refused answer: %+v; want the built-in scorer's (supported)", spent)
+	}
+	if _, ok := scored["broken"]; ok || !slices.Equal(failed, []string{"broken"}) || !slices.Equal(skipped, []string{"spent"}) {
+		t.Errorf("failed %q, skipped %q, scored %v; want broken failed, spent skipped", failed, skipped, scored)
+	}
+	if st := on.Stats(); st.Scored != 2 || st.Failed != 1 || st.JudgeSkipped != 1 {
+		t.Errorf("stats %+v; want 2 scored (1 without the judge), 1 failed", st)
 	}
 }

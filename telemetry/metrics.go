@@ -83,6 +83,7 @@ type Metrics struct {
 	evalScore        *prometheus.HistogramVec
 	evalSuiteScore   *prometheus.GaugeVec
 	evalDropped      prometheus.Counter
+	evalJudgeSkipped prometheus.Counter
 	evalAlerts       prometheus.Counter
 	evalWindow       prometheus.Gauge
 }
@@ -150,6 +151,8 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 	m.evalSuiteScore = gauge("eval_suite_score", "Latest score of an evaluation suite metric.", "suite", "metric")
 	m.evalDropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sextant", Name: "eval_dropped_total",
 		Help: "Answers sampled for online evaluation but dropped because the evaluation queue was full."})
+	m.evalJudgeSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sextant", Name: "eval_judge_skipped_total",
+		Help: "Answers evaluated online without the LLM judge because a budget refused its call (scored by the built-in scorer)."})
 	m.evalAlerts = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sextant", Name: "eval_hallucination_alerts_total",
 		Help: "Alerts raised because the hallucination rate of online-evaluated answers went above its threshold."})
 	m.evalWindow = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sextant", Name: "eval_hallucination_rate",
@@ -158,7 +161,7 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 	cs := []prometheus.Collector{m.requestDuration, m.timeToFirstToken, m.stageDuration, m.tokens, m.costUSD, m.savedUSD,
 		m.cacheLookups, m.retrievalHits, m.guardFindings, m.guardBlocks, m.guardRedactions, m.llmRequests, m.llmDuration,
 		m.llmFirstToken, m.llmTokens, m.llmRetries, m.llmFallbacks, m.circuitState, m.budgetAlerts, m.limited,
-		m.evalScore, m.evalSuiteScore, m.evalDropped, m.evalAlerts, m.evalWindow}
+		m.evalScore, m.evalSuiteScore, m.evalDropped, m.evalJudgeSkipped, m.evalAlerts, m.evalWindow}
 	if opts.Index != nil {
 		cs = append(cs, newIndexCollector(opts.Index, opts.IndexEvery, opts.Now))
 	}
@@ -456,6 +459,15 @@ func (m *Metrics) ObserveEvalDropped() {
 		return
 	}
 	m.evalDropped.Inc()
+}
+
+// ObserveEvalJudgeSkipped counts an answer evaluated online without the
+// LLM judge because a budget refused the judge's call.
+func (m *Metrics) ObserveEvalJudgeSkipped() {
+	if m == nil {
+		return
+	}
+	m.evalJudgeSkipped.Inc()
 }
 
 // ObserveHallucinationAlert counts a hallucination-rate alert of online

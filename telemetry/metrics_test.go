@@ -62,6 +62,7 @@ func recordSample(m *Metrics) {
 	m.ObserveEval("help", "groundedness", 0.92)
 	m.SetSuiteScore("docs-qa", "recall@10", 0.81)
 	m.ObserveEvalDropped()
+	m.ObserveEvalJudgeSkipped()
 	m.ObserveHallucinationAlert()
 	m.SetHallucinationRate(0.12)
 }
@@ -128,6 +129,7 @@ func TestMetricFamilies(t *testing.T) {
 		"sextant_eval_score":                          "HISTOGRAM(assistant,metric)",
 		"sextant_eval_suite_score":                    "GAUGE(metric,suite)",
 		"sextant_eval_dropped_total":                  "COUNTER()",
+		"sextant_eval_judge_skipped_total":            "COUNTER()",
 		"sextant_eval_hallucination_alerts_total":     "COUNTER()",
 		"sextant_eval_hallucination_rate":             "GAUGE()",
 		"sextant_index_documents":                     "GAUGE(collection)",

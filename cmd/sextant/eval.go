@@ -679,12 +679,15 @@ func newJudge(m *llm.Model, name string, db *sqlite.DB) *eval.CachedJudge {
 	return newMeteredJudge(m, name, db, nil)
 }
 
+// judgeMaxTokens bounds a judge's verdict (a short JSON object).
+const judgeMaxTokens = 300
+
 // newMeteredJudge is newJudge with each model call (not a cached
 // verdict) admitted and booked through meter; nil = none.
 func newMeteredJudge(m *llm.Model, name string, db *sqlite.DB, meter *runMeter) *eval.CachedJudge {
-	complete := modelComplete(m, name, 300)
+	complete := modelComplete(m, name, judgeMaxTokens)
 	if meter != nil {
-		complete = meteredComplete(m, name, 300, meter)
+		complete = meteredComplete(m, name, judgeMaxTokens, meter)
 	}
 	return &eval.CachedJudge{Judge: &eval.LLMJudge{Model: name, Complete: complete},
 		Cache: &storedVerdicts{db: db, mem: &eval.MemoryVerdictCache{}, now: time.Now}}

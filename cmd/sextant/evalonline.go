@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -31,7 +32,15 @@ type onlineDeps struct {
 	model   *llm.Model       // for the judge
 	log     *slog.Logger     // alerts and failures
 	now     func() time.Time // nil = time.Now
+	// spend is what the judge's calls are admitted and booked through,
+	// read at each call (the server completes its usage chain after
+	// online evaluation started); nil = the calls are not metered.
+	spend func() *runSpending
 }
+
+// onlineTag is the usage ledger's user column of online evaluation's
+// judge calls, beside eval:SUITE and redteam:ASSISTANT of the runs.
+const onlineTag = "eval:online"
 
 // newOnlineEval starts online evaluation as configured, or returns nil when
 // the sample is 0. Scores go to the metrics (sextant_eval_score, the window
@@ -50,7 +59,11 @@ func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
 	}
 	g := &eval.Grounder{}
 	if oc.Judge && cfg.Eval.Judge != "" && d.model != nil && d.store != nil {
-		g.Judge = newJudge(d.model, cfg.Eval.Judge, d.store)
+		j := newJudge(d.model, cfg.Eval.Judge, d.store)
+		if d.spend != nil {
+			j.Judge = &eval.LLMJudge{Model: cfg.Eval.Judge, Complete: onlineComplete(d.model, cfg.Eval.Judge, judgeMaxTokens, d.spend)}
+		}
+		g.Judge = j
 	}
 	return eval.NewOnline(eval.OnlineOptions{
 		Sample: oc.Sample, Queue: oc.Queue, Workers: oc.Workers, Window: oc.Window, AlertRate: oc.HallucinationAlert,
@@ -82,6 +95,10 @@ func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
 		Failed: func(id string, err error) {
 			d.log.Warn("online evaluation failed", "answer_id", id, "err", err)
 		},
+		JudgeSkipped: func(id string, err error) {
+			d.metrics.ObserveEvalJudgeSkipped()
+			d.log.Info("online evaluation without the judge", "answer_id", id, "err", err)
+		},
 	})
 }
 
@@ -89,18 +106,59 @@ func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
 // answers; the answers come from the pipeline s built.
 func (o *operations) startOnline(cfg *config, s *askSetup) {
 	m, _ := s.opts.Model.(*llm.Model)
-	o.online = newOnlineEval(cfg, onlineDeps{metrics: o.metrics, store: s.eng.store, model: m, log: o.log})
+	o.online = newOnlineEval(cfg, onlineDeps{metrics: o.metrics, store: s.eng.store, model: m, log: o.log, spend: o.onlineSpending})
+}
+
+// onlineSpending is the server's spending for online evaluation's judge
+// calls: its whole usage chain once the server set it (o.record), else
+// the usage hook alone; its budgets and prices.
+func (o *operations) onlineSpending() *runSpending {
+	book := o.record
+	if book == nil {
+		book = o.usage
+	}
+	return &runSpending{book: book, budgets: o.budgets, prices: o.prices}
+}
+
+// onlineComplete is the judge's model call in online evaluation, admitted
+// and booked as a call of the principal whose answer is scored — its key,
+// tenant and project, from ctx as the answer was offered — tagged
+// eval:online (evalspend.go): the judge's cost lands on the bill of the
+// traffic it watches, and that traffic's budgets bound it. A call a
+// budget refuses is not made, and its error wraps eval.ErrJudgeRefused,
+// so the answer is scored without the judge instead of failing.
+func onlineComplete(m *llm.Model, name string, maxTokens int, spend func() *runSpending) eval.CompleteFunc {
+	return func(ctx context.Context, system, user string) (string, error) {
+		var p sextant.Principal
+		if pp, ok := sextant.PrincipalFrom(ctx); ok {
+			p = *pp
+		}
+		mctx, meter, err := spend().meter(ctx, p, onlineTag)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", eval.ErrJudgeRefused, err)
+		}
+		defer meter.done()
+		text, err := meteredComplete(m, name, maxTokens, meter)(mctx, system, user)
+		if err != nil && mctx.Err() != nil && ctx.Err() == nil {
+			// Only a budget's refusal stops the meter's context.
+			err = fmt.Errorf("%w: %w", eval.ErrJudgeRefused, err)
+		}
+		return text, err
+	}
 }
 
 // offerOnline hands a finished answer to online evaluation. It never
 // blocks: the answer is queued (or dropped and counted when the queue is
-// full) and scored in the background, after the response went out.
-func (o *operations) offerOnline(r *rag.Result) {
+// full) and scored in the background, after the response went out. The
+// answer is scored with ctx's values — its principal and request id, to
+// which the judge's calls are booked — without the request's accounting,
+// which the answer's own usage record settled.
+func (o *operations) offerOnline(ctx context.Context, r *rag.Result) {
 	if o.online == nil {
 		return
 	}
 	a := r.Answer // a copy: the caller keeps the Result
-	o.online.Offer(&a)
+	o.online.OfferContext(context.WithValue(ctx, accountingKey{}, (*accounting)(nil)), &a)
 }
 
 // onlineDrain bounds how long shutting down waits for queued answers to be

@@ -389,7 +389,7 @@ func (o *operations) answerDone(ctx context.Context, r *rag.Result) {
 		o.metrics.ObserveGuard("chunks", telemetry.GuardBlock, nil)
 	}
 	telemetry.RecordAnswer(ctx, o.tracing.Tracer(), &r.Answer)
-	o.offerOnline(r)
+	o.offerOnline(ctx, r)
 }
 
 // ragHooks adds the operating hooks to a pipeline's options.
