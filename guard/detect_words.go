@@ -1,9 +1,6 @@
 package guard
 
-import (
-	"slices"
-	"strings"
-)
+import "strings"
 
 // Word-level detectors: person names, postal addresses and dates of birth.
 // They share one tokenization of the text (scan.words).
@@ -115,8 +112,7 @@ func detectNames(sc *scan) {
 	t := sc.text
 	ws := sc.tokens()
 	names := sc.s.names
-	skipTo := -1       // words before this index belong to a firm name
-	var known []string // words of the names found so far with context
+	skipTo := -1 // words before this index belong to a firm name
 	for k := 0; k < len(ws); k++ {
 		w := ws[k]
 		if w.kind != wLetters || k < skipTo {
@@ -249,7 +245,7 @@ func detectNames(sc *scan) {
 		// "Werner's syndrome", "Markov chain") is not enough: it needs a
 		// person around it, or the same name confirmed earlier in the text.
 		bare := cue == 0 && len(flags) == 1 && !lowerPair
-		if conf > 0 && bare && !sc.bareNameContext(ws, k, end) && !slices.Contains(known, lw) {
+		if conf > 0 && bare && !sc.bareNameContext(ws, k, end) && !sc.knownName(lw) {
 			conf = 0
 		}
 		// A following organization or street word, or one inside the span,
@@ -269,9 +265,10 @@ func detectNames(sc *scan) {
 		if conf > 0 {
 			sc.add(Person, w.start, end, conf, "name")
 			if !bare {
+				// Only words of the name lists can make a lone name count.
 				for x := k; x < j; x++ {
-					if ws[x].kind == wLetters && ws[x].end-ws[x].start > 1 && len(known) < 64 {
-						known = append(known, sc.lowerWord(ws[x]))
+					if ws[x].kind == wLetters && ws[x].end-ws[x].start > 1 && names.lookup(ws[x].text(t))&(nFirst|nLast) != 0 {
+						sc.confirmName(w.start, ws[x])
 					}
 				}
 			}

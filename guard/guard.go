@@ -136,13 +136,13 @@ func New(opts Options) *Scanner {
 // Scan returns the findings in text, sorted by Start, without overlaps
 // (where detectors disagree the more confident, then longer, finding wins).
 func (s *Scanner) Scan(text string) []Finding {
-	fs, _ := s.scan(nil, text, true)
+	fs, _ := s.scan(nil, text, true, nil)
 	return fs
 }
 
 // AppendScan is Scan appending to dst, for callers that reuse a slice.
 func (s *Scanner) AppendScan(dst []Finding, text string) []Finding {
-	fs, _ := s.scan(dst, text, true)
+	fs, _ := s.scan(dst, text, true, nil)
 	return fs
 }
 
@@ -150,9 +150,16 @@ func (s *Scanner) AppendScan(dst []Finding, text string) []Finding {
 // a prefix of a stream and hold is the smallest offset whose findings might
 // still change when more text arrives; findings at or after hold are
 // dropped. When final is true, hold is len(text).
-func (s *Scanner) scan(dst []Finding, text string, final bool) ([]Finding, int) {
+//
+// mem, when not nil, is a stream's memory of names confirmed before text:
+// the name detector treats its words as confirmed, and on return
+// mem.found holds the words of names confirmed in text that start at or
+// after mem.from (offsets in text), for the stream to commit once it has
+// emitted their start.
+func (s *Scanner) scan(dst []Finding, text string, final bool, mem *nameMemory) ([]Finding, int) {
 	sc := s.pool.Get().(*scan)
 	sc.reset(s, text, final)
+	sc.names = mem
 	for _, d := range detectors {
 		if d.any(s) {
 			d.fn(sc)
@@ -181,8 +188,12 @@ func (s *Scanner) scan(dst []Finding, text string, final bool) ([]Finding, int) 
 		out = out[:n]
 	}
 	dst = append(dst, out...)
+	if mem != nil {
+		mem.found = append(mem.found[:0], sc.found...)
+	}
 	sc.out = sc.out[:0]
 	sc.text = ""
+	sc.names = nil
 	s.pool.Put(sc)
 	return dst, hold
 }

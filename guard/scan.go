@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,6 +19,90 @@ type scan struct {
 
 	words     []word // tokens, computed on first use
 	wordsDone bool
+
+	// Names confirmed once stay known for the rest of the text: a lone
+	// name from the name list is a person when the full name came earlier
+	// ("Maria Gonzalez ... Maria"). A stream rescans only a window, so it
+	// carries what earlier windows confirmed in names (see nameMemory).
+	names *nameMemory
+	found []foundName // words of names confirmed in this scan, in text order
+}
+
+// maxKnownNames caps how many distinct name words a text (or a stream)
+// remembers as confirmed: the memory of a stream stays bounded, and a
+// bare name is checked against at most this many words.
+const maxKnownNames = 64
+
+// foundName is a word of a confirmed name in the scanned text: its bytes
+// in sc.lower, and where the name it belongs to starts.
+type foundName struct{ name, start, end int }
+
+// nameMemory is what a Stream's scans share about names: the words of
+// names confirmed in text already emitted, and where the window that is
+// scanned now starts counting (names starting before from are in prior
+// already, or were decided in a window that lacked their left context).
+type nameMemory struct {
+	prior []string    // distinct lower-case words, at most maxKnownNames
+	from  int         // offset in the scanned text
+	found []foundName // out: see Scanner.scan
+}
+
+// commit adds to prior the words in found of names that start before
+// hold: those a stream has emitted, and so decided for good. text is the
+// scanned text; only its ASCII letters are folded, as in scan.lower.
+func (m *nameMemory) commit(text string, hold int) {
+	for _, f := range m.found {
+		if f.name >= hold || len(m.prior) >= maxKnownNames {
+			break // found is in text order
+		}
+		var buf [32]byte
+		lw := asciiLower(buf[:0], text[f.start:f.end])
+		if !slices.Contains(m.prior, string(lw)) {
+			m.prior = append(m.prior, string(lw))
+		}
+	}
+}
+
+// asciiLower appends s to dst with ASCII letters lower-cased.
+func asciiLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// knownName reports whether lw, a lower-cased word, belongs to a name
+// confirmed earlier in the text.
+func (sc *scan) knownName(lw string) bool {
+	if sc.names != nil && slices.Contains(sc.names.prior, lw) {
+		return true
+	}
+	for _, f := range sc.found {
+		if string(sc.lower[f.start:f.end]) == lw {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmName remembers word w of a confirmed name starting at name,
+// unless the memory is full or already has it.
+func (sc *scan) confirmName(name int, w word) {
+	n := len(sc.found)
+	if sc.names != nil {
+		if name < sc.names.from {
+			return
+		}
+		n += len(sc.names.prior)
+	}
+	if n >= maxKnownNames || sc.knownName(string(sc.lower[w.start:w.end])) {
+		return
+	}
+	sc.found = append(sc.found, foundName{name, w.start, w.end})
 }
 
 func (sc *scan) reset(s *Scanner, text string, final bool) {
@@ -28,6 +113,8 @@ func (sc *scan) reset(s *Scanner, text string, final bool) {
 	sc.out = sc.out[:0]
 	sc.words = sc.words[:0]
 	sc.wordsDone = false
+	sc.names = nil
+	sc.found = sc.found[:0]
 	sc.lower = append(sc.lower[:0], text...)
 	for i, c := range sc.lower {
 		if 'A' <= c && c <= 'Z' {

@@ -22,7 +22,10 @@ import (
 // the detectors of personal data and secrets rescan only the held text
 // plus piiContext emitted bytes (cut at a blank, so no word is split),
 // and the output checks (canary, links, denylist, prompt leak) the held
-// text plus the last streamContext emitted bytes.
+// text plus the last streamContext emitted bytes. What a detector decides
+// from text further back is carried instead: the words of the names
+// confirmed so far (at most maxKnownNames of them), which make a later
+// lone "Maria" a person as they do in the whole answer.
 type Stream struct {
 	c     *OutputChecker
 	r     *Redactor
@@ -30,6 +33,7 @@ type Stream struct {
 	off   int    // where the held bytes start in text
 	base  int    // offset of the held bytes in the whole answer
 	local []Finding
+	names nameMemory // names confirmed in the emitted text
 }
 
 // streamContext is how many emitted bytes are kept as left context for
@@ -78,7 +82,8 @@ func (s *Stream) step(final bool) (string, []Finding) {
 	// The PII detectors rescan from a blank at least piiContext bytes
 	// before the held text, not the whole left context.
 	w := piiWindow(text, off)
-	fs, h := s.c.s.scan(fs, text[w:], final)
+	s.names.from = off - w
+	fs, h := s.c.s.scan(fs, text[w:], final, &s.names)
 	hold = min(hold, h+w)
 	n := nx
 	for _, f := range fs[nx:] {
@@ -106,6 +111,10 @@ func (s *Stream) step(final bool) (string, []Finding) {
 		}
 	}
 	hold = max(off, hold)
+	// The names that start in the text emitted now are decided: keep
+	// their words for the rest of the answer, which the window no longer
+	// reaches.
+	s.names.commit(text[w:], hold-w)
 	n = 0
 	for _, f := range fs {
 		if f.Start >= off && f.End <= hold {

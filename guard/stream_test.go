@@ -195,3 +195,63 @@ func shortCuts(cuts []int) any {
 	}
 	return cuts
 }
+
+// TestStreamRemembersConfirmedNames: a lone name is a person when the
+// full name came earlier in the answer, and a stream keeps knowing it
+// after its window has moved past the full name (it once emitted the
+// second "Maria" unredacted). Each late occurrence is checked to need the
+// earlier one, so the test fails if the stream forgets it.
+func TestStreamRemembersConfirmedNames(t *testing.T) {
+	filler := strings.Repeat("The effect was stable across all sites and doses. ", 8)
+	// Forty full names, eighty distinct words: the memory keeps the first
+	// maxKnownNames, in the whole answer as in the stream.
+	firsts := strings.Fields(`John William Christopher Matthew Donald Steven Andrew Joshua Kenneth Kevin Brian Timothy
+		Ronald Edward Jason Jeffrey Jacob Gary Nicholas Eric Jonathan Stephen Larry Justin Brandon Samuel Jerry Aaron
+		Jose Nathan Zachary Kyle Ethan Noah Jeremy Gerald Harold Sean Carl Arthur`)
+	lasts := strings.Fields(`Smith Johnson Williams Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez
+		Gonzalez Wilson Anderson Moore Jackson Perez Thompson Harris Sanchez Clark Ramirez Lewis Robinson Walker Allen
+		Wright Torres Nguyen Flores Adams Nelson Baker Rivera Campbell Mitchell Carter Roberts Gomez Phillips`)
+	var many strings.Builder
+	for i, f := range firsts {
+		fmt.Fprintf(&many, "We thank %s %s. ", f, lasts[i])
+	}
+	tests := []struct {
+		name, text, late string // late: the lone name that needs the full one
+		remembered       bool
+	}{
+		{"prose", "The trial was led by Maria Gonzalez at the Valencia site. " + filler + "Results went to Maria on Monday.", "Maria on", true},
+		{"fuzz seed 89", "MAriA AAAA" + strings.Repeat(" A AAA 00a", 40) + " MAriA", " MAriA", true},
+		{"first of many", many.String() + filler + "Thanks to John on Monday.", "John on", true},
+		{"past the cap", many.String() + filler + "Thanks to Sean on Monday.", "Sean on", false},
+	}
+	c := streamCheckers(t)[PIIRedact]
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			late := strings.LastIndex(tt.text, tt.late)
+			if tt.late[0] == ' ' {
+				late++
+			}
+			if got := hasFindingAt(c.Check(tt.text), Person, late); got != tt.remembered {
+				t.Fatalf("whole answer: PERSON at %d is %v, want %v, in %q", late, got, tt.remembered, tt.text)
+			}
+			// Without the full name the lone one is no finding: the
+			// memory is what the stream must keep.
+			cut := strings.LastIndex(tt.text[:late-100], " ") + 1
+			if hasFindingAt(c.Check(tt.text[cut:]), Person, late-cut) {
+				t.Fatalf("the lone name alone is a PERSON already; the case tests nothing")
+			}
+			for _, maxPiece := range []int{1, 5, 24, 300} {
+				streamMatchesCheck(t, c, tt.text, rand.New(rand.NewPCG(89, 0)), maxPiece)
+			}
+		})
+	}
+}
+
+func hasFindingAt(fs []Finding, typ Type, start int) bool {
+	for _, f := range fs {
+		if f.Type == typ && f.Start == start {
+			return true
+		}
+	}
+	return false
+}
