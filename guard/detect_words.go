@@ -397,6 +397,10 @@ func (sc *scan) nameLineBeforeAddress(ws []word, k, j int) bool {
 // a person around it: a verb only a person governs after it, a vocative
 // ("Remember me, Maria?", "Leif, can I ..."), or a known first name beside
 // it in a list ("Romi, Erik, Amy and Kristen", "Kadiev and Adams were").
+//
+// The words it reads may lie past personContext's 16-byte window ("Maria
+// and Bartholomew said"): on a stream prefix, a word that reaches the end
+// of the text may still grow into the one that decides, so the name pends.
 func (sc *scan) bareNameContext(ws []word, k, end int) bool {
 	t, lower := sc.text, sc.lower
 	// The next word, past blanks, and whether it follows right away.
@@ -408,6 +412,9 @@ func (sc *scan) bareNameContext(ws []word, k, end int) bool {
 		e := from
 		for e < len(t) && isAlpha(t[e]) {
 			e++
+		}
+		if e == len(t) {
+			sc.pend(ws[k].start)
 		}
 		return string(lower[from:e])
 	}
@@ -422,6 +429,9 @@ func (sc *scan) bareNameContext(ws []word, k, end int) bool {
 			for n < len(t) && t[n] == ' ' {
 				n++
 			}
+			if n == len(t) {
+				sc.pend(ws[k].start)
+			}
 			if n < len(t) && isUpper(t[n]) {
 				e := n
 				for e < len(t) && isWordByte(t[e]) {
@@ -430,6 +440,9 @@ func (sc *scan) bareNameContext(ws []word, k, end int) bool {
 				m := e
 				for m < len(t) && t[m] == ' ' {
 					m++
+				}
+				if m == len(t) {
+					sc.pend(ws[k].start)
 				}
 				if m > e && personVerbs[nextWord(m)] {
 					return true
@@ -449,6 +462,9 @@ func (sc *scan) bareNameContext(ws []word, k, end int) bool {
 	firstName := func(x int) bool {
 		if x < 0 || x >= len(ws) || ws[x].kind != wLetters || !ws[x].upper {
 			return false
+		}
+		if ws[x].end == len(t) {
+			sc.pend(ws[k].start)
 		}
 		f := sc.s.names.lookup(ws[x].text(t))
 		return f&nFirst != 0 && f&nAmbiguous == 0

@@ -255,3 +255,23 @@ func hasFindingAt(fs []Finding, typ Type, start int) bool {
 	}
 	return false
 }
+
+// TestStreamBareNameLookahead: what makes a lone name a person may lie
+// past the 16 bytes after it that a stream waits for ("Maria and
+// Bartholomew said", "Maria" and a run of blanks before "said"); the
+// stream once decided on the cut word and emitted the name unredacted.
+func TestStreamBareNameLookahead(t *testing.T) {
+	c := streamCheckers(t)[PIIRedact]
+	for _, text := range []string{
+		"Yesterday Maria and Bartholomew said hello.",
+		"Yesterday Maria                    said hello.",
+	} {
+		whole := c.Check(text)
+		if !hasFindingAt(whole, Person, strings.Index(text, "Maria")) {
+			t.Fatalf("%q: no PERSON in the whole text (%v); the case tests nothing", text, whole)
+		}
+		for maxPiece := 1; maxPiece <= 8; maxPiece++ {
+			streamMatchesCheck(t, c, text, rand.New(rand.NewPCG(uint64(maxPiece), 7)), maxPiece)
+		}
+	}
+}
