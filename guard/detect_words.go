@@ -606,15 +606,37 @@ func (sc *scan) personContext(ws []word, k, j, end, cue int, flags []uint8) bool
 
 // firmList matches "Cap, Cap and Cap" (three single capitalized words) at
 // k and returns the index past it, or k.
+//
+// On a stream prefix that ends inside the pattern, the answer can still
+// go either way ("Maria, Anna and Sofia" is a firm until ", who said"
+// makes it three people), so the list pends.
 func firmList(sc *scan, ws []word, k int) int {
 	t := sc.text
 	capWord := func(j int) bool { return j < len(ws) && ws[j].kind == wLetters && ws[j].upper }
 	punct := func(j int, c byte) bool { return j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == c }
-	if capWord(k) && punct(k+1, ',') && capWord(k+2) && k+4 < len(ws) && sc.lowerWord(ws[k+3]) == "and" && capWord(k+4) &&
-		!(k+5 < len(ws) && ws[k+5].kind == wPunct && t[ws[k+5].start] == ',') {
-		return k + 5
+	and := func(j int) bool { return j < len(ws) && ws[j].kind == wLetters && sc.lowerWord(ws[j]) == "and" }
+	// ws[j] is not all there yet: missing, or a word that may still grow.
+	open := func(j int) bool { return !sc.final && (j >= len(ws) || ws[j].end == len(t)) }
+	if !capWord(k) || k+1 == len(ws) {
+		return k // a last word that could be a name pends as one
 	}
-	return k
+	for j, ok := range [...]bool{punct(k+1, ','), capWord(k + 2), and(k + 3), capWord(k + 4)} {
+		if open(k + 1 + j) {
+			sc.pend(ws[k].start)
+			return k
+		}
+		if !ok {
+			return k
+		}
+	}
+	if open(k + 5) {
+		sc.pend(ws[k].start)
+		return k
+	}
+	if punct(k+5, ',') {
+		return k
+	}
+	return k + 5
 }
 
 // sentenceStart reports whether word k begins a sentence or line, where
