@@ -46,10 +46,11 @@ type config struct {
 	Budgets          budgetsConfig     `yaml:"budgets"`     // operate.go
 	RateLimits       rateLimitsConfig  `yaml:"rate_limits"` // operate.go
 	Answers          answersConfig     `yaml:"answers"`
-	Eval             evalConfig        `yaml:"eval"`   // eval.go, evalonline.go
-	Guard            guardConfig       `yaml:"guard"`  // guardrails.go
-	Policy           policyConfig      `yaml:"policy"` // guardrails.go
-	Audit            auditConfig       `yaml:"audit"`  // secure.go
+	Eval             evalConfig        `yaml:"eval"`    // eval.go, evalonline.go
+	Guard            guardConfig       `yaml:"guard"`   // guardrails.go
+	Policy           policyConfig      `yaml:"policy"`  // guardrails.go
+	Audit            auditConfig       `yaml:"audit"`   // secure.go
+	Metrics          metricsConfig     `yaml:"metrics"` // secure.go
 
 	path   string              // the file read, "" when none
 	hooks  llm.Hooks           // model-layer callbacks (metrics); set by openOperated

@@ -276,6 +276,7 @@ func settingsFunc(cfg *config) web.SettingsFunc {
 			st.Extra[name] = m
 		}
 		st.Extra["audit"] = map[string]any{"model_calls": cfg.Audit.modelCalls()}
+		st.Extra["metrics"] = map[string]any{"require_key": cfg.Metrics.RequireKey}
 		return st, nil
 	}
 }

@@ -188,6 +188,9 @@ type operations struct {
 	reload  time.Duration
 
 	online *eval.Online // sampled online evaluation; nil = off (evalonline.go)
+	// metricsGuard, when set, wraps GET /metrics (metrics.require_key);
+	// set by serve before handler.
+	metricsGuard func(http.Handler) http.Handler
 	// auditStats reads the audit log's counters for /metrics; set by the
 	// server once the log is open, before it serves.
 	auditStats func() audit.LogStats
@@ -407,10 +410,15 @@ func (o *operations) webOptions(w *web.Options) {
 	w.Usage = o.usage
 }
 
-// handler serves the API with GET /metrics beside it.
+// handler serves the API with GET /metrics beside it, behind
+// metricsGuard when one is set (metrics.require_key).
 func (o *operations) handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", o.metrics.Handler())
+	var metrics http.Handler = o.metrics.Handler()
+	if o.metricsGuard != nil {
+		metrics = o.metricsGuard(metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", api)
 	return mux
 }

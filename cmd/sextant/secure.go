@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/sextant-ai/sextant"
@@ -55,6 +56,34 @@ type auditConfig struct {
 
 // modelCalls reports whether gateway model calls are audited.
 func (c auditConfig) modelCalls() bool { return c.ModelCalls == nil || *c.ModelCalls }
+
+// metricsConfig is the metrics section of the configuration.
+type metricsConfig struct {
+	// RequireKey makes GET /metrics need an API key holding metrics.read
+	// (Prometheus sends it from its scrape job's authorization section);
+	// off = served without a key, as Prometheus scrapes by default.
+	RequireKey bool `yaml:"require_key"`
+}
+
+// metricsGuard wraps the /metrics handler so that only a key holding
+// metrics.read reads it: 401 without a valid key (the failure is audited,
+// like the API's), 403 for a key without the permission. The body is
+// plain text, which is what Prometheus shows as the scrape error.
+func (s *security) metricsGuard(next http.Handler) http.Handler {
+	authenticate := web.APIKeyAuth(s.auth, s.log)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := authenticate(r)
+		switch {
+		case err != nil:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sextant"`)
+			http.Error(w, "GET /metrics needs an API key holding metrics.read (metrics.require_key is on): "+sextant.ErrorMessage(err), http.StatusUnauthorized)
+		case !sextant.Allowed(p, sextant.PermMetricsRead):
+			http.Error(w, "this API key does not hold metrics.read, which GET /metrics needs (roles llmops, product, admin grant it)", http.StatusForbidden)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
 
 // flushEvery is how often key last-use times are written.
 const flushEvery = time.Minute

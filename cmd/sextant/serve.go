@@ -113,6 +113,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	s.guard.useAuditLog(sec.auditLog())
 	ops.auditStats = sec.auditLog().Stats
 	sec.skipModelCalls = !s.cfg.Audit.modelCalls()
+	if s.cfg.Metrics.RequireKey && !*noAuth {
+		ops.metricsGuard = sec.metricsGuard
+	}
 	if *noAuth {
 		fmt.Fprintln(e.stderr, "sextant: WARNING: --no-auth: API keys are OFF. Every request acts as an administrator (local development only).")
 		log.Warn("API keys are off (--no-auth): every request acts as an administrator", "addr", *addr)

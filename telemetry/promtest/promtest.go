@@ -45,6 +45,10 @@ type Options struct {
 	// loads and evaluates every ScrapeInterval; relative paths are made
 	// absolute.
 	RuleFiles []string
+	// BearerToken, when set, is sent with every scrape
+	// (Authorization: Bearer), as a scrape job's authorization section
+	// does for a target that requires a key.
+	BearerToken string
 }
 
 // Server is a running Prometheus.
@@ -168,8 +172,12 @@ func Config(o Options) string {
 			fmt.Fprintf(&b, "  - %q\n", f)
 		}
 	}
-	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    metrics_path: %q\n    scrape_timeout: %s\n    static_configs:\n      - targets:\n",
+	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    metrics_path: %q\n    scrape_timeout: %s\n",
 		o.Job, o.MetricsPath, promDuration(o.ScrapeInterval))
+	if o.BearerToken != "" {
+		fmt.Fprintf(&b, "    authorization:\n      type: Bearer\n      credentials: %q\n", o.BearerToken)
+	}
+	b.WriteString("    static_configs:\n      - targets:\n")
 	for _, t := range o.Targets {
 		fmt.Fprintf(&b, "          - %q\n", t)
 	}

@@ -41,6 +41,25 @@ scrape_configs:
 	if got != want {
 		t.Errorf("Config with rule files:\n%s\nwant:\n%s", got, want)
 	}
+	got = Config(Options{Targets: []string{"127.0.0.1:8080"}, MetricsPath: "/metrics", Job: "sextant", ScrapeInterval: time.Second,
+		BearerToken: "sk-sextant-abc"})
+	want = `global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: "sextant"
+    metrics_path: "/metrics"
+    scrape_timeout: 1s
+    authorization:
+      type: Bearer
+      credentials: "sk-sextant-abc"
+    static_configs:
+      - targets:
+          - "127.0.0.1:8080"
+`
+	if got != want {
+		t.Errorf("Config with a bearer token:\n%s\nwant:\n%s", got, want)
+	}
 	if d := promDuration(2 * time.Second); d != "2s" {
 		t.Errorf("promDuration(2s) = %q", d)
 	}
