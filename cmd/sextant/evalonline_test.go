@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/llm/llmtest"
 )
 
@@ -174,5 +177,44 @@ eval:
 	status, b = request(t, admin, "GET", url+"/v1/usage?by=model", "")
 	if status != 200 || !strings.Contains(string(b), `"group":"judge-model"`) {
 		t.Errorf("usage by model lacks the judge: %d %s", status, b)
+	}
+
+	// Each judge call carries the request id of the answer it scored.
+	st, err := openStore(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.UsageRecords(t.Context(), sextant.UsageQuery{Project: "support"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]string{} // request id -> key
+	judged := 0
+	for _, r := range recs {
+		if r.User == "" {
+			answers[r.RequestID] = r.Key
+		}
+	}
+	for _, r := range recs {
+		if r.User != onlineTag {
+			continue
+		}
+		judged++
+		if r.Model != "judge-model" || r.Provider != "fake" || r.RequestID == "" || answers[r.RequestID] != r.Key {
+			t.Errorf("judge call %+v: want judge-model via fake, booked to the key and request of an answer %v", r, answers)
+		}
+	}
+	if judged != tightCalls+appCalls {
+		t.Errorf("%d judge calls in the ledger; want %d", judged, tightCalls+appCalls)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"usage", "--data", dir, "--by", "user", "--project", "support"}, func(string) string { return "" },
+		strings.NewReader(""), &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sextant usage --by user --project support:\n%s", out.String())
+	if !strings.Contains(out.String(), onlineTag) {
+		t.Errorf("sextant usage --by user does not show %s:\n%s", onlineTag, out.String())
 	}
 }
