@@ -615,26 +615,35 @@ func firmList(sc *scan, ws []word, k int) int {
 	capWord := func(j int) bool { return j < len(ws) && ws[j].kind == wLetters && ws[j].upper }
 	punct := func(j int, c byte) bool { return j < len(ws) && ws[j].kind == wPunct && t[ws[j].start] == c }
 	and := func(j int) bool { return j < len(ws) && ws[j].kind == wLetters && sc.lowerWord(ws[j]) == "and" }
-	// ws[j] is not all there yet: missing, or a word that may still grow.
-	open := func(j int) bool { return !sc.final && (j >= len(ws) || ws[j].end == len(t)) }
-	if !capWord(k) || k+1 == len(ws) {
-		return k // a last word that could be a name pends as one
+	// ws[j] is not all there yet: missing, or a word that may still grow,
+	// also over an apostrophe or hyphen at the end ("Anna'" + "s", "Anna-"
+	// + "Lena": up to three bytes).
+	open := func(j int) bool { return !sc.final && (j >= len(ws) || len(t)-ws[j].end <= len("’")) }
+	// Most capitalized words are no list: decide those at once, without
+	// holding a stream back (a word after this one never turns into a
+	// comma; a last word that could be a name pends as one).
+	if !capWord(k) || !punct(k+1, ',') {
+		return k
 	}
-	for j, ok := range [...]bool{punct(k+1, ','), capWord(k + 2), and(k + 3), capWord(k + 4)} {
-		if open(k + 1 + j) {
+	for j := k + 2; j <= k+5; j++ {
+		if open(j) {
 			sc.pend(ws[k].start)
 			return k
 		}
-		if !ok {
-			return k
+		switch j - k {
+		case 2, 4:
+			if !capWord(j) {
+				return k
+			}
+		case 3:
+			if !and(j) {
+				return k
+			}
+		case 5:
+			if punct(j, ',') {
+				return k // "Maria, Anna and Sofia, who ...": people
+			}
 		}
-	}
-	if open(k + 5) {
-		sc.pend(ws[k].start)
-		return k
-	}
-	if punct(k+5, ',') {
-		return k
 	}
 	return k + 5
 }

@@ -173,6 +173,41 @@ func BenchmarkStream(b *testing.B) {
 	}
 }
 
+// BenchmarkStreamManyNames streams an answer that names forty people in
+// full and then mentions them by first name alone: the stream's memory of
+// confirmed names is full (64 words) and every lone name is looked up in
+// it. One op is one 4 KB answer fed word by word, in redact mode.
+func BenchmarkStreamManyNames(b *testing.B) {
+	firsts := strings.Fields(`John William Christopher Matthew Donald Steven Andrew Joshua Kenneth Kevin Brian Timothy
+		Ronald Edward Jason Jeffrey Jacob Gary Nicholas Eric Jonathan Stephen Larry Justin Brandon Samuel Jerry Aaron
+		Jose Nathan Zachary Kyle Ethan Noah Jeremy Gerald Harold Sean Carl Arthur`)
+	lasts := strings.Fields(`Smith Johnson Williams Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez
+		Gonzalez Wilson Anderson Moore Jackson Perez Thompson Harris Sanchez Clark Ramirez Lewis Robinson Walker Allen
+		Wright Torres Nguyen Flores Adams Nelson Baker Rivera Campbell Mitchell Carter Roberts Gomez Phillips`)
+	var sb strings.Builder
+	for i, f := range firsts {
+		fmt.Fprintf(&sb, "We thank %s %s for the samples. ", f, lasts[i])
+	}
+	for i := 0; sb.Len() < 4096; i++ {
+		fmt.Fprintf(&sb, "The assay was repeated with %s on day %d. ", firsts[i%len(firsts)], i)
+	}
+	answer := sb.String()
+	words := strings.SplitAfter(answer, " ")
+	c, err := NewOutputChecker(OutputOptions{PII: PIIRedact})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(answer)))
+	b.ReportAllocs()
+	for b.Loop() {
+		st := c.Stream(nil)
+		for _, w := range words {
+			st.Write(w)
+		}
+		st.Flush()
+	}
+}
+
 // BenchmarkCheckWhole is the same answer checked in one piece: the floor
 // a stream's work can approach.
 func BenchmarkCheckWhole(b *testing.B) {
