@@ -105,9 +105,11 @@ eval:
 		Succeeded int64
 		CostUSD   float64 `json:"cost_usd"`
 	}
-	// usage waits for the ledger (it writes in batches) to hold want
-	// eval:online requests of key k, and returns its usage by user.
-	usage := func(k key, want int) map[string]line {
+	// usage waits for the ledger (it writes in batches, and an answer's
+	// own record may land after the judge calls made for it) to hold want
+	// eval:online requests and own answers of key k, and returns its usage
+	// by user.
+	usage := func(k key, want, own int) map[string]line {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
 		for {
@@ -120,11 +122,11 @@ eval:
 			for _, l := range rep.Lines {
 				by[l.Group] = l
 			}
-			if by[onlineTag].Requests == int64(want) {
+			if by[onlineTag].Requests == int64(want) && by[""].Requests == int64(own) {
 				return by
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("usage of %s: %s; want %d %s requests (the judge calls made for its answers)", k.ID, b, want, onlineTag)
+				t.Fatalf("usage of %s: %s; want %d %s requests (the judge calls made for its answers) and %d answers", k.ID, b, want, onlineTag, own)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -146,7 +148,7 @@ eval:
 	if skipped < 1 {
 		t.Errorf("no answer was scored without the judge after the $1.20 budget ran out (%d judge calls)", tightCalls)
 	}
-	by := usage(tight, tightCalls)
+	by := usage(tight, tightCalls, 4)
 	if l := by[onlineTag]; l.Succeeded != int64(tightCalls) || l.CostUSD <= 0 || l.CostUSD > 1.2 {
 		t.Errorf("%s of the tight key: %+v; want %d priced calls within its $1.20 budget", onlineTag, l, tightCalls)
 	}
@@ -167,7 +169,7 @@ eval:
 	if s := metric("sextant_eval_judge_skipped_total"); s != skipped {
 		t.Errorf("judge skipped for a key within its budget: %v skips, was %v", s, skipped)
 	}
-	if l := usage(app, appCalls)[onlineTag]; l.CostUSD <= 0 {
+	if l := usage(app, appCalls, 2)[onlineTag]; l.CostUSD <= 0 {
 		t.Errorf("%s of the app key: %+v; want its %d judge calls priced", onlineTag, l, appCalls)
 	}
 	status, b := request(t, admin, "GET", url+"/v1/usage?by=project", "")
