@@ -1059,12 +1059,27 @@ func (sc *scan) addressTail(ws []word, j int) int {
 	for k < len(ws) && (ws[k].kind == wNewline || (ws[k].kind == wPunct && t[ws[k].start] == '>')) && k-j < 3 {
 		k++
 	}
-	for k < len(ws) && (ws[k].kind == wLetters || (ws[k].kind == wPunct && t[ws[k].start] == '#')) && unitWords[sc.lowerWord(ws[k])] {
+	// On a stream prefix, a unit the text ends in or before may still
+	// extend the address: a word growing into one ("Apar" into
+	// "Apartment"), a unit whose number has not come, another unit after
+	// a number ("Apt 4567 Suite 12"). The address waits for it.
+	for k < len(ws) && (ws[k].kind == wLetters || (ws[k].kind == wPunct && t[ws[k].start] == '#')) {
+		if ws[k].kind == wLetters && ws[k].end == len(t) && !sc.final {
+			sc.pend(ws[end-1].start)
+			break
+		}
+		if !unitWords[sc.lowerWord(ws[k])] {
+			break
+		}
 		m := k + 1
 		if m < len(ws) && ws[m].kind == wPunct && t[ws[m].start] == '.' {
 			m++
 		}
-		if m < len(ws) && ws[m].kind == wDigits {
+		if m >= len(ws) {
+			sc.pend(ws[end-1].start)
+			break
+		}
+		if ws[m].kind == wDigits {
 			end = m + 1
 			k = m + 1
 			if k < len(ws) && ws[k].kind == wPunct && t[ws[k].start] == ',' {
@@ -1072,6 +1087,9 @@ func (sc *scan) addressTail(ws []word, j int) int {
 			}
 			if k < len(ws) && ws[k].kind == wNewline {
 				k++
+			}
+			if k >= len(ws) {
+				sc.pend(ws[end-1].start)
 			}
 			continue
 		}

@@ -313,3 +313,38 @@ func TestStreamNameLookahead(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamAddressUnit: a unit after a street ("Apartment 4567",
+// "# 0000", a second "Suite 12") belongs to the address, and a stream
+// must not emit the address before it knows whether one follows; it once
+// emitted the unit's number unredacted when a piece ended inside the unit
+// word or before its number (FuzzScan found "0 A Ct# 0000000000000000").
+// Every split point is tried, with no other check holding text back.
+func TestStreamAddressUnit(t *testing.T) {
+	c, err := NewOutputChecker(OutputOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{
+		"0 A Ct# 0000000000000000",
+		"He lives at 12 Baker Street # 4567 and more.",
+		"He lives at 12 Baker Street Apt. 4567 and more.",
+		"He lives at 12 Baker Street Apartment 4567 and more.",
+		"He lives at 12 Baker Street Apt 4567 Suite 12 and more.",
+		"He lives at 12 Baker Street\nApartment 4567\nLondon\n",
+	} {
+		want := (&Redactor{}).Apply(text, c.Check(text))
+		if !strings.Contains(want, "[ADDRESS] and more.") && !strings.HasSuffix(want, "[ADDRESS]") && !strings.HasSuffix(want, "[ADDRESS]\n") {
+			t.Fatalf("%q: the whole text redacts %q, not the address with its unit; the case tests nothing", text, want)
+		}
+		for cut := 0; cut <= len(text); cut++ {
+			st := c.Stream(nil)
+			a, _ := st.Write(text[:cut])
+			b, _ := st.Write(text[cut:])
+			d, _ := st.Flush()
+			if got := a + b + d; got != want {
+				t.Errorf("split at %d of %q:\n got %q\nwant %q", cut, text, got, want)
+			}
+		}
+	}
+}
