@@ -1,6 +1,8 @@
 package rag
 
 import (
+	"context"
+	"slices"
 	"strings"
 
 	"github.com/sextant-ai/sextant"
@@ -65,6 +67,25 @@ func (r *run) compose() error {
 			return sextant.Errorf(sextant.EINVALID, "the question and instructions need %d tokens more than the %d-token context window leaves after max_tokens %d", over, window, r.res.MaxTokens)
 		}
 	}
+}
+
+// PromptTokens counts the tokens of the prompt req would send its
+// assistant's model with sources as the retrieved sources: the
+// conversation split, system instructions, history limit, template and
+// context-window fitting exactly as answering does, in the model's
+// tokenizer. Nothing is retrieved, stored or sent, and no guard runs (its
+// redactions are not reflected). An unknown assistant is ENOTFOUND; a
+// request answering would refuse, EINVALID.
+func (p *Pipeline) PromptTokens(ctx context.Context, req *Request, sources []sextant.Source) (int, error) {
+	r := &run{p: p, cat: p.cat.Load(), req: req, res: &Result{}}
+	if err := r.normalize(ctx); err != nil {
+		return 0, err
+	}
+	r.sources = slices.Clone(sources) // compose trims them
+	if err := r.compose(); err != nil {
+		return 0, err
+	}
+	return p.counter.Prompt(r.asst.Model, r.msgs, req.Tools), nil
 }
 
 func (r *run) messages(system, user string) []sextant.Message {

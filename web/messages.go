@@ -200,7 +200,7 @@ func (s *Server) messagesAssistantStream(w http.ResponseWriter, r *http.Request,
 			// The prompt is composed: message_start carries Sextant's
 			// count of it (the final count, the model's, comes in
 			// message_delta).
-			if n, err := s.promptTokens(call, ev.Sources); err == nil {
+			if n, err := s.promptTokens(r, call, ev.Sources); err == nil {
 				st.input = func() antUsage { return antUsage{InputTokens: n} }
 			}
 			if !st.start() {
@@ -256,7 +256,7 @@ func (s *Server) messagesModel(w http.ResponseWriter, r *http.Request, call *mes
 	// takes longer than the upstream.
 	counted := make(chan int, 1)
 	go func() {
-		n, _ := s.promptTokens(call, nil) // the route was checked: no error
+		n, _ := s.promptTokens(r, call, nil) // the route was checked: no error
 		counted <- n
 	}()
 	var upstream *sextant.Usage

@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/sextant-ai/sextant"
 	"github.com/sextant-ai/sextant/rag"
@@ -71,7 +70,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		writeAntError(w, r, err)
 		return
 	}
-	n, err := s.promptTokens(call, nil)
+	n, err := s.promptTokens(r, call, nil)
 	if err != nil {
 		writeAntError(w, r, err)
 		return
@@ -89,18 +88,18 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 // (llm.Counter.Prompt, as the model layer counts usage a provider does not
 // report). For a model other than OpenAI's this is an estimate.
 //
-// For an assistant: the prompt composed as the pipeline composes it — the
-// assistant's template rendered with its instructions, the request's
-// system text, the question and sources, then the earlier turns, the tool
-// turns after the question, and the tools — in the tokenizer of the
+// For an assistant: the prompt the pipeline composes (rag.Pipeline.PromptTokens)
+// — the assistant's template rendered with its instructions, the
+// request's system text, the question and sources, the earlier turns
+// within its history limit, the tool turns after the question, and the
+// tools, fitted to the context window — in the tokenizer of the
 // assistant's model. sources are the numbered sources the prompt cites:
 // nil before retrieval (count_tokens), the retrieved ones once the
 // pipeline has them (a stream's message_start). Not reflected: a guard's
-// redactions of the question and turns, and turns beyond the pipeline's
-// history limit, which it drops.
-func (s *Server) promptTokens(call *messagesCall, sources []sextant.Source) (int, error) {
+// redactions of the question and turns.
+func (s *Server) promptTokens(r *http.Request, call *messagesCall, sources []sextant.Source) (int, error) {
 	if s.isAssistant(call.model) {
-		return s.assistantPromptTokens(call, sources)
+		return s.assistantPromptTokens(r, call, sources)
 	}
 	if s.opts.Model == nil {
 		return 0, &apiError{err: sextant.Errorf(sextant.ENOTFOUND, "model: %q is not an assistant and no model providers are configured", call.model), param: "model"}
@@ -116,53 +115,8 @@ func (s *Server) promptTokens(call *messagesCall, sources []sextant.Source) (int
 	return s.tokens.Prompt(family, call.messages, call.tools), nil
 }
 
-func (s *Server) assistantPromptTokens(call *messagesCall, sources []sextant.Source) (int, error) {
-	p := s.opts.Pipeline
-	a, ok := p.Assistant(call.model)
-	if !ok {
-		return 0, &apiError{err: sextant.Errorf(sextant.ENOTFOUND, "model: assistant %q no longer exists", call.model), param: "model"}
-	}
-	tp, err := p.Templates().Template(a.Template)
-	if err != nil {
-		return 0, err
-	}
-	// The conversation splits as the pipeline splits it: system text and
-	// earlier turns before the last user message (the question), tool
-	// turns after it.
-	last := -1
-	for i, m := range call.messages {
-		if m.Role == sextant.RoleUser {
-			last = i
-		}
-	}
-	if last < 0 {
-		return 0, invalidParam("messages", "no user message to answer")
-	}
-	var system []string
-	if a.System != "" {
-		system = append(system, a.System)
-	}
-	var history []sextant.Message
-	for _, m := range call.messages[:last] {
-		if m.Role == sextant.RoleSystem {
-			system = append(system, strings.TrimSpace(m.Content))
-			continue
-		}
-		history = append(history, m)
-	}
-	data := &rag.PromptData{Assistant: a.Name, System: strings.Join(system, "\n\n"), Question: call.messages[last].Content}
-	for _, src := range sources {
-		data.Sources = append(data.Sources, rag.PromptSource{N: src.N, Title: src.Title, Section: src.Section, URI: src.URI, Text: src.Text})
-	}
-	sys, user, err := tp.Render(data)
-	if err != nil {
-		return 0, err
-	}
-	trailing := call.messages[last+1:]
-	msgs := make([]sextant.Message, 0, 2+len(history)+len(trailing))
-	msgs = append(msgs, sextant.Message{Role: sextant.RoleSystem, Content: sys})
-	msgs = append(msgs, history...)
-	msgs = append(msgs, sextant.Message{Role: sextant.RoleUser, Content: user})
-	msgs = append(msgs, trailing...)
-	return s.tokens.Prompt(a.Model, msgs, call.tools), nil
+func (s *Server) assistantPromptTokens(r *http.Request, call *messagesCall, sources []sextant.Source) (int, error) {
+	req := &rag.Request{Principal: principal(r), Assistant: call.model, Messages: call.messages,
+		MaxTokens: call.maxTokens, Tools: call.tools, ToolChoice: call.toolChoice}
+	return s.opts.Pipeline.PromptTokens(r.Context(), req, sources)
 }
