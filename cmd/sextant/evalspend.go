@@ -139,13 +139,7 @@ func (m *runMeter) askAs(ctx context.Context, a rag.Assistant, f func(context.Co
 	if m == nil {
 		return f(ctx)
 	}
-	in, out := a.ContextWindow, a.MaxTokens
-	if in <= 0 {
-		in = defaultContextInput
-	}
-	if out <= 0 {
-		out = defaultMaxOutput
-	}
+	in, out := assistantBound(a)
 	res, err := m.admit(ctx, a.Model, in, out)
 	if err != nil {
 		return nil, err

@@ -639,12 +639,9 @@ func (o *operations) estimate(rt web.Route, r *http.Request) (model string, in, 
 		name = req.Assistant
 	}
 	if a, ok := o.lookupAssistant(name, rt.Name == "ask"); ok {
-		in = a.ContextWindow
-		if in <= 0 {
-			in = defaultContextInput
-		}
+		in, aout := assistantBound(a)
 		if (req.MaxTokens == nil || *req.MaxTokens <= 0) && a.MaxTokens > 0 {
-			out = a.MaxTokens
+			out = aout
 		}
 		return a.Model, in, out, nil
 	}
@@ -653,6 +650,21 @@ func (o *operations) estimate(rt web.Route, r *http.Request) (model string, in, 
 		out = 0
 	}
 	return name, in, out, nil
+}
+
+// assistantBound is the most one answer of assistant a can use: its
+// context window as prompt tokens and its max_tokens as output, the
+// defaults where it sets none. Admission and the runs' meters reserve
+// budgets against it.
+func assistantBound(a rag.Assistant) (in, out int) {
+	in, out = a.ContextWindow, a.MaxTokens
+	if in <= 0 {
+		in = defaultContextInput
+	}
+	if out <= 0 {
+		out = defaultMaxOutput
+	}
+	return in, out
 }
 
 // lookupAssistant finds the assistant a request names in the pipeline as
