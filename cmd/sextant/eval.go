@@ -676,7 +676,14 @@ func modelComplete(m *llm.Model, name string, maxTokens int) eval.CompleteFunc {
 // newJudge is the LLM judge over model name, its verdicts cached in the
 // store (across runs) and in memory.
 func newJudge(m *llm.Model, name string, db *sqlite.DB) *eval.CachedJudge {
-	return newMeteredJudge(m, name, db, nil)
+	return judgeWith(name, db, modelComplete(m, name, judgeMaxTokens))
+}
+
+// judgeWith is the LLM judge of model name asking through complete, its
+// verdicts cached in memory and in the store.
+func judgeWith(name string, db *sqlite.DB, complete eval.CompleteFunc) *eval.CachedJudge {
+	return &eval.CachedJudge{Judge: &eval.LLMJudge{Model: name, Complete: complete},
+		Cache: &storedVerdicts{db: db, mem: &eval.MemoryVerdictCache{}, now: time.Now}}
 }
 
 // judgeMaxTokens bounds a judge's verdict (a short JSON object).
@@ -685,12 +692,10 @@ const judgeMaxTokens = 300
 // newMeteredJudge is newJudge with each model call (not a cached
 // verdict) admitted and booked through meter; nil = none.
 func newMeteredJudge(m *llm.Model, name string, db *sqlite.DB, meter *runMeter) *eval.CachedJudge {
-	complete := modelComplete(m, name, judgeMaxTokens)
-	if meter != nil {
-		complete = meteredComplete(m, name, judgeMaxTokens, meter)
+	if meter == nil {
+		return newJudge(m, name, db)
 	}
-	return &eval.CachedJudge{Judge: &eval.LLMJudge{Model: name, Complete: complete},
-		Cache: &storedVerdicts{db: db, mem: &eval.MemoryVerdictCache{}, now: time.Now}}
+	return judgeWith(name, db, meteredComplete(m, name, judgeMaxTokens, meter))
 }
 
 // meteredComplete is modelComplete with the call admitted against the

@@ -59,11 +59,11 @@ func newOnlineEval(cfg *config, d onlineDeps) *eval.Online {
 	}
 	g := &eval.Grounder{}
 	if oc.Judge && cfg.Eval.Judge != "" && d.model != nil && d.store != nil {
-		j := newJudge(d.model, cfg.Eval.Judge, d.store)
+		complete := modelComplete(d.model, cfg.Eval.Judge, judgeMaxTokens)
 		if d.spend != nil {
-			j.Judge = &eval.LLMJudge{Model: cfg.Eval.Judge, Complete: onlineComplete(d.model, cfg.Eval.Judge, judgeMaxTokens, d.spend)}
+			complete = onlineComplete(d.model, cfg.Eval.Judge, judgeMaxTokens, d.spend)
 		}
-		g.Judge = j
+		g.Judge = judgeWith(cfg.Eval.Judge, d.store, complete)
 	}
 	return eval.NewOnline(eval.OnlineOptions{
 		Sample: oc.Sample, Queue: oc.Queue, Workers: oc.Workers, Window: oc.Window, AlertRate: oc.HallucinationAlert,
