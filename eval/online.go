@@ -160,8 +160,10 @@ func NewOnline(o OnlineOptions) *Online {
 		}
 		g = ng
 	}
+	plain := *g // everything of g but its judge
+	plain.Judge = nil
 	ctx, stop := context.WithCancel(context.Background())
-	on := &Online{o: o, g: g, plain: &Grounder{Scorer: g.Scorer}, queue: make(chan queuedAnswer, o.Queue), stop: stop, ctx: ctx,
+	on := &Online{o: o, g: g, plain: &plain, queue: make(chan queuedAnswer, o.Queue), stop: stop, ctx: ctx,
 		window: make([]bool, o.Window)}
 	for range o.Workers {
 		on.wg.Add(1)
